@@ -86,3 +86,62 @@ class AuthorData:
     @property
     def updated(self) -> str:
         return str(self.gs_data["updated"])
+
+
+@dataclass(frozen=True)
+class FetchStatus:
+    """What ``status.json`` says about the last attempt; a failure never touches the data files.
+
+    ``stale``/``stale_reason`` are set by readers that judge the age of the data (``export``,
+    the service); they are left out of the file when ``None``.
+    """
+
+    scholar_id: str
+    outcome: str  # "ok", or the error kind: blocked, not_found, not_understood, network, ...
+    exit_code: int
+    message: str
+    last_attempt: str  # ISO 8601 with offset
+    last_success: str | None
+    requests: int = 0
+    duration_seconds: float = 0.0
+    since_year: int | None = None
+    stale: bool | None = None
+    stale_reason: str | None = None
+
+    @property
+    def error_kind(self) -> str | None:
+        return None if self.outcome == "ok" else self.outcome
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "scholar_id": self.scholar_id,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "error_kind": self.error_kind,
+            "message": self.message,
+            "last_attempt": self.last_attempt,
+            "last_success": self.last_success,
+            "requests": self.requests,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "since_year": self.since_year,
+        }
+        if self.stale is not None:
+            data["stale"] = self.stale
+            data["stale_reason"] = self.stale_reason
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FetchStatus:
+        return cls(
+            scholar_id=str(data["scholar_id"]),
+            outcome=str(data["outcome"]),
+            exit_code=int(data["exit_code"]),
+            message=str(data.get("message", "")),
+            last_attempt=str(data["last_attempt"]),
+            last_success=data.get("last_success"),
+            requests=int(data.get("requests", 0)),
+            duration_seconds=float(data.get("duration_seconds", 0.0)),
+            since_year=data.get("since_year"),
+            stale=data.get("stale"),
+            stale_reason=data.get("stale_reason"),
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .model import METRIC_NAMES, AuthorData
+from .model import METRIC_NAMES, AuthorData, FetchStatus
 
 GS_DATA = "gs_data.json"
 SHIELDS_CITATIONS = "gs_data_shieldsio.json"
@@ -64,3 +64,7 @@ def render_author_files(data: AuthorData) -> dict[str, bytes]:
     for metric, endpoint in shield_endpoints(data).items():
         files[f"{SHIELDS_DIR}/{metric}.json"] = dump_json(endpoint)
     return files
+
+
+def render_status(status: FetchStatus) -> bytes:
+    return dump_json(status.as_dict())
