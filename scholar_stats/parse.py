@@ -48,8 +48,8 @@ def check_not_blocked(html: str) -> None:
     head = html[:200_000]
     if any(marker in head for marker in _CAPTCHA_MARKERS):
         raise Blocked(
-            "Scholar answered with a CAPTCHA page (\"please show you're not a robot\"): it blocks "
-            "this IP for now; try later, from another network, or with --proxy"
+            "Scholar answered with a CAPTCHA page (\"please show you're not a robot\"): this IP "
+            "is blocked for now; try later, from another network, or with --proxy"
         )
     if "gsc_" not in head and any(marker in head for marker in _SIGN_IN_MARKERS):
         raise AuthorNotFound(
@@ -63,8 +63,8 @@ def check_profile_page(soup: BeautifulSoup, *, first: bool) -> None:
     if first:
         if soup.find("div", id="gsc_prf_in") is None:
             raise PageNotUnderstood(
-                "the page has no profile header (#gsc_prf_in): it is not a Scholar profile page, "
-                "or Scholar changed its layout"
+                "the page has no profile header (#gsc_prf_in): it is truncated, not a profile "
+                "page, or Scholar changed its layout"
             )
         table = soup.find("table", id="gsc_rsb_st")
         cells = table.find_all("td", class_="gsc_rsb_std") if table else []

@@ -233,12 +233,23 @@ class _Session:
         self.env = auth_env(env)
         self.index = objects / "index"
 
+    def remote_url(self, remote: str) -> str:
+        """The push URL of a configured remote, else ``remote`` itself (already a URL/path).
+
+        Fetch and push go to the URL, not the name, so git does not update the repository's
+        remote-tracking refs (they would point at objects that live only in the temp dir).
+        """
+        proc = self.run("remote", "get-url", "--push", "--", remote, check=False)
+        url = proc.stdout.decode().strip()
+        return url if proc.returncode == 0 and url else remote
+
     def run(self, *args: str, input: bytes | None = None, check: bool = True,
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
         return git(self.repo, *args, env={**self.env, **(env or {})}, input=input, check=check)
 
-    def out(self, *args: str, input: bytes | None = None) -> str:
-        return self.run(*args, input=input).stdout.decode().strip()
+    def out(self, *args: str, input: bytes | None = None,
+            env: Mapping[str, str] | None = None) -> str:
+        return self.run(*args, input=input, env=env).stdout.decode().strip()
 
     def remote_head(self, remote: str, branch: str) -> _Head | None:
         """The branch head on the remote, fetched into the throwaway object directory."""
@@ -340,6 +351,7 @@ def publish(
     last_reason = ""
     with tempfile.TemporaryDirectory(prefix="scholar-stats-git-") as tmp:
         session = _Session(repo, Path(tmp))
+        remote = session.remote_url(remote)
         for attempt in range(1, max(1, attempts) + 1):
             try:
                 head = session.remote_head(remote, branch)

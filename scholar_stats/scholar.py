@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 _MAX_REDIRECTS = 3
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.IGNORECASE)
-_BLOCK_ADVICE = "Scholar blocks this IP for now: try later, from another network, or with --proxy"
+_BLOCK_ADVICE = "this IP is blocked for now; try later, from another network, or with --proxy"
 
 
 class Deadline:

@@ -1,0 +1,228 @@
+"""Shields-style SVG badges rendered locally. Pure functions, no I/O after the font table loads.
+
+Text widths come from badgepy's precalculated Verdana/DejaVu tables (a maintained fork of
+Google's pybadges), so no text is hand-measured and nothing is fetched at run time. The SVG is
+written here, in the geometry of shields.io's badge-maker, because badgepy draws only the flat
+styles and always uses white text (unreadable on AcadHomepage's ``labelColor=f6f6f6``).
+
+Every string that reaches the SVG is cleaned (control characters dropped, length clamped) and
+XML-escaped; colours are validated against shields' names or hex, so a query parameter can never
+inject markup.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import importlib.resources
+import re
+import unicodedata
+from dataclasses import dataclass
+
+STYLES = ("flat", "flat-square", "plastic", "for-the-badge")
+MAX_TEXT = 64
+DEFAULT_LABEL_COLOR = "#555"
+DEFAULT_COLOR = "#007ec6"
+STALE_COLOR = "#9f9f9f"
+ERROR_COLOR = "#e05d44"
+
+# shields.io badge-maker's named colours (and aliases); anything else must be hex.
+NAMED_COLORS = {
+    "brightgreen": "#4c1",
+    "green": "#97ca00",
+    "yellow": "#dfb317",
+    "yellowgreen": "#a4a61d",
+    "orange": "#fe7d37",
+    "red": "#e05d44",
+    "blue": "#007ec6",
+    "grey": "#555",
+    "gray": "#555",
+    "lightgrey": "#9f9f9f",
+    "lightgray": "#9f9f9f",
+    "critical": "#e05d44",
+    "important": "#fe7d37",
+    "success": "#4c1",
+    "informational": "#007ec6",
+    "inactive": "#9f9f9f",
+    "white": "#fff",
+    "black": "#000",
+}
+_HEX_RE = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+
+
+class BadgeParamError(ValueError):
+    """A badge parameter (colour, style) that cannot be drawn; the message names it."""
+
+
+def parse_color(value: str) -> str:
+    """A shields colour name or hex (with or without ``#``) → ``#hex``; anything else raises.
+
+    Only these two forms are accepted so the value can be placed in an attribute as is.
+    """
+    key = value.strip().lower()
+    if key in NAMED_COLORS:
+        return NAMED_COLORS[key]
+    match = _HEX_RE.fullmatch(key)
+    if not match:
+        raise BadgeParamError(
+            f"unknown colour {value[:20]!r}: use a shields name (e.g. blue) or hex (e.g. 9cf)"
+        )
+    return "#" + match.group(1)
+
+
+def parse_style(value: str) -> str:
+    if value not in STYLES:
+        raise BadgeParamError(f"unknown style {value[:20]!r}: use one of {', '.join(STYLES)}")
+    return value
+
+
+def clean_text(text: str, limit: int = MAX_TEXT) -> str:
+    """Drop characters XML cannot carry (controls, surrogates, non-characters); clamp length."""
+    kept = "".join(
+        ch
+        for ch in text
+        if unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn") or ch == " "
+    )
+    kept = " ".join(kept.split())
+    return kept if len(kept) <= limit else kept[: limit - 1] + "…"
+
+
+@functools.lru_cache(maxsize=1)
+def _measurer():  # type: ignore[no-untyped-def]
+    """badgepy's width table, loaded once on first use (not at import time)."""
+    from badgepy.precalculated_text_measurer import PrecalculatedTextMeasurer
+
+    path = importlib.resources.files("badgepy").joinpath("default-widths.json")
+    with path.open(encoding="utf-8") as stream:
+        return PrecalculatedTextMeasurer.from_json(stream)
+
+
+def text_width(text: str) -> float:
+    """Width in px of ``text`` in 11 px Verdana, as shields measures it."""
+    return float(_measurer().text_width(text)) / 10.0
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    digits = color.lstrip("#")
+    if len(digits) in (3, 4):
+        digits = "".join(c * 2 for c in digits[:3])
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+
+
+def _text_colors(background: str) -> tuple[str, str]:
+    """(text, shadow) colours readable on ``background``: shields' brightness rule."""
+    r, g, b = _rgb(background)
+    brightness = (r * 299 + g * 587 + b * 114) / 1000 / 255
+    return ("#333", "#ccc") if brightness >= 0.69 else ("#fff", "#010101")
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+@dataclass(frozen=True)
+class Badge:
+    """What to draw; build it with :func:`make_badge` so every field is validated."""
+
+    label: str
+    message: str
+    color: str
+    label_color: str
+    style: str
+
+
+def make_badge(
+    label: str,
+    message: str,
+    *,
+    color: str | None = None,
+    label_color: str | None = None,
+    style: str | None = None,
+) -> Badge:
+    """Validate user input into a :class:`Badge`; raises :class:`BadgeParamError`."""
+    return Badge(
+        label=clean_text(label),
+        message=clean_text(message) or "?",
+        color=parse_color(color) if color else DEFAULT_COLOR,
+        label_color=parse_color(label_color) if label_color else DEFAULT_LABEL_COLOR,
+        style=parse_style(style) if style else "flat",
+    )
+
+
+def _part(x: float, width: float, text: str, fill: str, y: int, big: bool, bold: bool) -> str:
+    """One text run in shields' scale(.1) layout, with its shadow when the style has one."""
+    fg, shadow = _text_colors(fill)
+    weight = ' font-weight="bold"' if bold else ""
+    center = (x + width / 2) * 10
+    length = max(width - (24 if big else 10), 0) * 10
+    text = _esc(text)
+    shadow_run = (
+        f'<text aria-hidden="true" x="{center:.0f}" y="{y + 10}" fill="{shadow}" '
+        f'fill-opacity=".3" transform="scale(.1)" textLength="{length:.0f}"{weight}>{text}</text>'
+        if not big
+        else ""
+    )
+    return (
+        f"{shadow_run}<text x=\"{center:.0f}\" y=\"{y}\" transform=\"scale(.1)\" fill=\"{fg}\" "
+        f'textLength="{length:.0f}"{weight}>{text}</text>'
+    )
+
+
+def render_badge(badge: Badge) -> bytes:
+    """The SVG bytes of ``badge`` (UTF-8)."""
+    style = badge.style
+    label, message = badge.label, badge.message
+    if style == "for-the-badge":
+        label, message = label.upper(), message.upper()
+        height, pad, y = 28, 12.0, 175
+        # 10 px text with 1.25 px letter spacing; bold messages are ~10 % wider.
+        lw = text_width(label) * 10 / 11 + 1.25 * len(label) + 2 * pad if label else 0
+        mw = text_width(message) * 10 / 11 * 1.1 + 1.25 * len(message) + 2 * pad
+    else:
+        height, y = (18, 130) if style == "plastic" else (20, 140)
+        lw = text_width(label) + 10 if label else 0
+        mw = text_width(message) + 10
+    lw, mw = round(lw), round(mw)
+    total = lw + mw
+    title = _esc(f"{label}: {message}" if label else message)
+    if style == "flat":
+        defs = (
+            '<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" '
+            'stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient>'
+            f'<clipPath id="r"><rect width="{total}" height="{height}" rx="3" fill="#fff"/>'
+            "</clipPath>"
+        )
+        group = '<g clip-path="url(#r)">'
+        overlay = f'<rect width="{total}" height="{height}" fill="url(#s)"/>'
+    elif style == "plastic":
+        defs = (
+            '<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#fff" '
+            'stop-opacity=".7"/><stop offset=".1" stop-color="#aaa" stop-opacity=".1"/>'
+            '<stop offset=".9" stop-color="#000" stop-opacity=".3"/><stop offset="1" '
+            'stop-color="#000" stop-opacity=".5"/></linearGradient>'
+            f'<clipPath id="r"><rect width="{total}" height="{height}" rx="4" fill="#fff"/>'
+            "</clipPath>"
+        )
+        group = '<g clip-path="url(#r)">'
+        overlay = f'<rect width="{total}" height="{height}" fill="url(#s)"/>'
+    else:  # flat-square, for-the-badge: square corners, solid colours
+        defs, group, overlay = "", '<g shape-rendering="crispEdges">', ""
+    font_size = 100 if style == "for-the-badge" else 110
+    big = style == "for-the-badge"
+    texts = _part(0, lw, label, badge.label_color, y, big, False) if label else ""
+    texts += _part(lw, mw, message, badge.color, y, big, big)
+    spacing = ' letter-spacing="12.5"' if big else ""
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="{height}" '
+        f'role="img" aria-label="{title}"><title>{title}</title>{defs}{group}'
+        f'<rect width="{lw}" height="{height}" fill="{badge.label_color}"/>'
+        f'<rect x="{lw}" width="{mw}" height="{height}" fill="{badge.color}"/>{overlay}</g>'
+        f'<g text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" '
+        f'text-rendering="geometricPrecision" font-size="{font_size}"{spacing}>{texts}</g></svg>'
+    )
+    return svg.encode("utf-8")
+
+
+def error_badge(message: str, label: str = "scholar") -> bytes:
+    """A red flat badge for "there is no data to show" (untracked, malformed request)."""
+    return render_badge(make_badge(label, message, color=ERROR_COLOR))

@@ -1,0 +1,728 @@
+"""The store: tracked authors, their latest profile, change-only history and fetch attempts.
+
+SQLAlchemy 2 Core over SQLite (the default, a file in the user data directory) or PostgreSQL
+(``postgresql+psycopg://``). One ``Store`` per process; it owns its engine, nothing is global.
+
+Why the tables look the way they do:
+
+- ``profiles`` keeps the last good ``gs_data`` record as JSON text, so ``gs_data.json`` is
+  rebuilt byte for byte, plus the since-year the badges need.
+- ``metric_history`` and ``pub_citations`` get a row only when a value changes; the last time an
+  author was checked is ``authors.last_success_at``. Storage grows with changes, not with
+  days × publications (see ``benchmarks/store.py``).
+- ``publications.last_citations`` is the current count, so recording a fetch compares against
+  one small query instead of parsing the previous profile.
+- ``attempts`` logs every try (pruned after ``Policy.attempt_retention``) and lets a restarted
+  scheduler count the Scholar requests of the last hour.
+- ``authors.next_due_at`` / ``lease_until`` and ``scheduler_state`` hold the plan, so ``refresh``
+  from cron, the scheduler and a restart all continue the same plan.
+
+Times are stored as integer milliseconds since 1970 (UTC): compact, portable, unambiguous.
+Schema changes are ordered steps in ``MIGRATIONS``; opening a store applies the missing ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .errors import Blocked, UsageError
+from .history import HistoryRow
+from .model import METRIC_NAMES, AuthorData, FetchStatus, Metrics
+from .plan import EPOCH, Policy, backoff_seconds, next_due_after
+
+if TYPE_CHECKING:
+    from .fetch import FetchOutcome
+
+log = logging.getLogger(__name__)
+
+APP_DIR = "scholar-stats"
+DB_FILE = "scholar-stats.db"
+
+
+def default_db_url() -> str:
+    """``sqlite:///$XDG_DATA_HOME/scholar-stats/scholar-stats.db`` (``~/.local/share`` if unset)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return "sqlite:///" + os.path.join(base, APP_DIR, DB_FILE)
+
+
+class UtcMillis(sa.TypeDecorator[datetime]):
+    """An aware ``datetime`` stored as integer milliseconds since 1970 UTC."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("store times must be timezone-aware")
+        return round((value - EPOCH).total_seconds() * 1000)
+
+    def process_result_value(self, value: int | None, dialect: Any) -> datetime | None:
+        return None if value is None else EPOCH + timedelta(milliseconds=int(value))
+
+
+# Metric columns, in METRIC_NAMES order ("citations-5y" -> "citations_5y").
+METRIC_COLUMNS = tuple(name.replace("-", "_") for name in METRIC_NAMES)
+
+# --- the current schema (what queries use); MIGRATIONS must produce exactly this -------------
+
+META = sa.MetaData()
+schema_version = sa.Table("schema_version", META, sa.Column("version", sa.Integer, nullable=False))
+authors = sa.Table(
+    "authors", META,
+    sa.Column("scholar_id", sa.String(12), primary_key=True),
+    sa.Column("added_at", UtcMillis, nullable=False),
+    sa.Column("interval_seconds", sa.Float, nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("next_due_at", UtcMillis, nullable=False),
+    sa.Column("last_attempt_at", UtcMillis),
+    sa.Column("last_success_at", UtcMillis),
+    sa.Column("last_outcome", sa.String(32)),
+    sa.Column("last_exit_code", sa.Integer),
+    sa.Column("last_status", sa.Text),
+    sa.Column("lease_until", UtcMillis),  # v2
+)
+profiles = sa.Table(
+    "profiles", META,
+    sa.Column("scholar_id", sa.String(12), sa.ForeignKey("authors.scholar_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("fetched_at", UtcMillis, nullable=False),
+    sa.Column("since_year", sa.Integer),
+    sa.Column("gs_data", sa.Text, nullable=False),
+)
+metric_history = sa.Table(
+    "metric_history", META,
+    sa.Column("scholar_id", sa.String(12), sa.ForeignKey("authors.scholar_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("at", UtcMillis, primary_key=True),
+    *(sa.Column(name, sa.Integer, nullable=False) for name in METRIC_COLUMNS),
+    sqlite_with_rowid=False,
+)
+publications = sa.Table(
+    "publications", META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scholar_id", sa.String(12), sa.ForeignKey("authors.scholar_id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("pub_id", sa.String(200), nullable=False),
+    sa.Column("last_citations", sa.Integer, nullable=False),
+    sa.UniqueConstraint("scholar_id", "pub_id", name="uq_publications_author_pub"),
+)
+pub_citations = sa.Table(
+    "pub_citations", META,
+    sa.Column("publication_id", sa.Integer, sa.ForeignKey("publications.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("at", UtcMillis, primary_key=True),
+    sa.Column("num_citations", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+attempts = sa.Table(
+    "attempts", META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scholar_id", sa.String(12), nullable=False),
+    sa.Column("at", UtcMillis, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("exit_code", sa.Integer, nullable=False),
+    sa.Column("error_kind", sa.String(32)),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("requests", sa.Integer, nullable=False),
+    sa.Column("duration_seconds", sa.Float, nullable=False),
+    sa.Index("ix_attempts_at", "at"),
+    sa.Index("ix_attempts_author_at", "scholar_id", "at"),
+)
+scheduler_state = sa.Table(  # v2
+    "scheduler_state", META,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+# --- migrations: ordered, append-only; never edit a released step -----------------------------
+
+
+def _migrate_v1(conn: Connection) -> None:
+    """The first released schema (tests/fixtures/store/v1_*.sql is its DDL, kept frozen)."""
+    m = sa.MetaData()
+    sa.Table("schema_version", m, sa.Column("version", sa.Integer, nullable=False))
+    sa.Table(
+        "authors", m,
+        sa.Column("scholar_id", sa.String(12), primary_key=True),
+        sa.Column("added_at", sa.BigInteger, nullable=False),
+        sa.Column("interval_seconds", sa.Float, nullable=False),
+        sa.Column("state", sa.String(32), nullable=False),
+        sa.Column("next_due_at", sa.BigInteger, nullable=False),
+        sa.Column("last_attempt_at", sa.BigInteger),
+        sa.Column("last_success_at", sa.BigInteger),
+        sa.Column("last_outcome", sa.String(32)),
+        sa.Column("last_exit_code", sa.Integer),
+        sa.Column("last_status", sa.Text),
+    )
+    sa.Table(
+        "profiles", m,
+        sa.Column("scholar_id", sa.String(12),
+                  sa.ForeignKey("authors.scholar_id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("fetched_at", sa.BigInteger, nullable=False),
+        sa.Column("since_year", sa.Integer),
+        sa.Column("gs_data", sa.Text, nullable=False),
+    )
+    sa.Table(
+        "metric_history", m,
+        sa.Column("scholar_id", sa.String(12),
+                  sa.ForeignKey("authors.scholar_id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("at", sa.BigInteger, primary_key=True),
+        *(sa.Column(name, sa.Integer, nullable=False) for name in METRIC_COLUMNS),
+        sqlite_with_rowid=False,
+    )
+    sa.Table(
+        "publications", m,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("scholar_id", sa.String(12),
+                  sa.ForeignKey("authors.scholar_id", ondelete="CASCADE"), nullable=False),
+        sa.Column("pub_id", sa.String(200), nullable=False),
+        sa.Column("last_citations", sa.Integer, nullable=False),
+        sa.UniqueConstraint("scholar_id", "pub_id", name="uq_publications_author_pub"),
+    )
+    sa.Table(
+        "pub_citations", m,
+        sa.Column("publication_id", sa.Integer,
+                  sa.ForeignKey("publications.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("at", sa.BigInteger, primary_key=True),
+        sa.Column("num_citations", sa.Integer, nullable=False),
+        sqlite_with_rowid=False,
+    )
+    sa.Table(
+        "attempts", m,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("scholar_id", sa.String(12), nullable=False),
+        sa.Column("at", sa.BigInteger, nullable=False),
+        sa.Column("outcome", sa.String(32), nullable=False),
+        sa.Column("exit_code", sa.Integer, nullable=False),
+        sa.Column("error_kind", sa.String(32)),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("requests", sa.Integer, nullable=False),
+        sa.Column("duration_seconds", sa.Float, nullable=False),
+        sa.Index("ix_attempts_at", "at"),
+        sa.Index("ix_attempts_author_at", "scholar_id", "at"),
+    )
+    m.create_all(conn)
+    conn.execute(sa.text("INSERT INTO schema_version (version) VALUES (0)"))
+
+
+def _migrate_v2(conn: Connection) -> None:
+    """Cross-process coordination: a per-author lease and the global block pause."""
+    conn.execute(sa.text("ALTER TABLE authors ADD COLUMN lease_until BIGINT"))
+    m = sa.MetaData()
+    sa.Table(
+        "scheduler_state", m,
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    ).create(conn)
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
+    (1, _migrate_v1),
+    (2, _migrate_v2),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+# --- values handed out ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackedAuthor:
+    """One tracked author; ``state`` is "new" until the first attempt, then "ok" or an error kind."""
+
+    scholar_id: str
+    added_at: datetime
+    interval_seconds: float
+    state: str
+    last_attempt: datetime | None
+    last_success: datetime | None
+    next_due: datetime
+    last_outcome: str | None
+    last_exit_code: int | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    scholar_id: str
+    at: datetime
+    outcome: str
+    exit_code: int
+    error_kind: str | None
+    message: str
+    requests: int
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class Pause:
+    """All fetching stops until ``until`` after ``level`` + 1 consecutive blocks."""
+
+    until: datetime
+    level: int
+
+
+def _tracked(row: Any) -> TrackedAuthor:
+    return TrackedAuthor(
+        scholar_id=row.scholar_id,
+        added_at=row.added_at,
+        interval_seconds=row.interval_seconds,
+        state=row.state,
+        last_attempt=row.last_attempt_at,
+        last_success=row.last_success_at,
+        next_due=row.next_due_at,
+        last_outcome=row.last_outcome,
+        last_exit_code=row.last_exit_code,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+class Store:
+    """A database of tracked authors. Creates or upgrades the schema when opened."""
+
+    def __init__(self, url: str | None = None, *, policy: Policy | None = None) -> None:
+        self.url = url or default_db_url()
+        self.policy = policy or Policy()
+        self.engine = _make_engine(self.url)
+        try:
+            self._upgrade()
+        except Exception:
+            self.engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite, so writers queue, not fail)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(scholar_stats_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    # schema
+
+    def _upgrade(self) -> None:
+        with self._write() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727272)"))
+            current = 0
+            if sa.inspect(conn).has_table("schema_version"):
+                current = int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0)
+            if current > SCHEMA_VERSION:
+                raise UsageError(
+                    f"the database {self.display_url} has schema version {current}, newer than "
+                    f"this release knows ({SCHEMA_VERSION}): upgrade scholar-stats"
+                )
+            for version, step in MIGRATIONS:
+                if version > current:
+                    log.info("upgrading the store schema to version %d", version)
+                    step(conn)
+                    conn.execute(sa.update(schema_version).values(version=version))
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password, safe for messages."""
+        return sa.make_url(self.url).render_as_string(hide_password=True)
+
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())
+
+    # authors
+
+    def add_authors(
+        self, ids: Iterable[str], interval_seconds: float, now: datetime
+    ) -> list[str]:
+        """Track ``ids`` (already validated); returns the ones that were new. New authors are due
+        now: the scheduler's pacing spreads a big batch out, then each settles on its slot."""
+        if interval_seconds <= 0:
+            raise UsageError("the refresh interval must be more than 0 seconds")
+        added: list[str] = []
+        with self._write() as conn:
+            existing = set(conn.execute(sa.select(authors.c.scholar_id)).scalars())
+            for scholar_id in dict.fromkeys(ids):
+                if scholar_id in existing:
+                    conn.execute(
+                        sa.update(authors).where(authors.c.scholar_id == scholar_id)
+                        .values(interval_seconds=interval_seconds)
+                    )
+                    continue
+                conn.execute(sa.insert(authors).values(
+                    scholar_id=scholar_id, added_at=now, interval_seconds=interval_seconds,
+                    state="new", next_due_at=now,
+                ))
+                added.append(scholar_id)
+        return added
+
+    def remove_author(self, scholar_id: str) -> bool:
+        """Stop tracking and delete everything kept about the author."""
+        with self._write() as conn:
+            pub_ids = sa.select(publications.c.id).where(publications.c.scholar_id == scholar_id)
+            conn.execute(sa.delete(pub_citations).where(pub_citations.c.publication_id.in_(pub_ids)))
+            for table in (publications, metric_history, profiles, attempts):
+                conn.execute(sa.delete(table).where(table.c.scholar_id == scholar_id))
+            result = conn.execute(sa.delete(authors).where(authors.c.scholar_id == scholar_id))
+            return bool(result.rowcount)
+
+    def list_authors(self) -> list[TrackedAuthor]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(authors).order_by(authors.c.scholar_id))
+            return [_tracked(row) for row in rows]
+
+    def get_author(self, scholar_id: str) -> TrackedAuthor | None:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(authors).where(authors.c.scholar_id == scholar_id)
+            ).first()
+            return _tracked(row) if row else None
+
+    def due_authors(self, now: datetime) -> list[TrackedAuthor]:
+        """Authors whose next attempt is due and that no one is fetching, most overdue first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(authors)
+                .where(authors.c.next_due_at <= now)
+                .where(sa.or_(authors.c.lease_until.is_(None), authors.c.lease_until <= now))
+                .order_by(authors.c.next_due_at, authors.c.scholar_id)
+            )
+            return [_tracked(row) for row in rows]
+
+    def claim(self, scholar_id: str, now: datetime, lease_seconds: float) -> bool:
+        """Take the author's lease so no other process or thread fetches it at the same time.
+
+        A single conditional UPDATE, atomic on SQLite and PostgreSQL; an expired lease (a
+        crashed worker) can be taken over.
+        """
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(authors)
+                .where(authors.c.scholar_id == scholar_id)
+                .where(sa.or_(authors.c.lease_until.is_(None), authors.c.lease_until <= now))
+                .values(lease_until=now + timedelta(seconds=lease_seconds))
+            )
+            return result.rowcount == 1
+
+    def release(self, scholar_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                sa.update(authors).where(authors.c.scholar_id == scholar_id).values(lease_until=None)
+            )
+
+    # data
+
+    def latest(self, scholar_id: str) -> AuthorData | None:
+        """The last good profile, exactly as fetched (``gs_data.json`` rebuilds byte for byte)."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(profiles.c.gs_data, profiles.c.since_year)
+                .where(profiles.c.scholar_id == scholar_id)
+            ).first()
+        if row is None:
+            return None
+        return AuthorData(scholar_id, json.loads(row.gs_data), row.since_year)
+
+    def latest_metrics(self, scholar_id: str) -> Metrics | None:
+        """The metrics the plausibility gate compares a new fetch with."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(metric_history).where(metric_history.c.scholar_id == scholar_id)
+                .order_by(metric_history.c.at.desc()).limit(1)
+            ).first()
+        if row is None:
+            return None
+        return Metrics(*(getattr(row, name) for name in METRIC_COLUMNS))
+
+    def last_status(self, scholar_id: str) -> FetchStatus | None:
+        """``status.json`` of the last attempt (``last_success`` as the store knows it)."""
+        with self._read() as conn:
+            text = conn.execute(
+                sa.select(authors.c.last_status).where(authors.c.scholar_id == scholar_id)
+            ).scalar()
+        return FetchStatus.from_dict(json.loads(text)) if text else None
+
+    def metric_changes(self, scholar_id: str) -> list[tuple[datetime, Metrics]]:
+        """Every stored metric change, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(metric_history).where(metric_history.c.scholar_id == scholar_id)
+                .order_by(metric_history.c.at)
+            )
+            return [(row.at, Metrics(*(getattr(row, n) for n in METRIC_COLUMNS))) for row in rows]
+
+    def history(self, scholar_id: str) -> list[HistoryRow]:
+        """One row per UTC day from the first fetch to the last successful check: the values
+        known at the end of that day (rebuilt from the change-only rows)."""
+        changes = self.metric_changes(scholar_id)
+        author = self.get_author(scholar_id)
+        if not changes or author is None:
+            return []
+        last_day = (author.last_success or changes[-1][0]).astimezone(timezone.utc).date()
+        rows: list[HistoryRow] = []
+        day = changes[0][0].astimezone(timezone.utc).date()
+        index = 0
+        current = changes[0][1]
+        while day <= last_day:
+            while index < len(changes) and changes[index][0].astimezone(timezone.utc).date() <= day:
+                current = changes[index][1]
+                index += 1
+            rows.append(HistoryRow(day.isoformat(), MappingProxyType(current.as_dict())))
+            day += timedelta(days=1)
+        return rows
+
+    def publication_history(self, scholar_id: str) -> dict[str, list[tuple[datetime, int]]]:
+        """Publication id → its citation-count changes, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(publications.c.pub_id, pub_citations.c.at, pub_citations.c.num_citations)
+                .join(pub_citations, pub_citations.c.publication_id == publications.c.id)
+                .where(publications.c.scholar_id == scholar_id)
+                .order_by(publications.c.pub_id, pub_citations.c.at)
+            )
+            result: dict[str, list[tuple[datetime, int]]] = {}
+            for row in rows:
+                result.setdefault(row.pub_id, []).append((row.at, row.num_citations))
+            return result
+
+    def attempts(self, scholar_id: str | None = None, *, limit: int = 100) -> list[Attempt]:
+        """The newest attempts first."""
+        query = sa.select(attempts).order_by(attempts.c.at.desc(), attempts.c.id.desc()).limit(limit)
+        if scholar_id is not None:
+            query = query.where(attempts.c.scholar_id == scholar_id)
+        with self._read() as conn:
+            return [
+                Attempt(r.scholar_id, r.at, r.outcome, r.exit_code, r.error_kind, r.message,
+                        r.requests, r.duration_seconds)
+                for r in conn.execute(query)
+            ]
+
+    def requests_since(self, since: datetime) -> list[tuple[datetime, int]]:
+        """(attempt time, Scholar requests) since ``since``: a restarted budget starts from it."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(attempts.c.at, attempts.c.requests)
+                .where(attempts.c.at >= since).where(attempts.c.requests > 0)
+                .order_by(attempts.c.at)
+            )
+            return [(row.at, row.requests) for row in rows]
+
+    # the global pause after a block
+
+    def pause(self) -> Pause | None:
+        with self._read() as conn:
+            text = conn.execute(
+                sa.select(scheduler_state.c.value).where(scheduler_state.c.key == "pause")
+            ).scalar()
+        if not text:
+            return None
+        data = json.loads(text)
+        return Pause(datetime.fromisoformat(data["until"]), int(data["level"]))
+
+    def paused_until(self, now: datetime) -> datetime | None:
+        """When fetching may resume, or ``None`` when it is not paused at ``now``."""
+        pause = self.pause()
+        return pause.until if pause is not None and pause.until > now else None
+
+    def _set_pause(self, conn: Connection, pause: Pause | None) -> None:
+        conn.execute(sa.delete(scheduler_state).where(scheduler_state.c.key == "pause"))
+        if pause is not None:
+            value = json.dumps({"until": pause.until.isoformat(), "level": pause.level})
+            conn.execute(sa.insert(scheduler_state).values(key="pause", value=value))
+
+    # recording
+
+    def record_outcome(self, outcome: FetchOutcome, now: datetime) -> None:
+        """Record one attempt; only a success touches the profile and the history."""
+        self.record_outcomes([outcome], now)
+
+    def record_outcomes(self, outcomes: Iterable[FetchOutcome], now: datetime) -> None:
+        """Record several attempts in one transaction (the benchmark's path, and cron's)."""
+        cutoff = now - timedelta(seconds=self.policy.attempt_retention)
+        with self._write() as conn:
+            for outcome in outcomes:
+                self._record(conn, outcome, now)
+            conn.execute(sa.delete(attempts).where(attempts.c.at < cutoff))
+
+    def _record(self, conn: Connection, outcome: FetchOutcome, now: datetime) -> None:
+        scholar_id = outcome.scholar_id
+        author = conn.execute(sa.select(authors).where(authors.c.scholar_id == scholar_id)).first()
+        if author is None:
+            log.warning("%s is not tracked (removed while fetching?): result not stored", scholar_id)
+            return
+        status = outcome.status
+        conn.execute(sa.insert(attempts).values(
+            scholar_id=scholar_id, at=now, outcome=status.outcome, exit_code=status.exit_code,
+            error_kind=status.error_kind, message=status.message, requests=status.requests,
+            duration_seconds=status.duration_seconds,
+        ))
+        last_success = author.last_success_at
+        if outcome.data is not None:
+            last_success = now
+            self._store_data(conn, outcome.data, now)
+        previous = json.loads(author.last_status) if author.last_status else {}
+        stored_status = dataclasses.replace(
+            status,
+            last_attempt=_iso(now),
+            last_success=_iso(last_success) if last_success else None,
+            since_year=status.since_year if outcome.data is not None
+            else previous.get("since_year"),
+        )
+        due = next_due_after(
+            scholar_id, author.interval_seconds, status.exit_code, now, self.policy
+        )
+        conn.execute(
+            sa.update(authors).where(authors.c.scholar_id == scholar_id).values(
+                state=status.outcome,
+                last_attempt_at=now,
+                last_success_at=last_success,
+                last_outcome=status.outcome,
+                last_exit_code=status.exit_code,
+                last_status=json.dumps(stored_status.as_dict(), ensure_ascii=False),
+                next_due_at=due if due is not None else author.next_due_at,
+                lease_until=None,
+            )
+        )
+        pause = self._pause_in(conn)
+        if status.exit_code == Blocked.exit_code:
+            level = pause.level + 1 if pause is not None else 0
+            until = now + timedelta(seconds=backoff_seconds(level, self.policy))
+            self._set_pause(conn, Pause(until, level))
+        elif outcome.data is not None and pause is not None:
+            self._set_pause(conn, None)  # Scholar answers again: the backoff starts over
+
+    def _pause_in(self, conn: Connection) -> Pause | None:
+        text = conn.execute(
+            sa.select(scheduler_state.c.value).where(scheduler_state.c.key == "pause")
+        ).scalar()
+        if not text:
+            return None
+        data = json.loads(text)
+        return Pause(datetime.fromisoformat(data["until"]), int(data["level"]))
+
+    def _store_data(self, conn: Connection, data: AuthorData, now: datetime) -> None:
+        scholar_id = data.scholar_id
+        gs_text = json.dumps(data.gs_data, ensure_ascii=False)
+        updated = conn.execute(
+            sa.update(profiles).where(profiles.c.scholar_id == scholar_id)
+            .values(fetched_at=now, since_year=data.since_year, gs_data=gs_text)
+        )
+        if not updated.rowcount:
+            conn.execute(sa.insert(profiles).values(
+                scholar_id=scholar_id, fetched_at=now, since_year=data.since_year, gs_data=gs_text
+            ))
+        metrics = data.metrics
+        last = conn.execute(
+            sa.select(metric_history).where(metric_history.c.scholar_id == scholar_id)
+            .order_by(metric_history.c.at.desc()).limit(1)
+        ).first()
+        values = dict(zip(METRIC_COLUMNS, metrics.as_dict().values()))
+        if last is None or any(getattr(last, name) != value for name, value in values.items()):
+            conn.execute(sa.insert(metric_history).values(scholar_id=scholar_id, at=now, **values))
+        self._store_publications(conn, scholar_id, data.gs_data.get("publications") or {}, now)
+
+    def _store_publications(
+        self, conn: Connection, scholar_id: str, pubs: dict[str, Any], now: datetime
+    ) -> None:
+        known = {
+            row.pub_id: (row.id, row.last_citations)
+            for row in conn.execute(
+                sa.select(publications.c.id, publications.c.pub_id, publications.c.last_citations)
+                .where(publications.c.scholar_id == scholar_id)
+            )
+        }
+        new_pubs: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for pub_id, pub in pubs.items():
+            count = int(pub.get("num_citations") or 0)
+            if pub_id not in known:
+                new_pubs.append({"scholar_id": scholar_id, "pub_id": pub_id, "last_citations": count})
+            elif known[pub_id][1] != count:
+                changed.append({"pid": known[pub_id][0], "count": count})
+        if changed:
+            conn.execute(
+                sa.update(publications).where(publications.c.id == sa.bindparam("pid"))
+                .values(last_citations=sa.bindparam("count")),
+                changed,
+            )
+        if new_pubs:
+            conn.execute(sa.insert(publications), new_pubs)
+            changed += [
+                {"pid": row.id, "count": row.last_citations}
+                for row in conn.execute(
+                    sa.select(publications.c.id, publications.c.last_citations)
+                    .where(publications.c.scholar_id == scholar_id)
+                    .where(publications.c.pub_id.in_([p["pub_id"] for p in new_pubs]))
+                )
+            ]
+        if changed:
+            conn.execute(
+                sa.insert(pub_citations),
+                [{"publication_id": c["pid"], "at": now, "num_citations": c["count"]}
+                 for c in changed],
+            )
+
+
+def _make_engine(url: str) -> Engine:
+    """An engine with SQLite tuned for a small service: WAL, NORMAL sync, foreign keys."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    database = parsed.database
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs["poolclass"] = sa.pool.StaticPool
+    engine = sa.create_engine(url, **kwargs)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (transactional DDL too)
+        cursor = dbapi_conn.cursor()
+        for pragma in (
+            "journal_mode=WAL",  # readers (the service) never wait for the writer
+            "synchronous=NORMAL",  # safe with WAL; a crash loses at most the last commit
+            "foreign_keys=ON",
+            "busy_timeout=30000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("scholar_stats_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
