@@ -1,0 +1,398 @@
+"""``publish`` against real git: a bare repository as the remote, a clone as the working repo."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scholar_stats import publish as pub
+from scholar_stats.cli import main
+from scholar_stats.errors import PublishFailed
+from scholar_stats.history import parse_history_csv
+from scholar_stats.model import AuthorData, FetchStatus
+from scholar_stats.render import render_author_files, render_status
+
+SID = "LZ5D_p4AAAAJ"
+BRANCH = "google-scholar-stats"
+TOKEN = "ghp_FAKEtoken0123456789abcdefABCDEF012345"
+DAY1 = datetime(2026, 3, 1, 6, 17, tzinfo=timezone.utc)
+
+
+def sh(repo: Path, *args: str, check: bool = True) -> str:
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=False, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {args} failed: {proc.stderr}")
+    return proc.stdout.strip()
+
+
+@pytest.fixture(autouse=True)
+def git_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No user or system git config, a fixed identity, no token unless a test sets one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    for key in list(os.environ):
+        if key.startswith("GIT_CONFIG_") and key not in ("GIT_CONFIG_NOSYSTEM",):
+            monkeypatch.delenv(key)
+    for who in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{who}_NAME", "Test Bot")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "bot@example.invalid")
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    for key in ("BRANCH", "REMOTE", "REPO", "MESSAGE", "SQUASH"):
+        monkeypatch.delenv(f"SCHOLAR_STATS_{key}", raising=False)
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    path = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(path)], check=True)
+    return path
+
+
+@pytest.fixture
+def work(tmp_path: Path, remote: Path) -> Path:
+    """A clone with a commit on main, a tracked file and an uncommitted change."""
+    path = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(remote), str(path)], check=True,
+                   capture_output=True)
+    (path / "index.html").write_text("<html></html>\n")
+    sh(path, "add", "index.html")
+    sh(path, "commit", "-q", "-m", "site")
+    sh(path, "push", "-q", "origin", "HEAD:refs/heads/main")
+    (path / "index.html").write_text("<html>edited</html>\n")  # a dirty working tree
+    (path / "staged.txt").write_text("staged\n")
+    sh(path, "add", "staged.txt")
+    return path
+
+
+def gs_data(citations: int, npubs: int = 3, updated: str = "2026-03-01 06:17:00") -> dict[str, Any]:
+    pubs = {
+        f"{SID}:pub{i:09d}": {
+            "container_type": "Publication", "source": "AUTHOR_PUBLICATION_ENTRY",
+            "bib": {"title": f"Paper {i}", "citation": "Venue"}, "filled": False,
+            "author_pub_id": f"{SID}:pub{i:09d}", "num_citations": citations // (i + 2),
+        }
+        for i in range(npubs)
+    }
+    return {
+        "container_type": "Author", "filled": ["basics", "indices", "counts", "publications"],
+        "scholar_id": SID, "source": "AUTHOR_PROFILE_PAGE", "name": "Ada Example",
+        "citedby": citations, "citedby5y": citations - 1, "hindex": 5, "hindex5y": 4,
+        "i10index": 3, "i10index5y": 2, "cites_per_year": {"2025": 10},
+        "publications": pubs, "updated": updated,
+    }
+
+
+def write_results(folder: Path, citations: int, when: datetime, *, outcome: str = "ok",
+                  npubs: int = 3, scholar_id: str = SID) -> Path:
+    """What ``fetch --out folder`` writes; a failed fetch writes only status.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if outcome == "ok":
+        data = AuthorData(scholar_id, gs_data(citations, npubs, when.strftime("%Y-%m-%d %H:%M:%S")),
+                          2021)
+        for rel, blob in render_author_files(data).items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_bytes(blob)
+    status = FetchStatus(scholar_id, outcome, 0 if outcome == "ok" else 3, outcome,
+                         when.isoformat(), when.isoformat(), requests=1)
+    (folder / "status.json").write_bytes(render_status(status))
+    return folder
+
+
+def snapshot(repo: Path) -> dict[str, Any]:
+    """Everything publish promises not to touch (read without refreshing the index)."""
+    git_dir = repo / ".git"
+    return {
+        "index": (git_dir / "index").read_bytes(),
+        "config": (git_dir / "config").read_bytes(),
+        "HEAD": sh(repo, "rev-parse", "HEAD"),
+        "symbolic": sh(repo, "symbolic-ref", "HEAD"),
+        "status": sh(repo, "status", "--porcelain"),
+        "refs": sh(repo, "for-each-ref"),
+        "objects": sh(repo, "count-objects", "-v"),
+        "files": sorted(str(p.relative_to(git_dir)) for p in git_dir.rglob("*")),
+        "worktree": {p.name: p.read_bytes() for p in repo.iterdir() if p.is_file()},
+    }
+
+
+def branch_file(remote: Path, path: str, ref: str = BRANCH) -> bytes:
+    return subprocess.run(["git", "-C", str(remote), "show", f"{ref}:{path}"],
+                          capture_output=True, check=True).stdout
+
+
+def history(remote: Path, folder: str = "") -> list[tuple[str, int]]:
+    rows = parse_history_csv(branch_file(remote, folder + "history.csv"))
+    return [(row.date, row.values["citations"]) for row in rows]
+
+
+def commits(remote: Path) -> list[str]:
+    return sh(remote, "rev-list", BRANCH).splitlines()
+
+
+def test_first_publish_creates_orphan_branch_and_leaves_repo_alone(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    results = write_results(tmp_path / "results", 100, DAY1)
+    before = snapshot(work)
+    result = pub.publish(results, repo=work, now=DAY1)
+    assert result.committed and result.pushed
+    assert sh(remote, "rev-parse", BRANCH) == result.commit
+    assert sh(remote, "rev-list", "--parents", "-n1", BRANCH) == result.commit  # orphan
+    files = set(sh(remote, "ls-tree", "-r", "--name-only", BRANCH).splitlines())
+    assert files == {*render_author_files(AuthorData(SID, gs_data(100), 2021)), "status.json",
+                     "history.csv"}
+    assert json.loads(branch_file(remote, "gs_data.json"))["citedby"] == 100
+    assert history(remote) == [("2026-03-01", 100)]
+    assert snapshot(work) == before
+    assert sh(remote, "rev-parse", "main") == sh(work, "rev-parse", "HEAD")
+
+
+def test_changed_numbers_append_a_commit_and_a_history_row(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    first = pub.publish(write_results(tmp_path / "r1", 100, DAY1), repo=work, now=DAY1)
+    day2 = DAY1 + timedelta(days=1)
+    second = pub.publish(write_results(tmp_path / "r2", 104, day2), repo=work, now=day2)
+    assert second.pushed
+    assert commits(remote) == [second.commit, first.commit]
+    assert history(remote) == [("2026-03-01", 100), ("2026-03-02", 104)]
+    assert json.loads(branch_file(remote, "shields/citations.json"))["message"] == "104"
+
+
+def test_same_day_change_updates_todays_row(tmp_path: Path, work: Path, remote: Path) -> None:
+    pub.publish(write_results(tmp_path / "r1", 100, DAY1), repo=work, now=DAY1)
+    later = DAY1 + timedelta(hours=5)
+    assert pub.publish(write_results(tmp_path / "r2", 101, later), repo=work, now=later).pushed
+    assert history(remote) == [("2026-03-01", 101)]
+    assert len(commits(remote)) == 2
+
+
+def test_unchanged_rerun_makes_no_commit_until_a_week_passed(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    first = pub.publish(write_results(tmp_path / "r1", 100, DAY1), repo=work, now=DAY1)
+    exact = pub.publish(tmp_path / "r1", repo=work, now=DAY1)
+    assert not exact.committed and exact.commit == first.commit
+    for days in (1, 6):  # new `updated`, new status.json, a new (identical) history row
+        when = DAY1 + timedelta(days=days)
+        result = pub.publish(write_results(tmp_path / f"d{days}", 100, when), repo=work, now=when)
+        assert (result.committed, result.pushed) == (False, False), result
+    assert commits(remote) == [first.commit]
+    when = DAY1 + timedelta(days=8)
+    alive = pub.publish(write_results(tmp_path / "d8", 100, when), repo=work, now=when)
+    assert alive.pushed and commits(remote) == [alive.commit, first.commit]
+    assert history(remote) == [("2026-03-01", 100), ("2026-03-09", 100)]
+
+
+def test_failed_fetch_keeps_the_last_good_data(tmp_path: Path, work: Path, remote: Path) -> None:
+    pub.publish(write_results(tmp_path / "r1", 100, DAY1), repo=work, now=DAY1)
+    when = DAY1 + timedelta(days=9)
+    blocked = write_results(tmp_path / "blocked", 0, when, outcome="blocked")
+    assert [p.name for p in blocked.iterdir()] == ["status.json"]
+    assert pub.publish(blocked, repo=work, now=when).pushed  # keep-alive: a week passed
+    assert json.loads(branch_file(remote, "gs_data.json"))["citedby"] == 100
+    assert json.loads(branch_file(remote, "status.json"))["outcome"] == "blocked"
+    assert history(remote) == [("2026-03-01", 100)]
+
+
+def test_squash_replaces_the_branch_but_keeps_history(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    for day in range(3):
+        when = DAY1 + timedelta(days=day)
+        pub.publish(write_results(tmp_path / f"r{day}", 100 + day, when), repo=work, now=when)
+    assert len(commits(remote)) == 3
+    when = DAY1 + timedelta(days=3)
+    before = snapshot(work)
+    code = main(["publish", str(write_results(tmp_path / "r3", 103, when)), "--repo", str(work),
+                 "--squash", "--message", "squashed"])
+    assert code == 0
+    assert len(commits(remote)) == 1
+    assert sh(remote, "log", "-1", "--format=%s", BRANCH) == "squashed"
+    assert [c for _, c in history(remote)][:3] == [100, 101, 102]
+    assert history(remote)[-1][1] == 103
+    assert snapshot(work) == before
+
+
+def other_clone_pushes(tmp_path: Path, remote: Path, name: str) -> None:
+    """Another runner moves the branch: clone it, change a file, push."""
+    other = tmp_path / f"other-{name}"
+    if not other.exists():
+        subprocess.run(["git", "clone", "-q", "-b", BRANCH, str(remote), str(other)], check=True,
+                       capture_output=True)
+    else:
+        sh(other, "pull", "-q", "--ff-only")
+    (other / f"{name}.txt").write_text(name)
+    sh(other, "add", f"{name}.txt")
+    sh(other, "commit", "-q", "-m", f"concurrent {name}")
+    sh(other, "push", "-q", "origin", BRANCH)
+
+
+def test_concurrent_push_is_reapplied(tmp_path: Path, work: Path, remote: Path) -> None:
+    pub.publish(write_results(tmp_path / "r1", 100, DAY1), repo=work, now=DAY1)
+    day2 = DAY1 + timedelta(days=1)
+    calls: list[int] = []
+
+    def race(attempt: int) -> None:
+        calls.append(attempt)
+        if attempt == 1:
+            other_clone_pushes(tmp_path, remote, "sneaky")
+
+    before = snapshot(work)
+    result = pub.publish(write_results(tmp_path / "r2", 150, day2), repo=work, now=day2,
+                         before_push=race)
+    assert calls == [1, 2] and result.pushed
+    log = sh(remote, "log", "--format=%s", BRANCH).splitlines()
+    assert log[1] == "concurrent sneaky" and len(log) == 3
+    assert branch_file(remote, "sneaky.txt") == b"sneaky"  # the other push survived
+    assert history(remote) == [("2026-03-01", 100), ("2026-03-02", 150)]
+    assert snapshot(work) == before
+
+
+def test_squash_push_also_survives_a_race(tmp_path: Path, work: Path, remote: Path) -> None:
+    pub.publish(write_results(tmp_path / "r1", 100, DAY1), repo=work, now=DAY1)
+    day2 = DAY1 + timedelta(days=1)
+
+    def race(attempt: int) -> None:
+        if attempt == 1:
+            other_clone_pushes(tmp_path, remote, "sneaky")
+
+    result = pub.publish(write_results(tmp_path / "r2", 150, day2), repo=work, now=day2,
+                         squash=True, before_push=race)
+    assert result.pushed and commits(remote) == [result.commit]
+    assert branch_file(remote, "sneaky.txt") == b"sneaky"  # re-applied on the new head
+
+
+def test_a_branch_that_keeps_moving_fails_with_exit_8(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    pub.publish(write_results(tmp_path / "r1", 100, DAY1), repo=work, now=DAY1)
+    day2 = DAY1 + timedelta(days=1)
+    calls: list[int] = []
+
+    def always(attempt: int) -> None:
+        calls.append(attempt)
+        other_clone_pushes(tmp_path, remote, f"n{attempt}")
+
+    before = snapshot(work)
+    with pytest.raises(PublishFailed) as info:
+        pub.publish(write_results(tmp_path / "r2", 150, day2), repo=work, now=day2,
+                    attempts=3, before_push=always)
+    assert calls == [1, 2, 3]
+    assert info.value.exit_code == 8 and "\n" not in str(info.value)
+    assert snapshot(work) == before
+
+
+def test_push_refused_by_the_remote_exits_8_with_one_line(
+    tmp_path: Path, work: Path, remote: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\necho 'branch is protected'\nprintenv GITHUB_TOKEN\nexit 1\n")
+    hook.chmod(0o755)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    results = write_results(tmp_path / "r1", 100, DAY1)
+    before = snapshot(work)
+    code = main(["publish", str(results), "--repo", str(work)])
+    out, err = capsys.readouterr()
+    assert code == 8
+    assert out == "" and err.count("\n") == 1 and "refused" in err
+    assert TOKEN not in out + err
+    assert sh(remote, "branch", "--list", BRANCH) == ""
+    assert snapshot(work) == before
+
+
+def test_token_is_used_by_git_but_never_shown_or_stored(
+    tmp_path: Path, work: Path, remote: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    caplog.set_level("DEBUG")
+    # git itself gets the token from the helper, for any https remote, without a prompt
+    fill = subprocess.run(["git", "-C", str(work), "credential", "fill"],
+                          input="protocol=https\nhost=github.com\n\n", capture_output=True,
+                          text=True, env=pub.auth_env({**os.environ, "GIT_TERMINAL_PROMPT": "0"}),
+                          check=True)
+    assert f"password={TOKEN}" in fill.stdout and "username=x-access-token" in fill.stdout
+    assert TOKEN not in json.dumps(pub.auth_env(dict(os.environ)) | {"GITHUB_TOKEN": ""})
+
+    code = main(["-v", "publish", str(write_results(tmp_path / "r1", 100, DAY1)),
+                 "--repo", str(work)])
+    # a remote that cannot be reached: the error names it without credentials
+    bad = main(["publish", str(tmp_path / "r1"), "--repo", str(work),
+                "--remote", f"https://x-access-token:{TOKEN}@127.0.0.1:9/nowhere.git"])
+    out, err = capsys.readouterr()
+    assert code == 0 and bad == 8
+    seen = out + err + caplog.text
+    assert TOKEN not in seen and "127.0.0.1:9" in err and err.count("\n") == 1
+    for path in (work / ".git").rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), path
+    assert TOKEN not in branch_file(remote, "gs_data.json").decode()
+
+
+def test_several_authors_get_one_history_each(tmp_path: Path, work: Path, remote: Path) -> None:
+    other = "AAAAAAAAAAAJ"
+    results = tmp_path / "results"
+    write_results(results / SID, 100, DAY1)
+    write_results(results / other, 7, DAY1, scholar_id=other)
+    assert pub.publish(results, repo=work, now=DAY1).pushed
+    assert history(remote, f"{SID}/") == [("2026-03-01", 100)]
+    assert history(remote, f"{other}/") == [("2026-03-01", 7)]
+    assert "history.csv" not in sh(remote, "ls-tree", "--name-only", BRANCH).splitlines()
+
+
+def test_works_from_a_shallow_checkout(tmp_path: Path, work: Path, remote: Path) -> None:
+    """GitHub Actions checks out with depth 1; the shallow file must stay as it was."""
+    pub.publish(write_results(tmp_path / "r1", 100, DAY1), repo=work, now=DAY1)
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", "main", f"file://{remote}",
+                    str(shallow)], check=True, capture_output=True)
+    before = snapshot(shallow)
+    shallow_file = (shallow / ".git" / "shallow").read_bytes()
+    day2 = DAY1 + timedelta(days=1)
+    assert pub.publish(write_results(tmp_path / "r2", 120, day2), repo=shallow, now=day2).pushed
+    assert history(remote) == [("2026-03-01", 100), ("2026-03-02", 120)]
+    assert (shallow / ".git" / "shallow").read_bytes() == shallow_file
+    assert snapshot(shallow) == before
+
+
+def test_bad_input_is_a_usage_error(tmp_path: Path, work: Path) -> None:
+    assert main(["publish", str(tmp_path / "missing"), "--repo", str(work)]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main(["publish", str(tmp_path / "empty"), "--repo", str(work)]) == 2
+    results = write_results(tmp_path / "r", 1, DAY1)
+    assert main(["publish", str(results), "--repo", str(work), "--branch", "bad..name"]) == 2
+
+
+def test_only_volatile_changes_is_semantic() -> None:
+    old = {"gs_data.json": b'{"citedby": 1, "updated": "a"}', "status.json": b"{}",
+           "history.csv": b"x"}
+    assert pub.only_volatile_changes(old, {**old, "gs_data.json": b'{"updated":"b","citedby":1}',
+                                           "status.json": b'{"x": 1}', "history.csv": b"y"})
+    assert not pub.only_volatile_changes(old, {**old, "gs_data.json": b'{"citedby": 2}'})
+    assert not pub.only_volatile_changes(old, {**old, "shields/x.json": b"{}"})
+
+
+def test_scrub_removes_token_and_url_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    text = pub.scrub(f"fatal: https://user:pw@host/x {TOKEN} done")
+    assert TOKEN not in text and "pw@" not in text and "https://***@host/x" in text
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is required")
+def test_git_helper_reports_one_line(tmp_path: Path) -> None:
+    with pytest.raises(pub.GitError) as info:
+        pub.git(tmp_path, "rev-parse", "HEAD")
+    assert "\n" not in str(info.value) and "rev-parse" in str(info.value)
