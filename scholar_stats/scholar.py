@@ -65,7 +65,8 @@ class Deadline:
 def decode_body(content: bytes, content_type: str | None) -> str:
     """Decode by the declared charset: the HTTP header first, then ``<meta charset>``, else UTF-8.
 
-    Old Scholar pages (``oe=ASCII``) are ISO-8859-1 and not valid UTF-8.
+    Old Scholar pages (``oe=ASCII``) are ISO-8859-1 and not valid UTF-8; like a browser, we read
+    that label as windows-1252, so Scholar's curly quotes and dashes come out right.
     """
     charset = None
     if content_type:
@@ -76,8 +77,12 @@ def decode_body(content: bytes, content_type: str | None) -> str:
         match = _META_CHARSET.search(content[:4096])
         if match:
             charset = match.group(1).decode("ascii")
+    charset = (charset or "utf-8").lower()
+    # As browsers do (WHATWG Encoding): pages labelled Latin-1 or ASCII are decoded as cp1252.
+    if charset in ("iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii"):
+        charset = "cp1252"
     try:
-        return content.decode(charset or "utf-8", errors="replace")
+        return content.decode(charset, errors="replace")
     except LookupError:
         return content.decode("utf-8", errors="replace")
 
