@@ -396,3 +396,34 @@ def test_git_helper_reports_one_line(tmp_path: Path) -> None:
     with pytest.raises(pub.GitError) as info:
         pub.git(tmp_path, "rev-parse", "HEAD")
     assert "\n" not in str(info.value) and "rev-parse" in str(info.value)
+
+
+def test_full_path_fetch_publish_and_read_back(
+    tmp_path: Path, work: Path, remote: Path, fake_scholar: Any
+) -> None:
+    """fetch from the fake Scholar, publish, then read the branch from a fresh clone."""
+    synthetic = "SYNTHpubsAAJ"
+    fake_scholar.add_profile(synthetic, pubs=230, citations=5000)
+    results = tmp_path / "results"
+    assert main(["fetch", SID, synthetic, "--out", str(results), "--delay", "0"]) == 0
+    assert main(["publish", str(results), "--repo", str(work)]) == 0
+    fresh = tmp_path / "fresh"
+    subprocess.run(["git", "clone", "-q", "-b", BRANCH, str(remote), str(fresh)], check=True,
+                   capture_output=True)
+    for scholar_id, npubs in ((SID, 12), (synthetic, 230)):
+        local = json.loads((results / scholar_id / "gs_data.json").read_bytes())
+        published = json.loads((fresh / scholar_id / "gs_data.json").read_bytes())
+        assert published == local
+        pubs = published["publications"]
+        assert len(pubs) == npubs
+        assert all(isinstance(p["num_citations"], int) for p in pubs.values())
+        assert {k: p["num_citations"] for k, p in pubs.items()} == {
+            k: p["num_citations"] for k, p in local["publications"].items()}
+        rows = parse_history_csv((fresh / scholar_id / "history.csv").read_bytes())
+        assert len(rows) == 1 and rows[0].values["citations"] == published["citedby"]
+        assert rows[0].values["publications"] == npubs
+    # a second run with nothing new on Scholar commits nothing
+    assert main(["fetch", SID, synthetic, "--out", str(results), "--delay", "0"]) == 0
+    head = sh(remote, "rev-parse", BRANCH)
+    assert main(["publish", str(results), "--repo", str(work)]) == 0
+    assert sh(remote, "rev-parse", BRANCH) == head
