@@ -42,17 +42,21 @@ def utcnow() -> datetime:
 
 
 def stable_offset(scholar_id: str, interval_seconds: float) -> float:
-    """Seconds into each interval at which this author's slot falls; the same on every run."""
+    """Seconds into each interval at which this author's slot falls; the same on every run.
+
+    Whole milliseconds, like the store's timestamps, so a stored slot compares equal.
+    """
     digest = int.from_bytes(hashlib.sha256(scholar_id.encode()).digest()[:8], "big")
-    return (digest / 2**64) * interval_seconds
+    return (digest % max(1, round(interval_seconds * 1000))) / 1000
 
 
 def nearest_slot(scholar_id: str, interval_seconds: float, target: datetime) -> datetime:
     """The author's slot closest to ``target`` (slots are offset + k * interval since 1970)."""
-    offset = stable_offset(scholar_id, interval_seconds)
-    elapsed = (target - EPOCH).total_seconds() - offset
-    k = math.floor(elapsed / interval_seconds + 0.5)
-    return EPOCH + timedelta(seconds=offset + k * interval_seconds)
+    interval_ms = max(1, round(interval_seconds * 1000))
+    offset_ms = round(stable_offset(scholar_id, interval_seconds) * 1000)
+    elapsed_ms = (target - EPOCH) // timedelta(milliseconds=1) - offset_ms
+    k = math.floor(elapsed_ms / interval_ms + 0.5)
+    return EPOCH + timedelta(milliseconds=offset_ms + k * interval_ms)
 
 
 def next_due_after(

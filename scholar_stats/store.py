@@ -399,8 +399,8 @@ class Store:
 
     def list_authors(self) -> list[TrackedAuthor]:
         with self._read() as conn:
-            rows = conn.execute(sa.select(authors).order_by(authors.c.scholar_id))
-            return [_tracked(row) for row in rows]
+            rows = conn.execute(sa.select(authors))
+            return sorted((_tracked(row) for row in rows), key=lambda a: a.scholar_id)
 
     def get_author(self, scholar_id: str) -> TrackedAuthor | None:
         with self._read() as conn:
@@ -416,9 +416,8 @@ class Store:
                 sa.select(authors)
                 .where(authors.c.next_due_at <= now)
                 .where(sa.or_(authors.c.lease_until.is_(None), authors.c.lease_until <= now))
-                .order_by(authors.c.next_due_at, authors.c.scholar_id)
             )
-            return [_tracked(row) for row in rows]
+            return sorted((_tracked(row) for row in rows), key=lambda a: (a.next_due, a.scholar_id))
 
     def claim(self, scholar_id: str, now: datetime, lease_seconds: float) -> bool:
         """Take the author's lease so no other process or thread fetches it at the same time.
