@@ -386,6 +386,19 @@ def publish(
     )
 
 
+def read_branch(repo: Path, *, remote: str, branch: str) -> dict[str, bytes]:
+    """The files at the tip of the remote branch ({} when it does not exist yet).
+
+    The action seeds its results folder with them, so fetch's plausibility gate compares
+    with the published data and the summary can show what changed.
+    """
+    _check_branch(repo, branch)
+    with tempfile.TemporaryDirectory(prefix="scholar-stats-git-") as tmp:
+        session = _Session(repo, Path(tmp))
+        head = session.remote_head(session.remote_url(remote), branch)
+        return head.files if head else {}
+
+
 def _check_branch(repo: Path, branch: str) -> None:
     proc = git(repo, "check-ref-format", f"refs/heads/{branch}", check=False)
     if proc.returncode != 0 or branch.startswith("-"):

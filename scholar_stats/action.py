@@ -1,0 +1,113 @@
+"""What ``action.yml`` runs: seed, fetch, publish, summarise, decide the job's exit code.
+
+Why Python and not a shell script: the exit-code policy (a blocked day is normal on hosted
+runners) and the summary are easy to get wrong in bash and easy to test here. The action maps
+its inputs to environment variables; nothing from an input is ever pasted into a script.
+
+    SCHOLAR_IDS             ids separated by spaces, commas or newlines (required)
+    SCHOLAR_STATS_BRANCH / _REMOTE / _REPO / _PROXY / _DEADLINE / _DELAY   as for the CLI
+    FAIL_ON_BLOCK           "true" makes a blocked fetch fail the job (default: warn only)
+    GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, RUNNER_TEMP   set by GitHub Actions
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from . import cli
+from .errors import Blocked, ScholarStatsError
+from .files import write_files
+from .publish import publish, read_branch, read_results, scrub
+from .summary import render_summary, reports_from_files
+
+
+def annotation(level: str, title: str, message: str) -> str:
+    """A workflow command line (``::warning title=..::..``), escaped so input cannot inject."""
+    def esc(text: str, extra: str = "") -> str:
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        for char in extra:
+            text = text.replace(char, {":": "%3A", ",": "%2C"}[char])
+        return text
+
+    return f"::{level} title={esc(title, ':,')}::{esc(scrub(message))}"
+
+
+def parse_ids(text: str) -> list[str]:
+    return [part for part in re.split(r"[\s,]+", text) if part]
+
+
+def _append(path: str | None, text: str) -> None:
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def run_action(env: Mapping[str, str]) -> int:
+    """The whole job step; returns the exit code the step should end with."""
+    ids = parse_ids(env.get("SCHOLAR_IDS", ""))
+    if not ids:
+        print(annotation("error", "scholar-stats", "no Scholar id: set the scholar-id input "
+                         "(e.g. from the secret GOOGLE_SCHOLAR_ID)"))
+        return 2
+    repo = Path(env.get("SCHOLAR_STATS_REPO") or env.get("GITHUB_WORKSPACE") or ".")
+    branch = env.get("SCHOLAR_STATS_BRANCH") or "google-scholar-stats"
+    remote = env.get("SCHOLAR_STATS_REMOTE") or "origin"
+    out = Path(tempfile.mkdtemp(prefix="scholar-stats-", dir=env.get("RUNNER_TEMP") or None))
+    _append(env.get("GITHUB_OUTPUT"), f"results-dir={out}\n")
+
+    try:
+        previous = read_branch(repo, remote=remote, branch=branch)
+    except ScholarStatsError as exc:
+        print(annotation("warning", "scholar-stats", f"could not read {branch}: {exc}"))
+        previous = {}
+    write_files(out, previous)
+
+    fetch_code = cli.main(["fetch", *ids, "--out", str(out)])
+    published = False
+    try:
+        result = publish(out, repo=repo, branch=branch, remote=remote,
+                         message=env.get("SCHOLAR_STATS_MESSAGE") or None)
+        published = result.pushed
+        outcome = ("published " if result.pushed else "not published: ") + result.reason
+        publish_code = 0
+    except ScholarStatsError as exc:
+        outcome, publish_code = f"publish failed: {exc}", exc.exit_code
+        print(annotation("error", "scholar-stats publish", str(exc)))
+    _append(env.get("GITHUB_OUTPUT"),
+            f"published={str(published).lower()}\nfetch-exit-code={fetch_code}\n")
+
+    if fetch_code == Blocked.exit_code:
+        outcome += "; Scholar blocked this run, the previous data was kept"
+        print(annotation("warning", "Scholar blocked the fetch",
+                         "previous data kept; see the README for a proxy, a self-hosted runner "
+                         "or the live service"))
+    elif fetch_code:
+        outcome += f"; fetch failed (exit {fetch_code}), the previous data was kept"
+        print(annotation("error", "scholar-stats fetch", f"fetch failed with exit {fetch_code}; "
+                         "previous data kept (see the log above)"))
+    summary = render_summary(reports_from_files(previous, read_results(out)), outcome)
+    _append(env.get("GITHUB_STEP_SUMMARY"), summary)
+    print(outcome)
+
+    if publish_code:
+        return publish_code
+    if fetch_code == Blocked.exit_code:
+        return fetch_code if env.get("FAIL_ON_BLOCK", "").lower() == "true" else 0
+    return fetch_code
+
+
+def main() -> int:
+    try:
+        return run_action(os.environ)
+    except ScholarStatsError as exc:
+        print(annotation("error", "scholar-stats", str(exc)))
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
