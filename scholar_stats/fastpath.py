@@ -1,0 +1,144 @@
+"""A thin pure-ASGI answer for the public ``GET``/``HEAD /authors/...`` paths, in front of FastAPI.
+
+FastAPI's per-route machinery (request objects, dependency solving, response classes) costs far
+more than looking up prepared bytes, so these paths are answered here: parse the path, look the
+reply up in the snapshot, negotiate gzip and ``If-None-Match``, send. FastAPI still declares the
+same routes (for the OpenAPI schema) and answers everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .snapshot import SVG, Reply, Snapshot, resolve
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PREFIX = "/authors/"
+_EMPTY: dict[str, str] = {}
+_SVG_CSP = b"default-src 'none'; style-src 'unsafe-inline'"
+
+
+def route_name(rest: str) -> str:
+    """A bounded label for metrics: which kind of public file was asked for."""
+    if rest.startswith("badges/"):
+        return "badge_svg"
+    if rest.startswith("shields/") or rest == "gs_data_shieldsio.json":
+        return "endpoint_json"
+    if rest.startswith("papers/"):
+        return "paper_json"
+    return rest if rest in ("gs_data.json", "status.json", "history.csv", "chart.svg") else "other"
+
+
+def _etag_matches(header: bytes, etag: bytes) -> bool:
+    if header.strip() == b"*":
+        return True
+    for candidate in header.split(b","):
+        candidate = candidate.strip()
+        if candidate.startswith(b"W/"):
+            candidate = candidate[2:]
+        if candidate == etag:
+            return True
+    return False
+
+
+def _accepts_gzip(header: bytes) -> bool:
+    for part in header.lower().split(b","):
+        coding, _, params = part.strip().partition(b";")
+        if coding.strip() in (b"gzip", b"*"):
+            q = params.replace(b" ", b"")
+            return not (q.startswith(b"q=0") and q.rstrip(b"0.") in (b"q=", b"q"))
+    return False
+
+
+def reply_messages(reply: Reply, method: str, headers: list[tuple[bytes, bytes]]) -> tuple[Message, bytes]:
+    """The ``http.response.start`` message and body for ``reply`` given the request headers."""
+    inm = accept = None
+    for key, value in headers:
+        if key == b"if-none-match":
+            inm = value
+        elif key == b"accept-encoding":
+            accept = value
+    body, etag = reply.body, reply.etag
+    out = [
+        (b"content-type", reply.ctype),
+        (b"cache-control", reply.cache),
+        (b"access-control-allow-origin", b"*"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    if reply.ctype is SVG:
+        out.append((b"content-security-policy", _SVG_CSP))
+    if reply.gz is not None:
+        out.append((b"vary", b"accept-encoding"))
+        if accept is not None and _accepts_gzip(accept):
+            body, etag = reply.gz, reply.gz_etag
+            out.append((b"content-encoding", b"gzip"))
+    out.append((b"etag", etag))
+    status = reply.status
+    if inm is not None and status == 200 and _etag_matches(inm, etag):
+        status, body = 304, b""
+        out = [h for h in out if h[0] not in (b"content-type", b"content-encoding")]
+    else:
+        out.append((b"content-length", str(len(body)).encode()))
+    if method == "HEAD":
+        body = b""
+    return {"type": "http.response.start", "status": status, "headers": out}, body
+
+
+class FastPath:
+    """ASGI middleware: answers public author paths from ``snapshot``, passes the rest on."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        snapshot: Snapshot,
+        count: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.snapshot = snapshot
+        self.count = count
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if method in ("GET", "HEAD") and path.startswith(PREFIX):
+            scholar_id, slash, rest = path[len(PREFIX):].partition("/")
+            if slash and rest:
+                raw = scope["query_string"]
+                query = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else _EMPTY
+                reply = resolve(self.snapshot, scholar_id, rest, query)
+                start, body = reply_messages(reply, method, scope["headers"])
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+                if self.count is not None:
+                    self.count(route_name(rest), start["status"])
+                return
+        if self.count is None:
+            await self.app(scope, receive, send)
+            return
+        status = [500]
+
+        async def send_counting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counting)
+        finally:
+            self.count(_other_route(path), status[0])
+
+
+def _other_route(path: str) -> str:
+    if path in ("/healthz", "/metrics", "/openapi.json", "/docs"):
+        return path.lstrip("/")
+    return "admin" if path.startswith("/authors") else "other"

@@ -1,0 +1,519 @@
+"""The live service: FastAPI + uvicorn serving the stored data, refreshed by the scheduler.
+
+Public requests never touch Scholar or the database: they are answered from a snapshot of
+prepared bytes (``snapshot.py``) by a pure-ASGI fast path (``fastpath.py``). The snapshot is
+rebuilt per author from ``export.author_files`` when a refresh lands (the scheduler's
+``on_result``), when the store changes under another process (a poll), and when data turns
+stale with age. Nothing is built at import time: ``create_app(settings)`` makes the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hmac
+import logging
+import math
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from .errors import UsageError
+from .fastpath import FastPath, reply_messages
+from .model import METRIC_NAMES, validate_scholar_id
+from .snapshot import AuthorEntry, Snapshot, build_entry, resolve
+
+if TYPE_CHECKING:
+    from .fetch import FetchOutcome
+    from .settings import FetchSettings
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_AGE = 3600
+DEFAULT_STALE_AGE = 7 * 86400.0
+DEFAULT_INTERVAL = 86400.0
+STALE_REBUILD_SECONDS = 3600.0  # status.json of stale data names its age; refresh that hourly
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get("SCHOLAR_STATS_" + name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"SCHOLAR_STATS_{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"SCHOLAR_STATS_{name} must be a finite number >= 0, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How the service runs; built from flags and environment by :meth:`from_env`."""
+
+    db_url: str | None = None
+    max_age: int = DEFAULT_MAX_AGE  # Cache-Control max-age of public answers
+    stale_age: float = DEFAULT_STALE_AGE  # data older than this is served grey / "stale"
+    admin_token: str | None = field(default=None, repr=False)  # admin routes exist only if set
+    poll_seconds: float = 30.0  # how often the store is checked for other processes' changes
+    badge_cache: int = 10000  # rendered SVG variants kept in memory
+    scheduler: bool = True
+    fetch: FetchSettings | None = None  # Scholar access for the scheduler and admin refresh
+    interval_seconds: float = DEFAULT_INTERVAL  # refresh interval of authors added over HTTP
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ServiceSettings:
+        """Env: SCHOLAR_STATS_MAX_AGE, _STALE_AGE, _ADMIN_TOKEN, _POLL_SECONDS, _BADGE_CACHE."""
+        values: dict[str, Any] = {
+            "db_url": os.environ.get("SCHOLAR_STATS_DB") or None,
+            "max_age": int(_env_number("MAX_AGE", DEFAULT_MAX_AGE)),
+            "stale_age": _env_number("STALE_AGE", DEFAULT_STALE_AGE),
+            "admin_token": os.environ.get("SCHOLAR_STATS_ADMIN_TOKEN") or None,
+            "poll_seconds": _env_number("POLL_SECONDS", 30.0),
+            "badge_cache": int(_env_number("BADGE_CACHE", 10000)),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+class Metrics:
+    """Prometheus metrics in a registry of this app's own (nothing global)."""
+
+    def __init__(self, service: Service) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "scholar_stats_http_requests", "HTTP requests answered", ["route", "status"],
+            registry=self.registry,
+        )
+        self.fetches = Counter(
+            "scholar_stats_fetch_outcomes", "Fetch attempts made by this process, by outcome",
+            ["outcome"], registry=self.registry,
+        )
+        self.scholar_requests = Counter(
+            "scholar_stats_scholar_requests", "HTTP requests sent to Scholar by this process",
+            registry=self.registry,
+        )
+        oldest = Gauge(
+            "scholar_stats_oldest_data_age_seconds",
+            "Age of the oldest successful fetch among authors with data", registry=self.registry,
+        )
+        oldest.set_function(service.oldest_data_age)
+        tracked = Gauge("scholar_stats_authors", "Authors being served", registry=self.registry)
+        tracked.set_function(lambda: len(service.snapshot.authors))
+        self._children: dict[tuple[str, int], Any] = {}
+
+    def count(self, route: str, status: int) -> None:
+        child = self._children.get((route, status))
+        if child is None:
+            child = self._children[(route, status)] = self.requests.labels(route, str(status))
+        child.inc()
+
+    def render(self) -> tuple[bytes, str]:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class Service:
+    """The state behind one app: store, snapshot, metrics, scheduler."""
+
+    def __init__(self, settings: ServiceSettings, store: Store | None = None) -> None:
+        self.settings = settings
+        self._own_store = store is None
+        self._store = store
+        self.snapshot = Snapshot(max_age=settings.max_age)
+        self.snapshot.cache.size = settings.badge_cache
+        self.metrics = Metrics(self)
+        self.scheduler: Any = None
+        self._refresh_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._refresher: Any = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from .store import Store
+
+            self._store = Store(self.settings.db_url)
+        return self._store
+
+    # building the snapshot (runs in worker threads, never on a public request)
+
+    def build(self, scholar_id: str, now: datetime | None = None) -> AuthorEntry | None:
+        """A fresh entry from the store, or ``None`` when the author is not tracked."""
+        from .export import author_files
+
+        store = self.store
+        author = store.get_author(scholar_id)
+        if author is None:
+            return None
+        now = now or datetime.now(timezone.utc)
+        files = author_files(store, scholar_id, now=now, max_age_seconds=self.settings.stale_age)
+        if author.last_success is None:
+            stale, stale_at = True, math.inf
+        else:
+            stale_at = author.last_success.timestamp() + self.settings.stale_age
+            stale = now.timestamp() > stale_at
+            stale_at = math.inf if stale else stale_at
+        return build_entry(
+            scholar_id, files, max_age=self.settings.max_age, stale=stale, stale_at=stale_at,
+            last_attempt=(author.last_attempt, now.timestamp()), last_success=author.last_success,
+        )
+
+    def rebuild(self, scholar_id: str) -> None:
+        entry = self.build(scholar_id)
+        self.snapshot.update({scholar_id: entry} if entry else {}, () if entry else (scholar_id,))
+
+    def sync(self, *, full: bool = False) -> int:
+        """Bring the snapshot in line with the store: new, changed, aged and removed authors.
+
+        One query lists the authors; only those whose attempt/success times changed, or whose
+        data has turned stale since, are rebuilt. Returns how many entries were rebuilt.
+        """
+        now = datetime.now(timezone.utc)
+        current = self.snapshot.authors
+        tracked = self.store.list_authors()
+        changed: dict[str, AuthorEntry] = {}
+        for author in tracked:
+            entry = None if full else current.get(author.scholar_id)
+            if entry is not None:
+                built_attempt, built_at = entry.last_attempt
+                same = built_attempt == author.last_attempt and entry.last_success == author.last_success
+                aging = now.timestamp() >= entry.stale_at
+                stale_text_old = entry.stale and now.timestamp() - built_at > STALE_REBUILD_SECONDS
+                if same and not aging and not stale_text_old:
+                    continue
+            new = self.build(author.scholar_id, now)
+            if new is not None:
+                changed[author.scholar_id] = new
+        ids = {author.scholar_id for author in tracked}
+        removed = [scholar_id for scholar_id in current if scholar_id not in ids]
+        if full:
+            self.snapshot.update(changed, full=True)
+        elif changed or removed:
+            self.snapshot.update(changed, removed)
+        return len(changed)
+
+    def oldest_data_age(self) -> float:
+        successes = [e.last_success for e in self.snapshot.authors.values() if e.last_success]
+        if not successes:
+            return 0.0
+        return max(0.0, time.time() - min(s.timestamp() for s in successes))
+
+    # refreshes
+
+    def on_result(self, outcome: FetchOutcome) -> None:
+        """The scheduler's callback (its thread): count the outcome, swap the author's entry."""
+        self.metrics.fetches.labels(outcome.status.outcome).inc()
+        self.metrics.scholar_requests.inc(outcome.status.requests)
+        try:
+            self.rebuild(outcome.scholar_id)
+        except Exception:  # noqa: BLE001 - the poll will retry; never kill the scheduler
+            log.exception("could not rebuild %s after a refresh", outcome.scholar_id)
+
+    def fetch_settings(self) -> FetchSettings:
+        if self.settings.fetch is not None:
+            return self.settings.fetch
+        from .settings import FetchSettings
+
+        return FetchSettings.from_args(object())
+
+    def queue_refresh(self, scholar_id: str, force: bool) -> None:
+        """Fetch one author now in a background thread (admin request): never blocks a reply."""
+        from .refresh import Refresher, RequestBudget
+
+        if self._refresh_pool is None:
+            self._refresh_pool = concurrent.futures.ThreadPoolExecutor(1, "scholar-stats-refresh")
+            budget = RequestBudget()
+            budget.seed(self.store)
+            self._refresher = Refresher(self.store, self.fetch_settings(), budget)
+
+        def job() -> None:
+            refresher = replace(self._refresher, force=force) if force else self._refresher
+            outcome = refresher.refresh(scholar_id)
+            if outcome is not None:
+                self.on_result(outcome)
+
+        self._refresh_pool.submit(job)
+
+    # lifecycle
+
+    def start_scheduler(self) -> None:
+        if not self.settings.scheduler:
+            return
+        from .scheduler import RefreshScheduler
+
+        self.scheduler = RefreshScheduler(self.store, self.fetch_settings(), on_result=self.on_result)
+        self.scheduler.start()
+
+    def scheduler_state(self) -> str:
+        if self.scheduler is None:
+            return "disabled"
+        try:
+            return str(self.scheduler.state)
+        except Exception as exc:  # noqa: BLE001 - health must answer even then
+            return f"unknown ({type(exc).__name__})"
+
+    def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None
+        if self._refresh_pool is not None:
+            self._refresh_pool.shutdown(wait=True, cancel_futures=True)
+            self._refresh_pool = None
+        if self._own_store and self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def create_app(settings: ServiceSettings, *, store: Store | None = None) -> FastAPI:
+    """The FastAPI app; public author paths are answered by the fast path in front of it.
+
+    ``store`` lets tests (and the benchmark) pass an open store; otherwise one is opened from
+    ``settings.db_url`` at startup and closed at shutdown.
+    """
+    service = Service(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(service.sync, full=True)
+        await asyncio.to_thread(service.start_scheduler)
+        poller = asyncio.create_task(_poll(service))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            await asyncio.to_thread(service.close)
+
+    app = FastAPI(
+        title="scholar-stats",
+        summary="Google Scholar statistics for homepages, served from stored data.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.add_middleware(FastPath, snapshot=service.snapshot, count=service.metrics.count)
+
+    def public(rest: Callable[..., str], summary: str, media: str) -> Callable[..., Any]:
+        """A declared route answering exactly like the fast path (used if a request gets here)."""
+
+        async def handler(request: Request) -> Response:
+            params = request.path_params
+            reply = resolve(service.snapshot, params["scholar_id"], rest(**params),
+                            dict(request.query_params))
+            start, body = reply_messages(reply, request.method, request.headers.raw)
+            headers = {k.decode(): v.decode() for k, v in start["headers"] if k != b"content-length"}
+            return Response(body, status_code=start["status"], headers=headers)
+
+        handler.__doc__ = summary
+        return handler
+
+    sid = Path(description="Google Scholar user id (12 characters)", examples=["DhtAFkwAAAAJ"])
+    files = {
+        "gs_data.json": ("The AcadHomepage record (what `fetch` writes)", "application/json"),
+        "gs_data_shieldsio.json": ("shields.io endpoint JSON for citations", "application/json"),
+        "status.json": ("The last attempt and whether the data is stale", "application/json"),
+        "history.csv": ("One row per day of every metric", "text/csv"),
+        "chart.svg": ("Citations per year as a bar chart", "image/svg+xml"),
+    }
+    for name, (summary, media) in files.items():
+        app.add_api_route(
+            f"/authors/{{scholar_id}}/{name}", _file_route(public, name, summary, media, sid),
+            methods=["GET"], summary=summary, response_class=Response,
+            operation_id=f"get_{name.replace('.', '_')}",
+            responses={200: {"content": {media: {}}}, 400: {}, 404: {}},
+        )
+
+    metric_path = Path(description="One of: " + ", ".join(METRIC_NAMES), examples=["citations"])
+    endpoint = public(lambda scholar_id, metric: f"shields/{metric}.json",
+                      "shields.io endpoint JSON for one metric", "application/json")
+
+    @app.api_route("/authors/{scholar_id}/shields/{metric}.json", methods=["GET"],
+                   response_class=Response, responses={200: {"content": {"application/json": {}}}})
+    async def shields_json(request: Request, scholar_id: str = sid, metric: str = metric_path) -> Response:
+        """shields.io endpoint JSON for one metric."""
+        return await endpoint(request)
+
+    paper = public(lambda scholar_id, pub_id: f"papers/{pub_id}/shields.json",
+                   "shields.io endpoint JSON for one paper's citations", "application/json")
+
+    @app.api_route("/authors/{scholar_id}/papers/{pub_id}/shields.json", methods=["GET"],
+                   response_class=Response, responses={200: {"content": {"application/json": {}}}})
+    async def paper_json(
+        request: Request, scholar_id: str = sid,
+        pub_id: str = Path(description="The paper's id: `<scholar_id>:<12 chars>` or the part "
+                           "after the colon", examples=["DhtAFkwAAAAJ:ALROH1vI_8AC"]),
+    ) -> Response:
+        """shields.io endpoint JSON for one paper's citations (AcadHomepage's `data=` id)."""
+        return await paper(request)
+
+    badge = public(lambda scholar_id, metric: f"badges/{metric}.svg", "SVG badge", "image/svg+xml")
+
+    @app.api_route("/authors/{scholar_id}/badges/{metric}.svg", methods=["GET"],
+                   response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
+    async def badge_svg(
+        request: Request, scholar_id: str = sid, metric: str = metric_path,
+        label: str | None = Query(None, description="left text (default: the metric's label)"),
+        color: str | None = Query(None, description="shields colour name or hex, e.g. 9cf"),
+        labelColor: str | None = Query(None, description="left background, e.g. f6f6f6"),  # noqa: N803
+        style: str | None = Query(None, description="flat, flat-square, plastic, for-the-badge"),
+    ) -> Response:
+        """A shields-style SVG badge rendered by the service (grey when the data is stale)."""
+        return await badge(request)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        """Scheduler state, last successful fetch, database reachable (503 when it is not)."""
+        try:
+            await asyncio.wait_for(asyncio.to_thread(service.store.schema_version), 5)
+            database = "ok"
+        except Exception as exc:  # noqa: BLE001 - report, do not crash
+            database = f"error: {type(exc).__name__}"
+        entries = service.snapshot.authors.values()
+        successes = [e.last_success for e in entries if e.last_success]
+        body = {
+            "status": "ok" if database == "ok" else "degraded",
+            "database": database,
+            "scheduler": service.scheduler_state(),
+            "authors": len(service.snapshot.authors),
+            "stale_authors": sum(1 for e in entries if e.stale),
+            "last_success": max(successes).isoformat() if successes else None,
+        }
+        return JSONResponse(body, status_code=200 if database == "ok" else 503,
+                            headers={"cache-control": "no-store"})
+
+    @app.get("/metrics", response_class=Response,
+             responses={200: {"content": {"text/plain": {}}}})
+    async def metrics() -> Response:
+        """Prometheus metrics: requests, fetch outcomes, Scholar requests, oldest data age."""
+        body, ctype = service.metrics.render()
+        return Response(body, media_type=ctype)
+
+    if settings.admin_token:
+        _add_admin_routes(app, service, settings.admin_token)
+    return app
+
+
+def _file_route(
+    public: Callable[..., Any], name: str, summary: str, media: str, sid: Any
+) -> Callable[..., Any]:
+    """The declared route of one fixed file name (a factory, so each keeps its own name)."""
+    handler = public(lambda scholar_id: name, summary, media)
+
+    async def file_route(request: Request, scholar_id: str = sid) -> Response:
+        return await handler(request)
+
+    file_route.__doc__ = summary
+    return file_route
+
+
+class AddAuthors(BaseModel):
+    """Body of ``POST /authors``."""
+
+    ids: list[str] = Field(min_length=1, max_length=1000, examples=[["DhtAFkwAAAAJ"]])
+    interval_seconds: float | None = Field(None, gt=0, le=365 * 86400)
+
+
+class Refresh(BaseModel):
+    """Body of ``POST /authors/{id}/refresh`` (optional)."""
+
+    force: bool = False  # skip the plausibility gate
+
+
+def _add_admin_routes(app: FastAPI, service: Service, token: str) -> None:
+    """POST /authors, DELETE /authors/{id}, POST /authors/{id}/refresh behind a bearer token."""
+    bearer = HTTPBearer(auto_error=False)
+    expected = token.encode()
+
+    def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        given = credentials.credentials.encode() if credentials else b""
+        if not (credentials and hmac.compare_digest(given, expected)):
+            raise HTTPException(401, "a valid admin token is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    sid = Path(description="Google Scholar user id (12 characters)")
+
+    def check_id(scholar_id: str) -> str:
+        try:
+            return validate_scholar_id(scholar_id)
+        except UsageError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @app.post("/authors", dependencies=[Depends(require_token)], status_code=200)
+    def add_authors(body: AddAuthors) -> dict[str, list[str]]:
+        """Track authors (fetched by the scheduler, never by a public request)."""
+        ids = [check_id(i) for i in body.ids]
+        interval = body.interval_seconds or service.settings.interval_seconds
+        added = service.store.add_authors(ids, interval, datetime.now(timezone.utc))
+        for scholar_id in ids:
+            service.rebuild(scholar_id)
+        return {"added": added, "tracked": ids}
+
+    @app.delete("/authors/{scholar_id}", dependencies=[Depends(require_token)])
+    def remove_author(scholar_id: str = sid) -> dict[str, str]:
+        """Stop tracking an author and delete its stored data."""
+        check_id(scholar_id)
+        if not service.store.remove_author(scholar_id):
+            raise HTTPException(404, "not tracked")
+        service.snapshot.update({}, (scholar_id,))
+        return {"removed": scholar_id}
+
+    @app.post("/authors/{scholar_id}/refresh", dependencies=[Depends(require_token)],
+              status_code=202)
+    def refresh_author(scholar_id: str = sid, body: Refresh | None = None) -> dict[str, str]:
+        """Fetch the author from Scholar now, in the background (202); see status.json."""
+        check_id(scholar_id)
+        if service.store.get_author(scholar_id) is None:
+            raise HTTPException(404, "not tracked")
+        service.queue_refresh(scholar_id, force=bool(body and body.force))
+        return {"queued": scholar_id}
+
+
+async def _poll(service: Service) -> None:
+    """Pick up changes other processes made to the store, and data turning stale with age."""
+    interval = service.settings.poll_seconds
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(service.sync)
+        except Exception:  # noqa: BLE001 - a failed poll is retried next time
+            log.warning("polling the store failed", exc_info=True)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def cli_serve(args: Any) -> int:
+    """``scholar-stats serve``: uvicorn with the app and the scheduler in one process."""
+    import uvicorn
+
+    from .settings import FetchSettings
+
+    settings = ServiceSettings.from_env(
+        db_url=getattr(args, "db", None),
+        scheduler=not getattr(args, "no_scheduler", False),
+        fetch=FetchSettings.from_args(args),
+    )
+    app = create_app(settings)
+    log.warning("serving on http://%s:%d (scheduler %s, admin routes %s)", args.host, args.port,
+                "on" if settings.scheduler else "off", "on" if settings.admin_token else "off")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                server_header=False, proxy_headers=False)
+    return 0

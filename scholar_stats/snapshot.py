@@ -1,0 +1,303 @@
+"""What the service answers, prepared ahead of requests. Pure data and pure functions; no I/O.
+
+A refresh builds a new immutable :class:`AuthorEntry` from ``export.author_files`` (the same
+bytes ``export --out`` writes) and the service swaps it in with one reference assignment, so a
+request sees either the old entry or the new one, never a mix. Answering a request is a dict
+lookup; badges with custom query parameters, charts and paper endpoints are rendered once and
+kept in a bounded LRU keyed by the entry's version.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable
+
+from . import badges
+from .chart import render_citations_chart
+from .model import METRIC_NAMES, SCHOLAR_ID_RE
+from .render import dump_json, endpoint_json, metric_label
+
+JSON = b"application/json"
+SVG = b"image/svg+xml"
+CSV = b"text/csv; charset=utf-8"
+GZIP_MIN_BYTES = 1024
+NO_CACHE = b"no-cache"
+
+# File names an author has, relative to /authors/{id}/ (export's names).
+DATA_FILES = ("gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv")
+BADGE_QUERY = ("label", "color", "labelColor", "style")
+
+
+def content_type(name: str) -> bytes:
+    if name.endswith(".svg"):
+        return SVG
+    if name.endswith(".csv"):
+        return CSV
+    return JSON
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One complete HTTP answer body with its validators; ``gz`` is the gzip variant if worth it.
+
+    Built once and then only read, so a request never sees a half-built answer.
+    """
+
+    status: int
+    body: bytes
+    ctype: bytes
+    etag: bytes
+    gz: bytes | None
+    cache: bytes
+    error: str | None = None
+
+    @classmethod
+    def make(
+        cls, body: bytes, ctype: bytes, *, status: int = 200, cache: bytes = NO_CACHE,
+        error: str | None = None,
+    ) -> Reply:
+        etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
+        gz = None
+        if len(body) >= GZIP_MIN_BYTES:
+            packed = gzip.compress(body, compresslevel=6, mtime=0)
+            gz = packed if len(packed) < len(body) * 0.9 else None
+        return cls(status, body, ctype, etag, gz, cache, error)
+
+    @property
+    def gz_etag(self) -> bytes:
+        return self.etag[:-1] + b'-gz"'
+
+
+def cache_header(max_age: int) -> bytes:
+    return f"public, max-age={max_age}".encode()
+
+
+@functools.lru_cache(maxsize=256)
+def error_reply(status: int, message: str, *, badge: str | None = None) -> Reply:
+    """A JSON error, or on badge paths a valid error badge (``isError`` endpoint JSON or SVG)."""
+    if badge == "svg":
+        return Reply.make(badges.error_badge(message), SVG, status=status, error=message)
+    if badge == "json":
+        body = dump_json(endpoint_json("scholar", message, isError=True, color="red"))
+        return Reply.make(body, JSON, status=status, error=message)
+    return Reply.make(dump_json({"error": message}), JSON, status=status, error=message)
+
+
+@dataclass(frozen=True)
+class AuthorEntry:
+    """Everything served for one author at one moment; replaced whole, never changed."""
+
+    scholar_id: str
+    version: str  # changes whenever any served byte may change
+    files: Mapping[str, Reply]  # relpath -> reply (export's files)
+    values: Mapping[str, int] | None  # metric -> value; None before the first success
+    labels: Mapping[str, str]
+    pubs: Mapping[str, int]  # pub id (the part after "<scholar_id>:") -> citations
+    cites_per_year: Mapping[str, int]
+    name: str
+    stale: bool
+    stale_at: float  # epoch seconds when the data turns stale (inf when it already is or no data)
+    last_attempt: Any = None  # what the poller compares with the store
+    last_success: Any = None
+
+
+def build_entry(
+    scholar_id: str,
+    files: Mapping[str, bytes],
+    *,
+    max_age: int,
+    stale: bool,
+    stale_at: float,
+    last_attempt: Any = None,
+    last_success: Any = None,
+) -> AuthorEntry:
+    """An entry from export's bytes alone, so badges, papers and the chart can never disagree
+    with the endpoint files (labels and numbers are read back from them)."""
+    cache = cache_header(max_age)
+    replies = {name: Reply.make(body, content_type(name), cache=cache) for name, body in files.items()}
+    digest = hashlib.blake2b(digest_size=8)
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + replies[name].etag)
+    digest.update(b"stale" if stale else b"fresh")
+    values: Mapping[str, int] | None = None
+    labels: dict[str, str] = {}
+    pubs: dict[str, int] = {}
+    cites: dict[str, int] = {}
+    name = scholar_id
+    if "gs_data.json" in files:
+        gs = json.loads(files["gs_data.json"])
+        endpoints = {m: json.loads(files[f"shields/{m}.json"]) for m in METRIC_NAMES}
+        values = MappingProxyType({m: int(e["message"]) for m, e in endpoints.items()})
+        labels = {m: str(e["label"]) for m, e in endpoints.items()}
+        prefix = scholar_id + ":"
+        pubs = {
+            key.removeprefix(prefix): int(pub.get("num_citations") or 0)
+            for key, pub in (gs.get("publications") or {}).items()
+        }
+        cites = {str(k): int(v) for k, v in (gs.get("cites_per_year") or {}).items()}
+        name = str(gs.get("name") or scholar_id)
+    return AuthorEntry(
+        scholar_id=scholar_id,
+        version=digest.hexdigest(),
+        files=MappingProxyType(replies),
+        values=values,
+        labels=MappingProxyType(labels),
+        pubs=MappingProxyType(pubs),
+        cites_per_year=MappingProxyType(cites),
+        name=name,
+        stale=stale,
+        stale_at=stale_at,
+        last_attempt=last_attempt,
+        last_success=last_success,
+    )
+
+
+class LRU:
+    """A small thread-safe LRU of rendered replies (custom badges, charts, paper endpoints)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], Reply] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], Reply]) -> Reply:
+        with self._lock:
+            reply = self._items.get(key)
+            if reply is not None:
+                self._items.move_to_end(key)
+                return reply
+        reply = make()
+        with self._lock:
+            self._items[key] = reply
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return reply
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class Snapshot:
+    """The authors being served. ``authors`` is replaced, never mutated, under ``swap_lock``."""
+
+    max_age: int
+    authors: Mapping[str, AuthorEntry] = field(default_factory=dict)
+    cache: LRU = field(default_factory=lambda: LRU(4096))
+    swap_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def update(
+        self, entries: Mapping[str, AuthorEntry], removed: Iterable[str] = (), *, full: bool = False
+    ) -> None:
+        """Swap in new entries (and drop ``removed``) with one reference assignment.
+
+        Readers never lock: they read ``self.authors`` once and get a complete mapping. ``full``
+        replaces everything (authors missing from ``entries`` are dropped).
+        """
+        with self.swap_lock:
+            authors = {} if full else dict(self.authors)
+            authors.update(entries)
+            for scholar_id in removed:
+                authors.pop(scholar_id, None)
+            self.authors = authors
+
+
+NOT_TRACKED = "not tracked"
+
+
+def _badge_kind(rest: str) -> str | None:
+    if rest.endswith(".svg") and rest.startswith("badges/"):
+        return "svg"
+    if rest == "gs_data_shieldsio.json" or rest.startswith("shields/") or rest.startswith("papers/"):
+        return "json"
+    return None
+
+
+def resolve(snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, str]) -> Reply:
+    """The reply for ``GET /authors/{scholar_id}/{rest}?query``; errors are replies too."""
+    kind = _badge_kind(rest)
+    if not SCHOLAR_ID_RE.fullmatch(scholar_id):
+        return error_reply(400, "invalid scholar id", badge=kind)
+    entry = snapshot.authors.get(scholar_id)
+    if rest.startswith("badges/") and rest.endswith(".svg"):
+        return _svg_badge(snapshot, entry, rest[len("badges/"):-len(".svg")], query)
+    if rest == "chart.svg":
+        if entry is None:
+            return error_reply(404, NOT_TRACKED)
+        if entry.values is None:
+            return error_reply(404, "no data yet")
+        return snapshot.cache.get_or_make(
+            ("chart", scholar_id, entry.version),
+            lambda: Reply.make(
+                render_citations_chart(entry.cites_per_year, f"{entry.name}: citations per year"),
+                SVG, cache=cache_header(snapshot.max_age),
+            ),
+        )
+    if rest.startswith("papers/") and rest.endswith("/shields.json"):
+        return _paper(snapshot, entry, rest[len("papers/"):-len("/shields.json")])
+    if rest.startswith("shields/"):
+        metric = rest[len("shields/"):].removesuffix(".json")
+        if metric not in METRIC_NAMES or not rest.endswith(".json"):
+            return error_reply(404, "unknown metric", badge=kind)
+    elif rest not in DATA_FILES:
+        return error_reply(404, "not found")
+    if entry is None:
+        return error_reply(404, NOT_TRACKED, badge=kind)
+    reply = entry.files.get(rest)
+    if reply is None:
+        return error_reply(404, "no data yet", badge=kind)
+    return reply
+
+
+def _svg_badge(
+    snapshot: Snapshot, entry: AuthorEntry | None, metric: str, query: Mapping[str, str]
+) -> Reply:
+    if metric not in METRIC_NAMES:
+        return error_reply(404, "unknown metric", badge="svg")
+    if entry is None:
+        return error_reply(404, NOT_TRACKED, badge="svg")
+    if entry.values is None:
+        return error_reply(404, "no data yet", badge="svg")
+    params = tuple(query.get(name) for name in BADGE_QUERY)
+    key = ("badge", entry.scholar_id, entry.version, metric, params)
+
+    def make() -> Reply:
+        label, color, label_color, style = params
+        try:
+            badge = badges.make_badge(
+                entry.labels[metric] if label is None else label,
+                str(entry.values[metric]),  # type: ignore[index]
+                color=color, label_color=label_color, style=style,
+            )
+        except badges.BadgeParamError as exc:
+            return error_reply(400, str(exc), badge="svg")
+        if entry.stale:  # keep the number, turn grey: the data is old
+            badge = badges.Badge(badge.label, badge.message, badges.STALE_COLOR, badge.label_color,
+                                 badge.style)
+        return Reply.make(badges.render_badge(badge), SVG, cache=cache_header(snapshot.max_age))
+
+    return snapshot.cache.get_or_make(key, make)
+
+
+def _paper(snapshot: Snapshot, entry: AuthorEntry | None, pub_id: str) -> Reply:
+    if entry is None:
+        return error_reply(404, NOT_TRACKED, badge="json")
+    short = pub_id.removeprefix(entry.scholar_id + ":")
+    count = entry.pubs.get(short)
+    if count is None:
+        return error_reply(404, "unknown paper", badge="json")
+    return snapshot.cache.get_or_make(
+        ("paper", entry.scholar_id, entry.version, short),
+        lambda: Reply.make(
+            dump_json(endpoint_json("citations", str(count))), JSON,
+            cache=cache_header(snapshot.max_age),
+        ),
+    )
