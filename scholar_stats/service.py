@@ -231,17 +231,25 @@ class Service:
         return FetchSettings.from_args(object())
 
     def queue_refresh(self, scholar_id: str, force: bool) -> None:
-        """Fetch one author now in a background thread (admin request): never blocks a reply."""
-        from .refresh import Refresher, RequestBudget
+        """Fetch one author now in a background thread (admin request): never blocks a reply.
 
+        Goes through the scheduler (its budget, pause and pacing) when it runs; otherwise, or
+        with ``force`` (skip the plausibility gate), through a refresher of its own.
+        """
         if self._refresh_pool is None:
             self._refresh_pool = concurrent.futures.ThreadPoolExecutor(1, "scholar-stats-refresh")
-            budget = RequestBudget()
-            budget.seed(self.store)
-            self._refresher = Refresher(self.store, self.fetch_settings(), budget)
 
         def job() -> None:
-            refresher = replace(self._refresher, force=force) if force else self._refresher
+            if self.scheduler is not None and not force:
+                self.scheduler.refresh_now(scholar_id)  # calls on_result itself
+                return
+            from .refresh import Refresher, RequestBudget
+
+            if self._refresher is None:
+                budget = RequestBudget()
+                budget.seed(self.store)
+                self._refresher = Refresher(self.store, self.fetch_settings(), budget)
+            refresher = replace(self._refresher, force=force)
             outcome = refresher.refresh(scholar_id)
             if outcome is not None:
                 self.on_result(outcome)
