@@ -65,7 +65,8 @@ def reply_messages(reply: Reply, method: str, headers: list[tuple[bytes, bytes]]
             inm = value
         elif key == b"accept-encoding":
             accept = value
-    body, etag = reply.body, reply.etag
+    gzipped = reply.gz is not None and accept is not None and _accepts_gzip(accept)
+    body, etag = (reply.gz, reply.gz_etag) if gzipped else (reply.body, reply.etag)  # type: ignore[assignment]
     out = [
         (b"content-type", reply.ctype),
         (b"cache-control", reply.cache),
@@ -76,8 +77,7 @@ def reply_messages(reply: Reply, method: str, headers: list[tuple[bytes, bytes]]
         out.append((b"content-security-policy", _SVG_CSP))
     if reply.gz is not None:
         out.append((b"vary", b"accept-encoding"))
-        if accept is not None and _accepts_gzip(accept):
-            body, etag = reply.gz, reply.gz_etag
+        if gzipped:
             out.append((b"content-encoding", b"gzip"))
     out.append((b"etag", etag))
     status = reply.status

@@ -13,6 +13,7 @@ import functools
 import gzip
 import hashlib
 import json
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -52,7 +53,7 @@ class Reply:
     """
 
     status: int
-    body: bytes
+    stored: bytes | None  # the identity body, unless ``compact`` dropped it for ``gz``
     ctype: bytes
     etag: bytes
     gz: bytes | None
@@ -62,18 +63,34 @@ class Reply:
     @classmethod
     def make(
         cls, body: bytes, ctype: bytes, *, status: int = 200, cache: bytes = NO_CACHE,
-        error: str | None = None,
+        error: str | None = None, compact: bool = False,
     ) -> Reply:
+        """``compact`` keeps only the gzip bytes of a large body (identity is inflated on
+        demand through a small LRU): 10,000 authors' ``gs_data.json`` fit in memory that way."""
         etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
         gz = None
         if len(body) >= GZIP_MIN_BYTES:
             packed = gzip.compress(body, compresslevel=6, mtime=0)
             gz = packed if len(packed) < len(body) * 0.9 else None
-        return cls(status, body, ctype, etag, gz, cache, error)
+        stored = None if compact and gz is not None else body
+        return cls(status, stored, ctype, etag, gz, cache, error)
+
+    @property
+    def body(self) -> bytes:
+        if self.stored is not None:
+            return self.stored
+        assert self.gz is not None
+        return _inflate(self.gz)
 
     @property
     def gz_etag(self) -> bytes:
         return self.etag[:-1] + b'-gz"'
+
+
+@functools.lru_cache(maxsize=256)
+def _inflate(packed: bytes) -> bytes:
+    """Identity bodies of compact replies; hot authors stay inflated (bytes cache their hash)."""
+    return gzip.decompress(packed)
 
 
 def cache_header(max_age: int) -> bytes:
@@ -100,8 +117,6 @@ class AuthorEntry:
     files: Mapping[str, Reply]  # relpath -> reply (export's files)
     values: Mapping[str, int] | None  # metric -> value; None before the first success
     labels: Mapping[str, str]
-    pubs: Mapping[str, int]  # pub id (the part after "<scholar_id>:") -> citations
-    cites_per_year: Mapping[str, int]
     name: str
     stale: bool
     stale_at: float  # epoch seconds when the data turns stale (inf when it already is or no data)
@@ -122,36 +137,28 @@ def build_entry(
     """An entry from export's bytes alone, so badges, papers and the chart can never disagree
     with the endpoint files (labels and numbers are read back from them)."""
     cache = cache_header(max_age)
-    replies = {name: Reply.make(body, content_type(name), cache=cache) for name, body in files.items()}
+    replies = {
+        name: Reply.make(body, content_type(name), cache=cache, compact=True)
+        for name, body in files.items()
+    }
     digest = hashlib.blake2b(digest_size=8)
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + replies[name].etag)
     digest.update(b"stale" if stale else b"fresh")
     values: Mapping[str, int] | None = None
     labels: dict[str, str] = {}
-    pubs: dict[str, int] = {}
-    cites: dict[str, int] = {}
     name = scholar_id
     if "gs_data.json" in files:
-        gs = json.loads(files["gs_data.json"])
         endpoints = {m: json.loads(files[f"shields/{m}.json"]) for m in METRIC_NAMES}
         values = MappingProxyType({m: int(e["message"]) for m, e in endpoints.items()})
-        labels = {m: str(e["label"]) for m, e in endpoints.items()}
-        prefix = scholar_id + ":"
-        pubs = {
-            key.removeprefix(prefix): int(pub.get("num_citations") or 0)
-            for key, pub in (gs.get("publications") or {}).items()
-        }
-        cites = {str(k): int(v) for k, v in (gs.get("cites_per_year") or {}).items()}
-        name = str(gs.get("name") or scholar_id)
+        labels = {m: sys.intern(str(e["label"])) for m, e in endpoints.items()}
+        name = str(json.loads(files["gs_data.json"]).get("name") or scholar_id)
     return AuthorEntry(
         scholar_id=scholar_id,
         version=digest.hexdigest(),
         files=MappingProxyType(replies),
         values=values,
         labels=MappingProxyType(labels),
-        pubs=MappingProxyType(pubs),
-        cites_per_year=MappingProxyType(cites),
         name=name,
         stale=stale,
         stale_at=stale_at,
@@ -160,15 +167,32 @@ def build_entry(
     )
 
 
+def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], dict[str, int]]:
+    """(pub id after the colon -> citations, year -> citations) of an entry, parsed once per
+    version and kept in the LRU rather than in every entry."""
+
+    def make() -> Any:
+        gs = json.loads(entry.files["gs_data.json"].body)
+        prefix = entry.scholar_id + ":"
+        pubs = {
+            key.removeprefix(prefix): int(pub.get("num_citations") or 0)
+            for key, pub in (gs.get("publications") or {}).items()
+        }
+        cites = {str(k): int(v) for k, v in (gs.get("cites_per_year") or {}).items()}
+        return pubs, cites
+
+    return snapshot.cache.get_or_make(("profile", entry.scholar_id, entry.version), make)  # type: ignore[return-value]
+
+
 class LRU:
     """A small thread-safe LRU of rendered replies (custom badges, charts, paper endpoints)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[Any, ...], Reply] = OrderedDict()
+        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], Reply]) -> Reply:
+    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
         with self._lock:
             reply = self._items.get(key)
             if reply is not None:
@@ -237,7 +261,8 @@ def resolve(snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, 
         return snapshot.cache.get_or_make(
             ("chart", scholar_id, entry.version),
             lambda: Reply.make(
-                render_citations_chart(entry.cites_per_year, f"{entry.name}: citations per year"),
+                render_citations_chart(_profile(snapshot, entry)[1],
+                                       f"{entry.name}: citations per year"),
                 SVG, cache=cache_header(snapshot.max_age),
             ),
         )
@@ -291,7 +316,9 @@ def _paper(snapshot: Snapshot, entry: AuthorEntry | None, pub_id: str) -> Reply:
     if entry is None:
         return error_reply(404, NOT_TRACKED, badge="json")
     short = pub_id.removeprefix(entry.scholar_id + ":")
-    count = entry.pubs.get(short)
+    if entry.values is None:
+        return error_reply(404, "no data yet", badge="json")
+    count = _profile(snapshot, entry)[0].get(short)
     if count is None:
         return error_reply(404, "unknown paper", badge="json")
     return snapshot.cache.get_or_make(

@@ -1,0 +1,292 @@
+"""Throughput and latency of ``scholar-stats serve`` against nginx serving identical bytes.
+
+In one run, on 127.0.0.1 only:
+
+1. builds a SQLite store with N synthetic authors (default 10,000; each 20-40 publications, one
+   with 300) through ``Store.record_outcomes``, the path real fetches take;
+2. starts the service in a separate process (uvicorn, uvloop + httptools when installed, no
+   scheduler, store poll every second) and nginx (one worker) serving the same bytes, exported
+   with ``export.author_files`` and rendered through the service itself;
+3. drives both with wrk (64 connections, separate process) for: endpoint JSON, SVG badge,
+   ``gs_data.json`` of the 300-publication author; prints requests/s, p99 and the ratios;
+4. reads the service's resident memory with all authors loaded;
+5. compares p99 while another process records a refresh of 100 authors (the service's poll
+   rebuilds them under load) with the idle p99.
+
+Needs: wrk and nginx on PATH (apt-get install -y wrk nginx). Without nginx the ratios are
+skipped; without wrk the script stops.
+
+Usage: python benchmarks/serve.py [--authors 10000] [--duration 5] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scholar_stats.fetch import FetchOutcome  # noqa: E402
+from scholar_stats.model import AuthorData, FetchStatus  # noqa: E402
+from scholar_stats.store import Store  # noqa: E402
+
+BIG = "BIGAUTHOR300"
+
+
+def author_id(index: int) -> str:
+    return f"SYN{index:09d}"
+
+
+def synthetic(scholar_id: str, n_pubs: int, at: datetime, bump: int = 0) -> FetchOutcome:
+    """A success shaped like scholarly's record (CONTRACT.md §2), deterministic per id."""
+    rng = random.Random(f"{scholar_id}{bump}")
+    pubs = {}
+    for i in range(n_pubs):
+        key = f"{scholar_id}:{rng.getrandbits(48):012x}"[: len(scholar_id) + 13]
+        cites = int(rng.paretovariate(1.2)) - 1 + bump
+        pub: dict[str, Any] = {
+            "container_type": "Publication", "source": "AUTHOR_PUBLICATION_ENTRY",
+            "bib": {"title": f"On the synthetic study of topic {i} in large collections",
+                    "pub_year": str(2000 + i % 25), "citation": f"Journal of Examples {i % 40}, 2020"},
+            "filled": False, "author_pub_id": key, "num_citations": cites,
+        }
+        if cites:
+            pub["citedby_url"] = f"/scholar?oi=bibs&hl=en&cites={rng.getrandbits(60)}"
+            pub["cites_id"] = [str(rng.getrandbits(60))]
+        pubs[key] = pub
+    total = sum(p["num_citations"] for p in pubs.values())
+    gs = {
+        "container_type": "Author", "filled": ["basics", "indices", "counts", "publications"],
+        "scholar_id": scholar_id, "source": "AUTHOR_PROFILE_PAGE", "name": f"Author {scholar_id}",
+        "url_picture": "https://scholar.googleusercontent.com/citations?view_op=view_photo",
+        "affiliation": "University of Examples", "organization": 1234567890123456789,
+        "interests": ["Bibliometrics", "Examples"], "email_domain": "@example.edu",
+        "citedby": total, "citedby5y": total // 2, "hindex": min(n_pubs, 12), "hindex5y": 9,
+        "i10index": min(n_pubs, 20), "i10index5y": 11,
+        "cites_per_year": {str(y): (y - 2005) * 7 + bump for y in range(2010, 2027)},
+        "publications": pubs, "updated": at.isoformat(sep=" "),
+    }
+    stamp = at.isoformat(timespec="seconds")
+    status = FetchStatus(scholar_id, "ok", 0, f"{scholar_id}: ok", stamp, stamp, 1, 1.0, 2021)
+    return FetchOutcome(scholar_id, AuthorData(scholar_id, gs, 2021), status, None)
+
+
+def build_store(url: str, count: int) -> None:
+    now = datetime.now(timezone.utc) - timedelta(hours=1)
+    ids = [BIG] + [author_id(i) for i in range(count - 1)]
+    with Store(url) as store:
+        store.add_authors(ids, 86400, now)
+        batch: list[FetchOutcome] = []
+        for scholar_id in ids:
+            n = 300 if scholar_id == BIG else random.Random(scholar_id).randint(20, 40)
+            batch.append(synthetic(scholar_id, n, now))
+            if len(batch) == 500:
+                store.record_outcomes(batch, now)
+                batch = []
+        if batch:
+            store.record_outcomes(batch, now)
+
+
+def refresh_authors(url: str, count: int) -> None:
+    """What a refresh landing looks like from another process: 100 new profiles recorded."""
+    now = datetime.now(timezone.utc)
+    with Store(url) as store:
+        store.record_outcomes([synthetic(author_id(i), 25, now, bump=1) for i in range(count)], now)
+
+
+def serve(db: str, port: int) -> None:
+    """The service process (``--serve``): the app as ``scholar-stats serve`` builds it."""
+    import uvicorn
+
+    from scholar_stats.service import ServiceSettings, create_app
+
+    app = create_app(ServiceSettings(db_url=db, scheduler=False, poll_seconds=1.0))
+    kwargs: dict[str, Any] = {}
+    for module, key, value in (("uvloop", "loop", "uvloop"), ("httptools", "http", "httptools")):
+        try:
+            __import__(module)
+            kwargs[key] = value
+        except ImportError:
+            pass
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                server_header=False, date_header=False, **kwargs)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not come up within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, duration: float, connections: int, threads: int = 1) -> tuple[float, float]:
+    """(requests/s, p99 ms) from wrk --latency."""
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:.0f}s", "--latency", url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    value, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    if "Non-2xx" in out:
+        raise SystemExit(f"wrk saw errors for {url}:\n{out}")
+    return rps, float(value) * _UNITS[unit]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_nginx(root: Path, port: int, work: Path) -> subprocess.Popen[bytes]:
+    conf = work / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    types {{ application/json json; image/svg+xml svg; }}
+    keepalive_requests 1000000;
+    client_body_temp_path {work}/tmp; proxy_temp_path {work}/tmp; fastcgi_temp_path {work}/tmp;
+    uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        etag on;
+        add_header Cache-Control "public, max-age=3600";
+        add_header Access-Control-Allow-Origin "*";
+    }}
+}}
+""")
+    (work / "tmp").mkdir(exist_ok=True)
+    return subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--authors", type=int, default=10000)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--serve", nargs=2, metavar=("DB", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]))
+        return 0
+    if not shutil.which("wrk"):
+        print("wrk is not installed (apt-get install -y wrk): nothing to measure", file=sys.stderr)
+        return 1
+    work = Path(tempfile.mkdtemp(prefix="scholar-stats-bench-"))
+    work.chmod(0o755)  # nginx workers (user nobody when started as root) must read it
+    db = f"sqlite:///{work / 'bench.db'}"
+    started = time.perf_counter()
+    build_store(db, args.authors)
+    print(f"store: {args.authors} authors recorded in {time.perf_counter() - started:.1f} s")
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, __file__, "--serve", db, str(port)], env=env)
+    nginx = None
+    try:
+        started = time.perf_counter()
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz", timeout=600)
+        print(f"service: up with {args.authors} authors in {time.perf_counter() - started:.1f} s")
+        probe = author_id(42)
+        paths = {
+            "endpoint JSON": f"/authors/{probe}/shields/citations.json",
+            "SVG badge": f"/authors/{probe}/badges/citations.svg",
+            "gs_data.json (300 pubs)": f"/authors/{BIG}/gs_data.json",
+        }
+        import httpx
+
+        static = work / "static"
+        for path in paths.values():  # nginx serves exactly the bytes the service sends
+            body = httpx.get(base + path, headers={"Accept-Encoding": "identity"}).content
+            target = static / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(body)
+        if shutil.which("nginx"):
+            nginx_port = free_port()
+            nginx = start_nginx(static, nginx_port, work)
+            wait_http(f"http://127.0.0.1:{nginx_port}{paths['endpoint JSON']}", timeout=10)
+        else:
+            print("nginx is not installed: no static baseline, no ratios")
+        wrk(base + paths["endpoint JSON"], 2, args.connections)  # warm up
+        print(f"\n{'path':26} {'service req/s':>14} {'p99 ms':>7} {'nginx req/s':>12} {'p99 ms':>7} {'ratio':>6}")
+        idle_p99 = 0.0
+        for name, path in paths.items():
+            rps, p99 = wrk(base + path, args.duration, args.connections)
+            if name == "endpoint JSON":
+                idle_p99 = p99
+            if nginx is not None:
+                n_rps, n_p99 = wrk(f"http://127.0.0.1:{nginx_port}{path}", args.duration, args.connections)
+                print(f"{name:26} {rps:14.0f} {p99:7.2f} {n_rps:12.0f} {n_p99:7.2f} {rps / n_rps:6.1%}")
+            else:
+                print(f"{name:26} {rps:14.0f} {p99:7.2f}")
+        print(f"\nRSS of the service with {args.authors} authors: {rss_mb(server.pid):.0f} MB")
+
+        # p99 while a refresh of 100 authors lands (another process writes, the poll rebuilds)
+        import threading
+
+        def land() -> None:
+            time.sleep(args.duration / 4)
+            refresh_authors(db, 100)
+
+        writer = threading.Thread(target=land)
+        writer.start()
+        rps, busy_p99 = wrk(base + paths["endpoint JSON"], args.duration, args.connections)
+        writer.join()
+        changed = httpx.get(base + f"/authors/{author_id(99)}/status.json").json()["last_attempt"]
+        print(f"p99 during a refresh of 100 authors: {busy_p99:.2f} ms ({rps:.0f} req/s) vs idle "
+              f"{idle_p99:.2f} ms: {busy_p99 / idle_p99:.2f}x (last refreshed author now shows "
+              f"last_attempt {changed})")
+    finally:
+        for proc in (server, nginx):
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
