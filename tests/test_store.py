@@ -272,3 +272,15 @@ def test_default_location_is_created_on_first_use(
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+
+
+def test_two_successes_at_the_same_instant_keep_their_order(store: Store) -> None:
+    store.add_authors([A], 86400, T0)
+    store.record_outcomes([success(A, {"p1": 3}), success(A, {"p1": 4})], T0)
+    store.record_outcome(success(A, {"p1": 4}), T0)  # a third, unchanged: no new rows
+    ms = timedelta(milliseconds=1)
+    assert store.publication_history(A) == {f"{A}:p1": [(T0, 3), (T0 + ms, 4)]}
+    assert [(at, m.citations) for at, m in store.metric_changes(A)] == [(T0, 3), (T0 + ms, 4)]
+    latest = store.latest(A)
+    assert latest is not None and latest.gs_data["citedby"] == 4
+    assert len(store.attempts(A)) == 3
