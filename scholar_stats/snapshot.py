@@ -24,7 +24,7 @@ from typing import Any, Callable
 from . import badges
 from .chart import render_citations_chart
 from .model import METRIC_NAMES, SCHOLAR_ID_RE
-from .render import dump_json, endpoint_json, metric_label
+from .render import dump_json, endpoint_json
 
 JSON = b"application/json"
 SVG = b"image/svg+xml"
