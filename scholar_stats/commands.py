@@ -204,7 +204,7 @@ def cli_schedule(args: Any) -> int:
         scheduler = RefreshScheduler(
             store, settings, on_result=report, requests_per_hour=_requests_per_hour(args)
         )
-        print(f"scheduling {len(store.list_authors())} authors from {store.display_url}; "
+        print(f"scheduler started: {len(store.list_authors())} tracked authors in {store.display_url}; "
               "Ctrl-C to stop", flush=True)
         scheduler.run_until_signal()
     return 0

@@ -177,3 +177,32 @@ def test_author_files_are_deterministic_and_judge_staleness(
         assert status["stale"] is True
         assert "9 days old" in status["stale_reason"] and "HTTP 403" in status["stale_reason"]
         assert json.loads(later["gs_data.json"])["citedby"] == 56  # the last good data is kept
+
+
+def test_schedule_runs_until_sigterm(fake_scholar: FakeScholar, db: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    assert run("authors", "add", REAL, "--db", db) == 0
+    env = {**os.environ, "SCHOLAR_STATS_SCHOLAR_URL": fake_scholar.url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scholar_stats", "schedule", "--db", db, "--delay", "0"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        end = time.monotonic() + 20
+        while not fake_scholar.requests and time.monotonic() < end:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "scheduler started: 1 tracked authors" in out and "56 citations" in out
+    with Store(db) as store:
+        assert store.latest(REAL) is not None
