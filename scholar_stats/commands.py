@@ -80,7 +80,8 @@ def cli_authors_list(args: Any) -> int:
         return 0
     rows = [("SCHOLAR_ID", "STATE", "LAST SUCCESS (UTC)", "NEXT DUE (UTC)", "INTERVAL")]
     rows += [
-        (a.scholar_id, a.state, _when(a.last_success), _when(a.next_due), f"{a.interval_seconds:g} s")
+        (a.scholar_id, a.state, _when(a.last_success), _when(a.next_due),
+         f"{a.interval_seconds:g} s")
         for a in authors
     ]
     print(_table(rows))
@@ -204,7 +205,8 @@ def cli_schedule(args: Any) -> int:
         scheduler = RefreshScheduler(
             store, settings, on_result=report, requests_per_hour=_requests_per_hour(args)
         )
-        print(f"scheduler started: {len(store.list_authors())} tracked authors in {store.display_url}; "
+        count = len(store.list_authors())
+        print(f"scheduler started: {count} tracked authors in {store.display_url}; "
               "Ctrl-C to stop", flush=True)
         scheduler.run_until_signal()
     return 0

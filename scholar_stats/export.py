@@ -32,7 +32,8 @@ def judge_staleness(
     max age (or there is none); the reason names the age and the last failure, if any."""
     failure = "" if status.exit_code == 0 else f"; last attempt failed: {status.message}"
     if last_success is None:
-        return dataclasses.replace(status, stale=True, stale_reason="no successful fetch yet" + failure)
+        reason = "no successful fetch yet" + failure
+        return dataclasses.replace(status, stale=True, stale_reason=reason)
     age = (now - last_success).total_seconds()
     if age <= max_age_seconds:
         return dataclasses.replace(status, stale=False, stale_reason=None)
@@ -53,7 +54,9 @@ def author_files(
     """
     author = store.get_author(scholar_id)
     if author is None:
-        raise UsageError(f"{scholar_id} is not tracked; add it with: scholar-stats authors add {scholar_id}")
+        raise UsageError(
+            f"{scholar_id} is not tracked; add it with: scholar-stats authors add {scholar_id}"
+        )
     files: dict[str, bytes] = {}
     data = store.latest(scholar_id)
     if data is not None:

@@ -84,7 +84,7 @@ class RequestBudget:
             if len(self._spent) >= self.limit:
                 raise BudgetSpent(
                     f"the budget of {self.limit} Scholar requests per "
-                    f"{self.window.total_seconds():.0f} s is spent; the author waits for the next run"
+                    f"{self.window.total_seconds():.0f} s is spent; the author waits its turn"
                 )
             self._spent.append(now)
 

@@ -55,7 +55,8 @@ DB_FILE = "scholar-stats.db"
 
 def default_db_url() -> str:
     """``sqlite:///$XDG_DATA_HOME/scholar-stats/scholar-stats.db`` (``~/.local/share`` if unset)."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    home_data = os.path.join(os.path.expanduser("~"), ".local", "share")
+    base = os.environ.get("XDG_DATA_HOME") or home_data
     return "sqlite:///" + os.path.join(base, APP_DIR, DB_FILE)
 
 
@@ -244,7 +245,7 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 @dataclass(frozen=True)
 class TrackedAuthor:
-    """One tracked author; ``state`` is "new" until the first attempt, then "ok" or an error kind."""
+    """A tracked author; ``state`` is "new" until the first attempt, then "ok" or an error kind."""
 
     scholar_id: str
     added_at: datetime
@@ -345,7 +346,8 @@ class Store:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(727272)"))
             current = 0
             if sa.inspect(conn).has_table("schema_version"):
-                current = int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0)
+                newest = sa.select(sa.func.max(schema_version.c.version))
+                current = int(conn.execute(newest).scalar() or 0)
             if current > SCHEMA_VERSION:
                 raise UsageError(
                     f"the database {self.display_url} has schema version {current}, newer than "
@@ -396,7 +398,9 @@ class Store:
         """Stop tracking and delete everything kept about the author."""
         with self._write() as conn:
             pub_ids = sa.select(publications.c.id).where(publications.c.scholar_id == scholar_id)
-            conn.execute(sa.delete(pub_citations).where(pub_citations.c.publication_id.in_(pub_ids)))
+            conn.execute(
+                sa.delete(pub_citations).where(pub_citations.c.publication_id.in_(pub_ids))
+            )
             for table in (publications, metric_history, profiles, attempts):
                 conn.execute(sa.delete(table).where(table.c.scholar_id == scholar_id))
             result = conn.execute(sa.delete(authors).where(authors.c.scholar_id == scholar_id))
@@ -442,7 +446,8 @@ class Store:
     def release(self, scholar_id: str) -> None:
         with self._write() as conn:
             conn.execute(
-                sa.update(authors).where(authors.c.scholar_id == scholar_id).values(lease_until=None)
+                sa.update(authors).where(authors.c.scholar_id == scholar_id)
+                .values(lease_until=None)
             )
 
     # data
@@ -522,7 +527,9 @@ class Store:
 
     def attempts(self, scholar_id: str | None = None, *, limit: int = 100) -> list[Attempt]:
         """The newest attempts first."""
-        query = sa.select(attempts).order_by(attempts.c.at.desc(), attempts.c.id.desc()).limit(limit)
+        query = (
+            sa.select(attempts).order_by(attempts.c.at.desc(), attempts.c.id.desc()).limit(limit)
+        )
         if scholar_id is not None:
             query = query.where(attempts.c.scholar_id == scholar_id)
         with self._read() as conn:
