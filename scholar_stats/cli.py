@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 
@@ -34,13 +35,18 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _bad_env(name: str, problem: Exception) -> NoReturn:
+    print(f"scholar-stats: error: {ENV_PREFIX}{name}: {problem}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _env_float(name: str, default: str) -> float:
     raw = env(name, default)
     assert raw is not None
     try:
         return _positive_float(raw)
     except argparse.ArgumentTypeError as exc:
-        raise SystemExit(f"scholar-stats: error: {ENV_PREFIX}{name}: {exc}") from None
+        _bad_env(name, exc)
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +82,26 @@ def _add_fetch_tuning(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="politeness delay between Scholar pages, jittered +-50%% "
         "[env SCHOLAR_STATS_DELAY; default 5]",
+    )
+
+
+def _at_least_one(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _add_budget(parser: argparse.ArgumentParser) -> None:
+    raw = env("REQUESTS_PER_HOUR", "30")
+    assert raw is not None
+    try:
+        default = _at_least_one(raw)
+    except argparse.ArgumentTypeError as exc:
+        _bad_env("REQUESTS_PER_HOUR", exc)
+    parser.add_argument(
+        "--requests-per-hour", type=_at_least_one, default=default, metavar="N",
+        help="at most N Scholar requests (every page and retry) in any hour "
+        "[env SCHOLAR_STATS_REQUESTS_PER_HOUR; default 30]",
     )
 
 
@@ -159,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("scholar_ids", nargs="*", metavar="SCHOLAR_ID")
     _add_db(refresh)
     _add_fetch_tuning(refresh)
+    _add_budget(refresh)
     refresh.set_defaults(handler="scholar_stats.commands:cli_refresh")
 
     history = sub.add_parser("history", help="an author's metric history from the store")
@@ -177,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule = sub.add_parser("schedule", help="run the refresh scheduler in the foreground")
     _add_db(schedule)
     _add_fetch_tuning(schedule)
+    _add_budget(schedule)
     schedule.set_defaults(handler="scholar_stats.commands:cli_schedule")
 
     serve = sub.add_parser("serve", help="serve badges and data over HTTP (with the scheduler)")
@@ -188,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="serve only; do not refresh [env SCHOLAR_STATS_NO_SCHEDULER]")
     _add_db(serve)
     _add_fetch_tuning(serve)
+    _add_budget(serve)
     serve.set_defaults(handler="scholar_stats.service:cli_serve")
     return parser
 

@@ -72,6 +72,7 @@ class ServiceSettings:
     scheduler: bool = True
     fetch: FetchSettings | None = None  # Scholar access for the scheduler and admin refresh
     interval_seconds: float = DEFAULT_INTERVAL  # refresh interval of authors added over HTTP
+    requests_per_hour: int = 30  # Scholar request budget of the scheduler and admin refreshes
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServiceSettings:
@@ -252,7 +253,7 @@ class Service:
             from .refresh import Refresher, RequestBudget
 
             if self._refresher is None:
-                budget = RequestBudget()
+                budget = RequestBudget(self.settings.requests_per_hour)
                 budget.seed(self.store)
                 self._refresher = Refresher(self.store, self.fetch_settings(), budget)
             refresher = replace(self._refresher, force=force)
@@ -269,7 +270,10 @@ class Service:
             return
         from .scheduler import RefreshScheduler
 
-        self.scheduler = RefreshScheduler(self.store, self.fetch_settings(), on_result=self.on_result)
+        self.scheduler = RefreshScheduler(
+            self.store, self.fetch_settings(), on_result=self.on_result,
+            requests_per_hour=self.settings.requests_per_hour,
+        )
         self.scheduler.start()
 
     def scheduler_state(self) -> str:
@@ -544,6 +548,7 @@ def cli_serve(args: Any) -> int:
         db_url=getattr(args, "db", None),
         scheduler=not getattr(args, "no_scheduler", False),
         fetch=FetchSettings.from_args(args),
+        requests_per_hour=getattr(args, "requests_per_hour", None),
     )
     app = create_app(settings)
     log.warning("serving on http://%s:%d (scheduler %s, admin routes %s)", args.host, args.port,

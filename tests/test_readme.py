@@ -39,3 +39,15 @@ def test_quick_start_test_command_is_what_ci_runs() -> None:
     assert test_command == "python -m pytest"
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_command in ci.splitlines()
+
+
+def test_a_bad_environment_value_is_a_usage_error(monkeypatch, capsys) -> None:
+    import pytest
+
+    from scholar_stats.cli import main
+
+    monkeypatch.setenv("SCHOLAR_STATS_DEADLINE", "soon")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fetch", "DhtAFkwAAAAJ"])
+    assert exit_info.value.code == 2
+    assert "SCHOLAR_STATS_DEADLINE" in capsys.readouterr().err
