@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from .errors import UsageError
 from .fastpath import FastPath, reply_messages
 from .model import METRIC_NAMES, validate_scholar_id
+from .settings import env_number
 from .snapshot import AuthorEntry, Snapshot, build_entry, resolve
 
 if TYPE_CHECKING:
@@ -44,19 +45,6 @@ DEFAULT_MAX_AGE = 3600
 DEFAULT_STALE_AGE = 7 * 86400.0
 DEFAULT_INTERVAL = 86400.0
 STALE_REBUILD_SECONDS = 3600.0  # status.json of stale data names its age; refresh that hourly
-
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get("SCHOLAR_STATS_" + name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"SCHOLAR_STATS_{name} must be a number, got {raw!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise UsageError(f"SCHOLAR_STATS_{name} must be a finite number >= 0, got {raw!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -79,11 +67,11 @@ class ServiceSettings:
         """Env: SCHOLAR_STATS_MAX_AGE, _STALE_AGE, _ADMIN_TOKEN, _POLL_SECONDS, _BADGE_CACHE."""
         values: dict[str, Any] = {
             "db_url": os.environ.get("SCHOLAR_STATS_DB") or None,
-            "max_age": int(_env_number("MAX_AGE", DEFAULT_MAX_AGE)),
-            "stale_age": _env_number("STALE_AGE", DEFAULT_STALE_AGE),
+            "max_age": int(env_number("MAX_AGE", DEFAULT_MAX_AGE)),
+            "stale_age": env_number("STALE_AGE", DEFAULT_STALE_AGE),
             "admin_token": os.environ.get("SCHOLAR_STATS_ADMIN_TOKEN") or None,
-            "poll_seconds": _env_number("POLL_SECONDS", 30.0),
-            "badge_cache": int(_env_number("BADGE_CACHE", 10000)),
+            "poll_seconds": env_number("POLL_SECONDS", 30.0),
+            "badge_cache": int(env_number("BADGE_CACHE", 10000)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

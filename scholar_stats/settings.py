@@ -45,13 +45,14 @@ class FetchSettings:
             proxy=getattr(args, "proxy", None) or None,
             deadline=float(getattr(args, "deadline", cls.deadline)),
             delay=float(getattr(args, "delay", cls.delay)),
-            timeout=_env_number("TIMEOUT", cls.timeout),
-            attempts=int(_env_number("ATTEMPTS", cls.attempts)),
-            backoff=_env_number("BACKOFF", cls.backoff),
+            timeout=env_number("TIMEOUT", cls.timeout),
+            attempts=int(env_number("ATTEMPTS", cls.attempts)),
+            backoff=env_number("BACKOFF", cls.backoff),
         )
 
 
-def _env_number(name: str, default: float) -> float:
+def env_number(name: str, default: float) -> float:
+    """``SCHOLAR_STATS_<name>`` as a finite number >= 0, ``default`` when unset; else exit 2."""
     raw = os.environ.get(f"SCHOLAR_STATS_{name}")
     if not raw:
         return default
@@ -60,7 +61,7 @@ def _env_number(name: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not value >= 0 or value == float("inf"):
-        raise UsageError(f"SCHOLAR_STATS_{name} must be a number >= 0, got {raw!r}")
+        raise UsageError(f"SCHOLAR_STATS_{name} must be a finite number >= 0, got {raw!r}")
     return value
 
 
