@@ -45,7 +45,7 @@ def content_type(name: str) -> bytes:
     return JSON
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     """One complete HTTP answer body with its validators; ``gz`` is the gzip variant if worth it.
 
@@ -108,7 +108,7 @@ def error_reply(status: int, message: str, *, badge: str | None = None) -> Reply
     return Reply.make(dump_json({"error": message}), JSON, status=status, error=message)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthorEntry:
     """Everything served for one author at one moment; replaced whole, never changed."""
 

@@ -843,7 +843,8 @@ def _make_engine(url: str) -> Engine:
             "synchronous=NORMAL",  # safe with WAL; a crash loses at most the last commit
             "foreign_keys=ON",
             "busy_timeout=30000",
-            "cache_size=-32768",  # 32 MiB: history inserts touch pages all over the tree
+            "cache_size=-8192",  # 8 MiB per connection: enough for history inserts, and the
+            # service keeps its answers in its own memory, not in SQLite's page cache
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
