@@ -16,7 +16,7 @@ In one run, on 127.0.0.1 only:
 Needs: wrk and nginx on PATH (apt-get install -y wrk nginx). Without nginx the ratios are
 skipped; without wrk the script stops.
 
-Usage: python benchmarks/serve.py [--authors 10000] [--duration 5] [--connections 64]
+Usage: python benchmarks/serve.py [--authors 10000] [--duration 5] [--connections 64] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -113,15 +114,44 @@ def serve(db: str, port: int) -> None:
     from scholar_stats.service import ServiceSettings, create_app
 
     app = create_app(ServiceSettings(db_url=db, scheduler=False, poll_seconds=1.0))
-    kwargs: dict[str, Any] = {}
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                server_header=False, date_header=False, **_fast_uvicorn())
+
+
+def bare(static: str, port: int) -> None:
+    """The ceiling of the stack (``--bare``): a pure ASGI app under the same uvicorn settings,
+    answering each path with its prepared bytes and nothing else (no ETag, gzip or CORS)."""
+    import uvicorn
+
+    root = Path(static)
+    files = {"/" + str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    starts = {
+        path: {"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"image/svg+xml" if path.endswith(".svg") else b"application/json"),
+            (b"content-length", str(len(body)).encode())]}
+        for path, body in files.items()
+    }
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        await send(starts[path])
+        await send({"type": "http.response.body", "body": files[path]})
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                server_header=False, date_header=False, **_fast_uvicorn())
+
+
+def _fast_uvicorn() -> dict[str, str]:
+    kwargs: dict[str, str] = {}
     for module, key, value in (("uvloop", "loop", "uvloop"), ("httptools", "http", "httptools")):
         try:
             __import__(module)
             kwargs[key] = value
         except ImportError:
             pass
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                server_header=False, date_header=False, **kwargs)
+    return kwargs
 
 
 def free_port() -> int:
@@ -203,10 +233,15 @@ def main() -> int:
     parser.add_argument("--authors", type=int, default=10000)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=3, help="wrk runs per figure (median)")
     parser.add_argument("--serve", nargs=2, metavar=("DB", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--bare", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], int(args.serve[1]))
+        return 0
+    if args.bare:
+        bare(args.bare[0], int(args.bare[1]))
         return 0
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install -y wrk): nothing to measure", file=sys.stderr)
@@ -221,7 +256,7 @@ def main() -> int:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen([sys.executable, __file__, "--serve", db, str(port)], env=env)
-    nginx = None
+    nginx = bare_server = None
     try:
         started = time.perf_counter()
         base = f"http://127.0.0.1:{port}"
@@ -247,18 +282,33 @@ def main() -> int:
             wait_http(f"http://127.0.0.1:{nginx_port}{paths['endpoint JSON']}", timeout=10)
         else:
             print("nginx is not installed: no static baseline, no ratios")
+        bare_port = free_port()
+        bare_server = subprocess.Popen([sys.executable, __file__, "--bare", str(static),
+                                        str(bare_port)], env=env)
+        wait_http(f"http://127.0.0.1:{bare_port}{paths['endpoint JSON']}", timeout=30)
         wrk(base + paths["endpoint JSON"], 2, args.connections)  # warm up
-        print(f"\n{'path':26} {'service req/s':>14} {'p99 ms':>7} {'nginx req/s':>12} {'p99 ms':>7} {'ratio':>6}")
+        print("\nreq/s and p99 (ms) with wrk, 64 connections; 'bare' is a pure ASGI app under the "
+              "same uvicorn\nsending the same bytes (the ceiling of the stack), nginx the static "
+              "baseline of the issue.")
+        print(f"\n{'path':24} {'service':>8} {'p99':>5} {'bare':>8} {'p99':>5} {'nginx':>8} "
+              f"{'p99':>5} {'/nginx':>7} {'/bare':>6}")
         idle_p99 = 0.0
+        def measure(url: str) -> tuple[float, float]:
+            """Median req/s and median p99 of ``--repeat`` runs: single runs on a 2-core machine
+            shared with wrk vary by tens of percent."""
+            runs = [wrk(url, args.duration, args.connections) for _ in range(args.repeat)]
+            return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+
         for name, path in paths.items():
-            rps, p99 = wrk(base + path, args.duration, args.connections)
+            rps, p99 = measure(base + path)
             if name == "endpoint JSON":
                 idle_p99 = p99
+            b_rps, b_p99 = measure(f"http://127.0.0.1:{bare_port}{path}")
+            n_rps, n_p99 = (float("nan"), float("nan"))
             if nginx is not None:
-                n_rps, n_p99 = wrk(f"http://127.0.0.1:{nginx_port}{path}", args.duration, args.connections)
-                print(f"{name:26} {rps:14.0f} {p99:7.2f} {n_rps:12.0f} {n_p99:7.2f} {rps / n_rps:6.1%}")
-            else:
-                print(f"{name:26} {rps:14.0f} {p99:7.2f}")
+                n_rps, n_p99 = measure(f"http://127.0.0.1:{nginx_port}{path}")
+            print(f"{name:24} {rps:8.0f} {p99:5.1f} {b_rps:8.0f} {b_p99:5.1f} {n_rps:8.0f} "
+                  f"{n_p99:5.1f} {rps / n_rps:7.1%} {rps / b_rps:6.1%}")
         print(f"\nRSS of the service with {args.authors} authors: {rss_mb(server.pid):.0f} MB")
 
         # p99 while a refresh of 100 authors lands (another process writes, the poll rebuilds)
@@ -268,16 +318,20 @@ def main() -> int:
             time.sleep(args.duration / 4)
             refresh_authors(db, 100)
 
-        writer = threading.Thread(target=land)
-        writer.start()
-        rps, busy_p99 = wrk(base + paths["endpoint JSON"], args.duration, args.connections)
-        writer.join()
+        busy = []
+        for _ in range(args.repeat):
+            writer = threading.Thread(target=land)
+            writer.start()
+            busy.append(wrk(base + paths["endpoint JSON"], args.duration, args.connections))
+            writer.join()
+        rps = statistics.median(b[0] for b in busy)
+        busy_p99 = statistics.median(b[1] for b in busy)
         changed = httpx.get(base + f"/authors/{author_id(99)}/status.json").json()["last_attempt"]
         print(f"p99 during a refresh of 100 authors: {busy_p99:.2f} ms ({rps:.0f} req/s) vs idle "
               f"{idle_p99:.2f} ms: {busy_p99 / idle_p99:.2f}x (last refreshed author now shows "
               f"last_attempt {changed})")
     finally:
-        for proc in (server, nginx):
+        for proc in (server, nginx, bare_server):
             if proc is not None:
                 proc.send_signal(signal.SIGTERM)
                 try:

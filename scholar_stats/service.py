@@ -130,6 +130,10 @@ class Service:
         self.scheduler: Any = None
         self._refresh_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._refresher: Any = None
+        # What the last sync saw, and when an entry next needs rebuilding for its age alone:
+        # a poll with nothing new returns after one small query.
+        self._synced_marker: tuple[Any, ...] | None = None
+        self._next_age_rebuild = 0.0
 
     @property
     def store(self) -> Store:
@@ -173,6 +177,9 @@ class Service:
         data has turned stale since, are rebuilt. Returns how many entries were rebuilt.
         """
         now = datetime.now(timezone.utc)
+        marker = self.store.change_marker()
+        if not full and marker == self._synced_marker and now.timestamp() < self._next_age_rebuild:
+            return 0
         current = self.snapshot.authors
         tracked = self.store.list_authors()
         changed: dict[str, AuthorEntry] = {}
@@ -195,6 +202,12 @@ class Service:
             self.snapshot.update(changed, full=True)
         elif changed or removed:
             self.snapshot.update(changed, removed)
+        self._synced_marker = marker
+        self._next_age_rebuild = min(
+            (entry.stale_at if not entry.stale else now.timestamp() + STALE_REBUILD_SECONDS
+             for entry in self.snapshot.authors.values()),
+            default=math.inf,
+        )
         if changed:
             # Entries live long: keep them out of the cyclic GC's scans, whose full passes over
             # ten thousand authors would otherwise show up as latency spikes.

@@ -356,6 +356,27 @@ async def test_poll_picks_up_other_processes(client: httpx.AsyncClient, db_url: 
     assert service.sync() == 0  # nothing changed: nothing rebuilt
 
 
+async def test_an_idle_poll_does_not_list_the_authors(
+    client: httpx.AsyncClient, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ten thousand authors, listing them every poll showed up as latency spikes."""
+    service = client._transport.app.state.service  # type: ignore[attr-defined]
+    listings: list[int] = []
+    original = service.store.list_authors
+    monkeypatch.setattr(service.store, "list_authors",
+                        lambda: listings.append(1) or original())
+    assert service.sync() == 0 and listings == []
+    with Store(db_url) as other_process:
+        other_process.record_outcome(success(STALE, {"P00000000000": 778}, later()), later())
+    assert service.sync() == 1 and listings == [1]
+    assert (await client.get(f"/authors/{STALE}/shields/citations.json")).json()["message"] == "778"
+    assert service.sync() == 0 and listings == [1]
+    with Store(db_url) as other_process:
+        other_process.remove_author(STALE)
+    assert service.sync() == 0 and listings == [1, 1]
+    assert (await client.get(f"/authors/{STALE}/status.json")).status_code == 404
+
+
 async def test_admin_refresh_fetches_in_background(db_url: str, fake_scholar) -> None:  # type: ignore[no-untyped-def]
     import anyio
 
