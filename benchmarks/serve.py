@@ -109,13 +109,10 @@ def refresh_authors(url: str, count: int) -> None:
 
 def serve(db: str, port: int) -> None:
     """The service process (``--serve``): the app as ``scholar-stats serve`` builds it."""
-    import uvicorn
+    from scholar_stats.service import ServiceSettings, create_app, run_server
 
-    from scholar_stats.service import ServiceSettings, create_app
-
-    app = create_app(ServiceSettings(db_url=db, scheduler=False, poll_seconds=1.0))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                server_header=False, date_header=False, **_fast_uvicorn())
+    run_server(create_app(ServiceSettings(db_url=db, scheduler=False, poll_seconds=1.0)),
+               "127.0.0.1", port)
 
 
 def bare(static: str, port: int) -> None:
@@ -140,18 +137,7 @@ def bare(static: str, port: int) -> None:
         await send({"type": "http.response.body", "body": files[path]})
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                server_header=False, date_header=False, **_fast_uvicorn())
-
-
-def _fast_uvicorn() -> dict[str, str]:
-    kwargs: dict[str, str] = {}
-    for module, key, value in (("uvloop", "loop", "uvloop"), ("httptools", "http", "httptools")):
-        try:
-            __import__(module)
-            kwargs[key] = value
-        except ImportError:
-            pass
-    return kwargs
+                server_header=False)
 
 
 def free_port() -> int:

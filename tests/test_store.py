@@ -284,3 +284,20 @@ def test_two_successes_at_the_same_instant_keep_their_order(store: Store) -> Non
     latest = store.latest(A)
     assert latest is not None and latest.gs_data["citedby"] == 4
     assert len(store.attempts(A)) == 3
+
+
+def test_change_marker_moves_with_every_addition_removal_and_attempt(store: Store) -> None:
+    start = store.change_marker()
+    store.add_authors([A], 3600, T0)
+    added = store.change_marker()
+    assert added != start
+    store.remove_author(A)
+    store.add_authors([B], 3600, T0)  # same count, same instant: still a different roster
+    swapped = store.change_marker()
+    assert swapped[0] != added[0]
+    assert store.change_marker() == swapped  # nothing happened: same marker
+    store.record_outcome(failure(B, Blocked("blocked")), T0 + DAY)
+    attempted = store.change_marker()
+    assert attempted[0] == swapped[0] and attempted[1] > swapped[1]
+    assert [a.scholar_id for a in store.authors_attempted_after(swapped[1])] == [B]
+    assert store.authors_attempted_after(attempted[1]) == []
