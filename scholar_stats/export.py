@@ -11,7 +11,7 @@ from .errors import UsageError
 from .history import HISTORY_FILE, render_history_csv
 from .model import FetchStatus
 from .render import STATUS, render_author_files, render_status
-from .store import Store
+from .store import Store, TrackedAuthor
 
 DEFAULT_MAX_AGE = 7 * 86400.0
 
@@ -44,15 +44,17 @@ def judge_staleness(
 
 
 def author_files(
-    store: Store, scholar_id: str, *, now: datetime, max_age_seconds: float = DEFAULT_MAX_AGE
+    store: Store, scholar_id: str, *, now: datetime, max_age_seconds: float = DEFAULT_MAX_AGE,
+    author: TrackedAuthor | None = None,
 ) -> dict[str, bytes]:
     """Relative path → bytes: gs_data.json, gs_data_shieldsio.json, shields/*.json,
     history.csv (only once there is data) and status.json (once there was an attempt).
 
     Deterministic for the same store state and ``now``. Raises ``UsageError`` for an author
-    that is not tracked.
+    that is not tracked. ``author`` saves a read when the caller has just read it.
     """
-    author = store.get_author(scholar_id)
+    if author is None:
+        author = store.get_author(scholar_id)
     if author is None:
         raise UsageError(
             f"{scholar_id} is not tracked; add it with: scholar-stats authors add {scholar_id}"

@@ -156,7 +156,8 @@ class Service:
         if author is None:
             return None
         now = now or datetime.now(timezone.utc)
-        files = author_files(store, scholar_id, now=now, max_age_seconds=self.settings.stale_age)
+        files = author_files(store, scholar_id, now=now, max_age_seconds=self.settings.stale_age,
+                             author=author)
         if author.last_success is None:
             stale, stale_at = True, math.inf
         else:
@@ -206,10 +207,14 @@ class Service:
             entry = None if full else current.get(author.scholar_id)
             if entry is not None and not self._outdated(entry, author, now):
                 continue
+            started = time.perf_counter()
             new = self.build(author.scholar_id, now)
             if new is not None:
                 changed[author.scholar_id] = new
-            time.sleep(0)  # let the event loop answer between builds (GIL hand-off)
+            if not full:
+                # Rebuilding competes with public requests for the one interpreter: rest as long
+                # as the build took, so a refresh landing never takes more than half of it.
+                time.sleep(min(time.perf_counter() - started, 0.05))
         if full:
             self.snapshot.update(changed, full=True)
         elif changed or removed:
