@@ -125,11 +125,12 @@ def cli_fetch(args: Any) -> int:
     with ScholarClient(settings, deadline) as client:
         for scholar_id, folder in output_folders(Path(args.out), scholar_ids).items():
             previous_status = read_status(folder)
+            previous = read_metrics(folder)
             outcome = attempt_fetch(
                 scholar_id,
                 settings,
                 deadline,
-                previous=read_metrics(folder),
+                previous=previous,
                 force=args.force,
                 last_success=previous_status.last_success if previous_status else None,
                 client=client,
@@ -141,7 +142,7 @@ def cli_fetch(args: Any) -> int:
                     f"{outcome.status.duration_seconds:.1f} s) -> {folder}"
                 )
             else:
-                kept = " (previous data kept)" if read_metrics(folder) else ""
+                kept = " (previous data kept)" if previous else ""
                 print(f"scholar-stats: {outcome.status.message}{kept}", file=sys.stderr)
             worst = max(worst, outcome.exit_code)
     return worst
