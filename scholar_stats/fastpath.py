@@ -8,6 +8,7 @@ same routes (for the OpenAPI schema) and answers everything else.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -57,6 +58,25 @@ def _accepts_gzip(header: bytes) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=64)
+def _fixed_headers(ctype: bytes, cache: bytes, gzip_variant: bool | None) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers every answer of one kind shares (``gzip_variant``: None when the reply has no
+    gzip form, else whether this answer is the gzipped one); built once, not per request."""
+    out = [
+        (b"content-type", ctype),
+        (b"cache-control", cache),
+        (b"access-control-allow-origin", b"*"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    if ctype == SVG:
+        out.append((b"content-security-policy", _SVG_CSP))
+    if gzip_variant is not None:
+        out.append((b"vary", b"accept-encoding"))
+        if gzip_variant:
+            out.append((b"content-encoding", b"gzip"))
+    return tuple(out)
+
+
 def reply_messages(reply: Reply, method: str, headers: list[tuple[bytes, bytes]]) -> tuple[Message, bytes]:
     """The ``http.response.start`` message and body for ``reply`` given the request headers."""
     inm = accept = None
@@ -65,27 +85,20 @@ def reply_messages(reply: Reply, method: str, headers: list[tuple[bytes, bytes]]
             inm = value
         elif key == b"accept-encoding":
             accept = value
-    gzipped = reply.gz is not None and accept is not None and _accepts_gzip(accept)
-    body, etag = (reply.gz, reply.gz_etag) if gzipped else (reply.body, reply.etag)  # type: ignore[assignment]
-    out = [
-        (b"content-type", reply.ctype),
-        (b"cache-control", reply.cache),
-        (b"access-control-allow-origin", b"*"),
-        (b"x-content-type-options", b"nosniff"),
-    ]
-    if reply.ctype is SVG:
-        out.append((b"content-security-policy", _SVG_CSP))
-    if reply.gz is not None:
-        out.append((b"vary", b"accept-encoding"))
-        if gzipped:
-            out.append((b"content-encoding", b"gzip"))
-    out.append((b"etag", etag))
+    if reply.gz is None:
+        variant, body, etag = None, reply.body, reply.etag
+    elif accept is not None and _accepts_gzip(accept):
+        variant, body, etag = True, reply.gz, reply.gz_etag
+    else:
+        variant, body, etag = False, reply.body, reply.etag
+    fixed = _fixed_headers(reply.ctype, reply.cache, variant)
     status = reply.status
     if inm is not None and status == 200 and _etag_matches(inm, etag):
+        out = [h for h in fixed if h[0] not in (b"content-type", b"content-encoding")]
+        out.append((b"etag", etag))
         status, body = 304, b""
-        out = [h for h in out if h[0] not in (b"content-type", b"content-encoding")]
     else:
-        out.append((b"content-length", str(len(body)).encode()))
+        out = [*fixed, (b"etag", etag), (b"content-length", b"%d" % len(body))]
     if method == "HEAD":
         body = b""
     return {"type": "http.response.start", "status": status, "headers": out}, body
