@@ -91,15 +91,20 @@ def _at_least_one(text: str) -> int:
     return int(text)
 
 
-def _add_budget(parser: argparse.ArgumentParser) -> None:
-    raw = env("REQUESTS_PER_HOUR", "30")
+def _env_count(name: str, default: str) -> int:
+    """A whole number >= 1 from ``SCHOLAR_STATS_<name>``; a bad value exits 2 naming it."""
+    raw = env(name, default)
     assert raw is not None
     try:
-        default = _at_least_one(raw)
+        return _at_least_one(raw)
     except argparse.ArgumentTypeError as exc:
-        _bad_env("REQUESTS_PER_HOUR", exc)
+        _bad_env(name, exc)
+
+
+def _add_budget(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--requests-per-hour", type=_at_least_one, default=default, metavar="N",
+        "--requests-per-hour", type=_at_least_one, default=_env_count("REQUESTS_PER_HOUR", "30"),
+        metavar="N",
         help="at most N Scholar requests (every page and retry) in any hour "
         "[env SCHOLAR_STATS_REQUESTS_PER_HOUR; default 30]",
     )
@@ -217,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(serve)
     _add_fetch_tuning(serve)
     _add_budget(serve)
+    serve.add_argument(
+        "--workers", type=_at_least_one, default=_env_count("WORKERS", "1"), metavar="N",
+        help="worker processes sharing the port, each holding every author in memory; the "
+        "scheduler then runs in the supervisor [env SCHOLAR_STATS_WORKERS; default 1]",
+    )
     serve.set_defaults(handler="scholar_stats.service:cli_serve")
     return parser
 

@@ -18,7 +18,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_AGE = 3600
 DEFAULT_STALE_AGE = 7 * 86400.0
 DEFAULT_INTERVAL = 86400.0
+DEFAULT_POLL = 5.0
 STALE_REBUILD_SECONDS = 3600.0  # status.json of stale data names its age; refresh that hourly
 ATTEMPT_ID_MARGIN = 1000  # see Service.sync
 
@@ -57,9 +58,14 @@ class ServiceSettings:
     max_age: int = DEFAULT_MAX_AGE  # Cache-Control max-age of public answers
     stale_age: float = DEFAULT_STALE_AGE  # data older than this is served grey / "stale"
     admin_token: str | None = field(default=None, repr=False)  # admin routes exist only if set
-    poll_seconds: float = 30.0  # how often the store is checked for other processes' changes
+    # How often the store is checked for other processes' changes (a cron ``refresh``, the
+    # supervisor's scheduler, another worker's admin request): two small queries when idle.
+    poll_seconds: float = DEFAULT_POLL
     badge_cache: int = 10000  # rendered SVG variants kept in memory
     scheduler: bool = True
+    # ``serve --workers N``: the scheduler runs in the supervisor process, so an admin refresh
+    # marks the author due in the store for it instead of fetching here.
+    scheduler_elsewhere: bool = False
     fetch: FetchSettings | None = None  # Scholar access for the scheduler and admin refresh
     interval_seconds: float = DEFAULT_INTERVAL  # refresh interval of authors added over HTTP
     requests_per_hour: int = 30  # Scholar request budget of the scheduler and admin refreshes
@@ -72,7 +78,7 @@ class ServiceSettings:
             "max_age": int(env_number("MAX_AGE", DEFAULT_MAX_AGE)),
             "stale_age": env_number("STALE_AGE", DEFAULT_STALE_AGE),
             "admin_token": os.environ.get("SCHOLAR_STATS_ADMIN_TOKEN") or None,
-            "poll_seconds": env_number("POLL_SECONDS", 30.0),
+            "poll_seconds": env_number("POLL_SECONDS", DEFAULT_POLL),
             "badge_cache": int(env_number("BADGE_CACHE", 10000)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -86,10 +92,10 @@ class Metrics:
         from prometheus_client import CollectorRegistry, Counter, Gauge
 
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "scholar_stats_http_requests", "HTTP requests answered", ["route", "status"],
-            registry=self.registry,
-        )
+        # Counted on every public request: a plain dict bumped by the event loop (a prometheus
+        # Counter takes a lock per increment), turned into a counter family when scraped.
+        self.request_counts: dict[tuple[str, int], int] = {}
+        self.registry.register(_RequestCounts(self.request_counts))
         self.fetches = Counter(
             "scholar_stats_fetch_outcomes", "Fetch attempts made by this process, by outcome",
             ["outcome"], registry=self.registry,
@@ -105,18 +111,36 @@ class Metrics:
         oldest.set_function(service.oldest_data_age)
         tracked = Gauge("scholar_stats_authors", "Authors being served", registry=self.registry)
         tracked.set_function(lambda: len(service.snapshot.authors))
-        self._children: dict[tuple[str, int], Any] = {}
 
     def count(self, route: str, status: int) -> None:
-        child = self._children.get((route, status))
-        if child is None:
-            child = self._children[(route, status)] = self.requests.labels(route, str(status))
-        child.inc()
+        """One answered request (called on the event loop only)."""
+        key = (route, status)
+        counts = self.request_counts
+        counts[key] = counts.get(key, 0) + 1
 
     def render(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _RequestCounts:
+    """A prometheus collector reading ``Metrics.request_counts`` at scrape time."""
+
+    def __init__(self, counts: dict[tuple[str, int], int]) -> None:
+        self.counts = counts
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        family = CounterMetricFamily("scholar_stats_http_requests", "HTTP requests answered",
+                                     labels=["route", "status"])
+        for (route, status), value in sorted(dict(self.counts).items()):
+            family.add_metric([route, str(status)], value)
+        yield family
 
 
 class Service:
@@ -275,9 +299,14 @@ class Service:
     def queue_refresh(self, scholar_id: str, force: bool) -> None:
         """Fetch one author now in a background thread (admin request): never blocks a reply.
 
-        Goes through the scheduler (its budget, pause and pacing) when it runs; otherwise, or
-        with ``force`` (skip the plausibility gate), through a refresher of its own.
+        Goes through the scheduler (its budget, pause and pacing) when it runs: directly in this
+        process, or, under ``serve --workers``, by marking the author due for the supervisor's
+        scheduler. Otherwise, or with ``force`` (skip the plausibility gate), through a
+        refresher of its own.
         """
+        if self.settings.scheduler_elsewhere and not force:
+            self.store.mark_due(scholar_id, datetime.now(timezone.utc))
+            return
         if self._refresh_pool is None:
             self._refresh_pool = concurrent.futures.ThreadPoolExecutor(1, "scholar-stats-refresh")
 
@@ -312,6 +341,10 @@ class Service:
         self.scheduler.start()
 
     def scheduler_state(self) -> str:
+        if self.settings.scheduler_elsewhere:
+            until = self.store.paused_until(datetime.now(timezone.utc))
+            where = "in the supervisor process"
+            return f"paused until {until.isoformat(timespec='seconds')} ({where})" if until else f"running ({where})"
         if self.scheduler is None:
             return "disabled"
         try:
@@ -573,32 +606,99 @@ def _version() -> str:
     return __version__
 
 
-def cli_serve(args: Any) -> int:
-    """``scholar-stats serve``: uvicorn with the app and the scheduler in one process."""
+def service_settings(args: Any, **overrides: Any) -> ServiceSettings:
+    """The service's settings from ``serve``'s parsed flags (which fall back to their env vars)."""
     from .settings import FetchSettings
 
-    settings = ServiceSettings.from_env(
-        db_url=getattr(args, "db", None),
-        scheduler=not getattr(args, "no_scheduler", False),
-        fetch=FetchSettings.from_args(args),
-        requests_per_hour=getattr(args, "requests_per_hour", None),
-    )
-    app = create_app(settings)
-    log.warning("serving on http://%s:%d (scheduler %s, admin routes %s)", args.host, args.port,
-                "on" if settings.scheduler else "off", "on" if settings.admin_token else "off")
-    run_server(app, args.host, args.port)
+    values: dict[str, Any] = {
+        "db_url": getattr(args, "db", None),
+        "scheduler": not getattr(args, "no_scheduler", False),
+        "fetch": FetchSettings.from_args(args),
+        "requests_per_hour": getattr(args, "requests_per_hour", None),
+    }
+    return ServiceSettings.from_env(**{**values, **overrides})
+
+
+def cli_serve(args: Any) -> int:
+    """``scholar-stats serve``: uvicorn with the app and the scheduler in one process, or with
+    ``--workers N``, N worker processes and the scheduler in the supervisor."""
+    settings = service_settings(args)
+    workers = getattr(args, "workers", 1)
+    log.warning("serving on http://%s:%d (scheduler %s, admin routes %s, %d worker%s)",
+                args.host, args.port, "on" if settings.scheduler else "off",
+                "on" if settings.admin_token else "off", workers, "" if workers == 1 else "s")
+    if workers == 1:
+        run_server(create_app(settings), args.host, args.port)
+    else:
+        run_workers(args, settings, workers)
     return 0
 
 
-def run_server(app: FastAPI, host: str, port: int) -> None:
-    """Run ``app`` under uvicorn (uvloop and httptools when installed), as ``serve`` does.
+# uvicorn as ``serve`` runs it: quiet, no access log, no Server header, no trust in proxies.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_level": "warning", "access_log": False, "server_header": False, "proxy_headers": False,
+}
+# Refreshes rebuild answers in worker threads; a GIL switch interval of 0.5 ms (Python's
+# default is 5 ms) keeps that work from holding up the event loop, so a refresh landing does
+# not show in the latency of public requests.
+SWITCH_INTERVAL = 0.0005
 
-    Refreshes rebuild answers in worker threads; a GIL switch interval of 0.5 ms (Python's
-    default is 5 ms) keeps that work from holding up the event loop, so a refresh landing does
-    not show in the latency of public requests.
+
+def run_server(app: FastAPI, host: str, port: int) -> None:
+    """Run ``app`` under uvicorn (uvloop and httptools when installed), as ``serve`` does."""
+    import uvicorn
+
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    uvicorn.run(app, host=host, port=port, **UVICORN_OPTIONS)
+
+
+def run_workers(args: Any, settings: ServiceSettings, workers: int) -> None:
+    """``serve --workers N``: uvicorn's process manager runs N workers sharing the port, each
+    with its own snapshot (memory grows with N); this process migrates the store, runs the
+    scheduler, and the workers' polls pick up what it records.
+
+    A worker builds its settings the way this process did: by parsing ``serve`` with no flags,
+    from the environment, into which the flags given here are copied first (every flag has an
+    env var). Nothing is written to disk and nothing is printed.
     """
     import uvicorn
 
-    sys.setswitchinterval(0.0005)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                server_header=False, proxy_headers=False)
+    from .store import Store
+
+    os.environ.update(_flags_as_env(args))
+    store = Store(settings.db_url)  # migrates once, before the workers open it
+    scheduler = None
+    try:
+        if settings.scheduler:
+            from .scheduler import RefreshScheduler
+
+            assert settings.fetch is not None
+            scheduler = RefreshScheduler(store, settings.fetch,
+                                         requests_per_hour=settings.requests_per_hour)
+            scheduler.start()
+        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, host=args.host,
+                    port=args.port, **UVICORN_OPTIONS)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
+        store.close()
+
+
+def _flags_as_env(args: Any) -> dict[str, str]:
+    flags = {
+        "DB": getattr(args, "db", None),
+        "PROXY": getattr(args, "proxy", None),
+        "DEADLINE": getattr(args, "deadline", None),
+        "DELAY": getattr(args, "delay", None),
+        "REQUESTS_PER_HOUR": getattr(args, "requests_per_hour", None),
+    }
+    return {f"SCHOLAR_STATS_{name}": str(value) for name, value in flags.items() if value is not None}
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``serve --workers N`` worker (uvicorn calls this factory in each)."""
+    from .cli import build_parser
+
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    args = build_parser().parse_args(["serve"])
+    return create_app(service_settings(args, scheduler=False, scheduler_elsewhere=True))

@@ -461,6 +461,16 @@ class Store:
             )
             return sorted((_tracked(row) for row in rows), key=lambda a: (a.next_due, a.scholar_id))
 
+    def mark_due(self, scholar_id: str, now: datetime) -> bool:
+        """Ask whichever scheduler runs on this store to fetch the author at its next tick
+        (pause, pacing and budget still apply). False when the author is not tracked."""
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(authors).where(authors.c.scholar_id == scholar_id)
+                .values(next_due_at=now)
+            )
+            return result.rowcount == 1
+
     def claim(self, scholar_id: str, now: datetime, lease_seconds: float) -> bool:
         """Take the author's lease so no other process or thread fetches it at the same time.
 

@@ -153,6 +153,93 @@ def test_serve_command(db_url: str, tmp_path: Path) -> None:
     assert TOKEN.encode() not in err
 
 
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _wait_until(check, what: str, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:  # type: ignore[no-untyped-def]
+    """``serve --workers 2``: two processes answer on one port, the scheduler runs once in the
+    supervisor, and what it records, or an admin change made in one worker, reaches both."""
+    url = f"sqlite:///{tmp_path / 'workers.db'}"
+    with Store(url) as store:
+        store.add_authors([FRESH, EMPTY], 86400, now())
+        earlier = now() - timedelta(hours=1)  # outside the scheduler's pacing after a fetch
+        store.record_outcome(success(FRESH, {"P00000000001": 5}, earlier), earlier)
+    fake_scholar.add_profile(EMPTY, pubs=25, citations=2468)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "SCHOLAR_STATS_ADMIN_TOKEN": TOKEN, "PYTHONPATH": str(ROOT),
+           "SCHOLAR_STATS_POLL_SECONDS": "0.2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scholar_stats", "serve", "--port", str(port), "--db", url,
+         "--workers", "2", "--delay", "0"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )
+
+    def answers(path: str, n: int = 20) -> list[httpx.Response]:
+        """``n`` requests on fresh connections, so both workers take some."""
+        return [httpx.get(base + path, timeout=5) for _ in range(n)]
+
+    try:
+        def up() -> bool:
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            try:
+                return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        _wait_until(up, "serve --workers 2 did not come up")
+        assert len(_children(proc.pid)) >= 2  # the workers (and multiprocessing's helper)
+        assert httpx.get(f"{base}/healthz").json()["scheduler"] == "running (in the supervisor process)"
+
+        # the supervisor's scheduler fetches the new author; every worker then serves it
+        endpoint = f"/authors/{EMPTY}/shields/citations.json"
+        _wait_until(lambda: httpx.get(base + endpoint).status_code == 200,
+                    "the supervisor's scheduler never landed a refresh: "
+                    + httpx.get(f"{base}/authors/{EMPTY}/status.json").text)
+        time.sleep(0.5)  # two poll intervals: the other worker has caught up too
+        assert {r.json()["message"] for r in answers(endpoint)} == {"2468"}
+        assert len(fake_scholar.profile_requests()) == 1  # fetched once, not once per worker
+
+        # an author added through one worker is tracked by all of them after a poll
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        added = httpx.post(f"{base}/authors", json={"ids": [UNTRACKED]}, headers=auth)
+        assert added.status_code == 200
+        time.sleep(0.5)
+        badge = f"/authors/{UNTRACKED}/gs_data_shieldsio.json"
+        assert {r.json()["message"] for r in answers(badge)} == {"no data yet"}
+
+        # an admin refresh in a worker is handed to the supervisor's scheduler through the store
+        with Store(url) as store:
+            store.record_outcome(success(UNTRACKED, {"P00000000001": 1}, now()), now())
+            assert store.get_author(UNTRACKED).next_due > now()  # type: ignore[union-attr]
+        queued = httpx.post(f"{base}/authors/{UNTRACKED}/refresh", headers=auth)
+        assert queued.status_code == 202
+        with Store(url) as store:
+            assert store.get_author(UNTRACKED).next_due <= now() + timedelta(seconds=1)  # type: ignore[union-attr]
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    assert TOKEN.encode() not in err
+
+
 def test_fuzz_finds_no_server_errors(db_url: str, fake_scholar) -> None:  # type: ignore[no-untyped-def]
     """schemathesis generates requests for every operation in the OpenAPI schema (admin ones
     with and without the token); none may answer 5xx. Bounded: 25 examples per operation."""
