@@ -4,12 +4,14 @@ In one run, on 127.0.0.1 only:
 
 1. builds a SQLite store with N synthetic authors (default 10,000; each 20-40 publications, one
    with 300) through ``Store.record_outcomes``, the path real fetches take;
-2. starts the service in a separate process (uvicorn, uvloop + httptools when installed, no
-   scheduler, store poll every second) and nginx (one worker) serving the same bytes, exported
-   with ``export.author_files`` and rendered through the service itself;
-3. drives both with wrk (64 connections, separate process) for: endpoint JSON, SVG badge,
-   ``gs_data.json`` of the 300-publication author; prints requests/s, p99 and the ratios;
-4. reads the service's resident memory with all authors loaded;
+2. for each worker count (``--workers``, default 1 and 2) starts ``scholar-stats serve
+   --workers N --no-scheduler`` (uvicorn, uvloop + httptools, store poll every second), nginx
+   with N worker processes serving the bytes the service sends, and a bare ASGI app under the
+   same uvicorn with N workers (the ceiling of the stack);
+3. drives all three with wrk (64 connections, one thread, a separate process) for: endpoint
+   JSON, SVG badge, ``gs_data.json`` of the 300-publication author; prints requests/s, p99 and
+   the ratios;
+4. reads the service's resident memory (all its processes) with all authors loaded;
 5. compares p99 while another process records a refresh of 100 authors (the service's poll
    rebuilds them under load) with the idle p99.
 
@@ -17,6 +19,7 @@ Needs: wrk and nginx on PATH (apt-get install -y wrk nginx). Without nginx the r
 skipped; without wrk the script stops.
 
 Usage: python benchmarks/serve.py [--authors 10000] [--duration 5] [--connections 64] [--repeat 3]
+                                  [--workers 1,2]
 """
 
 from __future__ import annotations
@@ -100,27 +103,27 @@ def build_store(url: str, count: int) -> None:
             store.record_outcomes(batch, now)
 
 
-def refresh_authors(url: str, count: int) -> None:
-    """What a refresh landing looks like from another process: 100 new profiles recorded."""
+def refresh_authors(url: str, count: int, bump: int) -> None:
+    """What a refresh landing looks like from another process: ``count`` new profiles recorded
+    (``bump`` changes every citation count, so every entry really is rebuilt)."""
     now = datetime.now(timezone.utc)
     with Store(url) as store:
-        store.record_outcomes([synthetic(author_id(i), 25, now, bump=1) for i in range(count)], now)
+        store.record_outcomes([synthetic(author_id(i), 25, now, bump=bump) for i in range(count)], now)
 
 
-def serve(db: str, port: int) -> None:
-    """The service process (``--serve``): the app as ``scholar-stats serve`` builds it."""
-    from scholar_stats.service import ServiceSettings, create_app, run_server
+def start_service(db: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """``scholar-stats serve`` itself, without the scheduler (the refresh below is recorded by
+    another process and picked up by the poll, every second here)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCHOLAR_STATS_POLL_SECONDS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "scholar_stats", "serve", "--db", db, "--port", str(port),
+         "--no-scheduler", "--workers", str(workers)], env=env)
 
-    run_server(create_app(ServiceSettings(db_url=db, scheduler=False, poll_seconds=1.0)),
-               "127.0.0.1", port)
 
-
-def bare(static: str, port: int) -> None:
+def bare_app() -> Any:
     """The ceiling of the stack (``--bare``): a pure ASGI app under the same uvicorn settings,
     answering each path with its prepared bytes and nothing else (no ETag, gzip or CORS)."""
-    import uvicorn
-
-    root = Path(static)
+    root = Path(os.environ["BENCH_STATIC"])
     files = {"/" + str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
     starts = {
         path: {"type": "http.response.start", "status": 200, "headers": [
@@ -136,8 +139,18 @@ def bare(static: str, port: int) -> None:
         await send(starts[path])
         await send({"type": "http.response.body", "body": files[path]})
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                server_header=False)
+    return app
+
+
+def bare(static: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from scholar_stats.service import UVICORN_OPTIONS
+
+    os.environ["BENCH_STATIC"] = static
+    sys.path.insert(0, str(Path(__file__).parent))
+    uvicorn.run("serve:bare_app", factory=True, host="127.0.0.1", port=port, workers=workers,
+                **UVICORN_OPTIONS)
 
 
 def free_port() -> int:
@@ -180,16 +193,20 @@ def wrk(url: str, duration: float, connections: int, threads: int = 1) -> tuple[
 
 
 def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants (the workers of ``--workers``)."""
+    total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+            total += int(line.split()[1]) / 1024
+    for child in Path(f"/proc/{pid}/task").glob("*/children"):
+        total += sum(rss_mb(int(c)) for c in child.read_text().split())
+    return total
 
 
-def start_nginx(root: Path, port: int, work: Path) -> subprocess.Popen[bytes]:
+def start_nginx(root: Path, port: int, work: Path, workers: int) -> subprocess.Popen[bytes]:
     conf = work / "nginx.conf"
     conf.write_text(f"""
-worker_processes 1;
+worker_processes {workers};
 daemon off;
 pid {work}/nginx.pid;
 error_log {work}/nginx-error.log warn;
@@ -220,14 +237,13 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3, help="wrk runs per figure (median)")
-    parser.add_argument("--serve", nargs=2, metavar=("DB", "PORT"), help=argparse.SUPPRESS)
-    parser.add_argument("--bare", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--workers", default="1,2",
+                        help="worker counts to measure, comma-separated (nginx and the bare "
+                        "ASGI app get the same count)")
+    parser.add_argument("--bare", nargs=3, metavar=("DIR", "PORT", "WORKERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
-        return 0
     if args.bare:
-        bare(args.bare[0], int(args.bare[1]))
+        bare(args.bare[0], int(args.bare[1]), int(args.bare[2]))
         return 0
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install -y wrk): nothing to measure", file=sys.stderr)
@@ -238,16 +254,25 @@ def main() -> int:
     started = time.perf_counter()
     build_store(db, args.authors)
     print(f"store: {args.authors} authors recorded in {time.perf_counter() - started:.1f} s")
+    try:
+        for count, workers in enumerate(int(w) for w in args.workers.split(",")):
+            measure_workers(args, work, db, workers, bump=count + 1)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
 
+
+def measure_workers(args: argparse.Namespace, work: Path, db: str, workers: int, bump: int) -> None:
+    """One configuration: the service, nginx and the bare app, each with ``workers`` processes."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, __file__, "--serve", db, str(port)], env=env)
+    server = start_service(db, port, workers)
     nginx = bare_server = None
     try:
         started = time.perf_counter()
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz", timeout=600)
-        print(f"service: up with {args.authors} authors in {time.perf_counter() - started:.1f} s")
+        print(f"\n== serve --workers {workers}: up with {args.authors} authors in "
+              f"{time.perf_counter() - started:.1f} s")
         probe = author_id(42)
         paths = {
             "endpoint JSON": f"/authors/{probe}/shields/citations.json",
@@ -256,7 +281,7 @@ def main() -> int:
         }
         import httpx
 
-        static = work / "static"
+        static = work / f"static-{workers}"
         for path in paths.values():  # nginx serves exactly the bytes the service sends
             body = httpx.get(base + path, headers={"Accept-Encoding": "identity"}).content
             target = static / path.lstrip("/")
@@ -264,21 +289,23 @@ def main() -> int:
             target.write_bytes(body)
         if shutil.which("nginx"):
             nginx_port = free_port()
-            nginx = start_nginx(static, nginx_port, work)
+            nginx = start_nginx(static, nginx_port, work, workers)
             wait_http(f"http://127.0.0.1:{nginx_port}{paths['endpoint JSON']}", timeout=10)
         else:
             print("nginx is not installed: no static baseline, no ratios")
         bare_port = free_port()
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         bare_server = subprocess.Popen([sys.executable, __file__, "--bare", str(static),
-                                        str(bare_port)], env=env)
+                                        str(bare_port), str(workers)], env=env)
         wait_http(f"http://127.0.0.1:{bare_port}{paths['endpoint JSON']}", timeout=30)
         wrk(base + paths["endpoint JSON"], 2, args.connections)  # warm up
-        print("\nreq/s and p99 (ms) with wrk, 64 connections; 'bare' is a pure ASGI app under the "
-              "same uvicorn\nsending the same bytes (the ceiling of the stack), nginx the static "
-              "baseline of the issue.")
+        print(f"req/s and p99 (ms) with wrk, {args.connections} connections; 'bare' is a pure "
+              "ASGI app under the same uvicorn\nsending the same bytes (the ceiling of the stack), "
+              f"nginx the static baseline; all three with {workers} worker process(es).")
         print(f"\n{'path':24} {'service':>8} {'p99':>5} {'bare':>8} {'p99':>5} {'nginx':>8} "
               f"{'p99':>5} {'/nginx':>7} {'/bare':>6}")
         idle_p99 = 0.0
+
         def measure(url: str) -> tuple[float, float]:
             """Median req/s and median p99 of ``--repeat`` runs: single runs on a 2-core machine
             shared with wrk vary by tens of percent."""
@@ -295,18 +322,19 @@ def main() -> int:
                 n_rps, n_p99 = measure(f"http://127.0.0.1:{nginx_port}{path}")
             print(f"{name:24} {rps:8.0f} {p99:5.1f} {b_rps:8.0f} {b_p99:5.1f} {n_rps:8.0f} "
                   f"{n_p99:5.1f} {rps / n_rps:7.1%} {rps / b_rps:6.1%}")
-        print(f"\nRSS of the service with {args.authors} authors: {rss_mb(server.pid):.0f} MB")
+        print(f"\nRSS of the service with {args.authors} authors: {rss_mb(server.pid):.0f} MB"
+              + ("" if workers == 1 else " (supervisor and workers together)"))
 
         # p99 while a refresh of 100 authors lands (another process writes, the poll rebuilds)
         import threading
 
-        def land() -> None:
+        def land(round_: int) -> None:
             time.sleep(args.duration / 4)
-            refresh_authors(db, 100)
+            refresh_authors(db, 100, bump * 10 + round_)
 
         busy = []
-        for _ in range(args.repeat):
-            writer = threading.Thread(target=land)
+        for round_ in range(args.repeat):
+            writer = threading.Thread(target=land, args=(round_,))
             writer.start()
             busy.append(wrk(base + paths["endpoint JSON"], args.duration, args.connections))
             writer.join()
@@ -324,8 +352,6 @@ def main() -> int:
                     proc.wait(15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ def _etag_matches(header: bytes, etag: bytes) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=256)  # clients send the same few values again and again
 def _accepts_gzip(header: bytes) -> bool:
     for part in header.lower().split(b","):
         coding, _, params = part.strip().partition(b";")

@@ -35,6 +35,7 @@ NO_CACHE = b"no-cache"
 # File names an author has, relative to /authors/{id}/ (export's names).
 DATA_FILES = ("gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv")
 BADGE_QUERY = ("label", "color", "labelColor", "style")
+_NO_PARAMS = (None,) * len(BADGE_QUERY)
 
 
 def content_type(name: str) -> bytes:
@@ -247,10 +248,14 @@ def _badge_kind(rest: str) -> str | None:
 
 def resolve(snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, str]) -> Reply:
     """The reply for ``GET /authors/{scholar_id}/{rest}?query``; errors are replies too."""
-    kind = _badge_kind(rest)
-    if not SCHOLAR_ID_RE.fullmatch(scholar_id):
-        return error_reply(400, "invalid scholar id", badge=kind)
     entry = snapshot.authors.get(scholar_id)
+    if entry is not None:  # tracked ids are valid ids
+        reply = entry.files.get(rest)  # export's files: most requests end here
+        if reply is not None:
+            return reply
+    kind = _badge_kind(rest)
+    if entry is None and not SCHOLAR_ID_RE.fullmatch(scholar_id):
+        return error_reply(400, "invalid scholar id", badge=kind)
     if rest.startswith("badges/") and rest.endswith(".svg"):
         return _svg_badge(snapshot, entry, rest[len("badges/"):-len(".svg")], query)
     if rest == "chart.svg":
@@ -291,7 +296,7 @@ def _svg_badge(
         return error_reply(404, NOT_TRACKED, badge="svg")
     if entry.values is None:
         return error_reply(404, "no data yet", badge="svg")
-    params = tuple(query.get(name) for name in BADGE_QUERY)
+    params = tuple(query.get(name) for name in BADGE_QUERY) if query else _NO_PARAMS
     key = ("badge", entry.scholar_id, entry.version, metric, params)
 
     def make() -> Reply:
