@@ -123,8 +123,7 @@ def cli_refresh(args: Any) -> int:
         if not ids:
             print("no author is due")
             return 0
-        budget = RequestBudget(_requests_per_hour(args))
-        budget.seed(store)
+        budget = RequestBudget(store, _requests_per_hour(args))
         refresher = Refresher(store, settings, budget)
         deadline = Deadline(settings.deadline)
         worst = 0

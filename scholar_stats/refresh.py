@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,60 +32,45 @@ class BudgetSpent(FetchError):
 
 
 class RequestBudget:
-    """At most ``limit`` Scholar requests in any ``window`` seconds (every page and retry).
+    """At most ``limit`` Scholar requests in any ``window`` seconds (every page and retry),
+    counted in the store, so every process using it shares one budget: a cron ``refresh``
+    next to a running ``schedule``, or the scheduler and the workers of ``serve --workers``,
+    together stay within it, and a restart does not reset it.
 
     ``take`` is the ``before_request`` hook: it counts a request or refuses with
-    ``BudgetSpent``. Seeded from the store's attempts, so a restart does not reset it.
+    ``BudgetSpent``.
     """
 
     def __init__(
-        self, limit: int = DEFAULT_REQUESTS_PER_HOUR, window: float = 3600.0,
+        self, store: Store, limit: int = DEFAULT_REQUESTS_PER_HOUR, window: float = 3600.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if limit < 1:
             raise ValueError("the request budget must allow at least one request")
+        self.store = store
         self.limit = limit
         self.window = timedelta(seconds=window)
         self.clock = clock
-        self._spent: deque[datetime] = deque()
-        self._lock = threading.Lock()
-
-    def seed(self, store: Store) -> None:
-        now = self.clock()
-        with self._lock:
-            for at, count in store.requests_since(now - self.window):
-                self._spent.extend([at] * count)
-
-    def _expire(self, now: datetime) -> None:
-        while self._spent and self._spent[0] <= now - self.window:
-            self._spent.popleft()
 
     def remaining(self) -> int:
-        with self._lock:
-            self._expire(self.clock())
-            return max(0, self.limit - len(self._spent))
+        return max(0, self.limit - len(self.store.recent_requests(self.clock(), self.window)))
 
     def available_at(self, count: int) -> datetime:
         """When ``count`` requests (at most ``limit``) will be allowed."""
         count = min(max(count, 1), self.limit)
-        with self._lock:
-            now = self.clock()
-            self._expire(now)
-            excess = len(self._spent) + count - self.limit
-            if excess <= 0:
-                return now
-            return self._spent[excess - 1] + self.window
+        now = self.clock()
+        spent = self.store.recent_requests(now, self.window)
+        excess = len(spent) + count - self.limit
+        if excess <= 0:
+            return now
+        return spent[excess - 1] + self.window
 
     def take(self) -> None:
-        with self._lock:
-            now = self.clock()
-            self._expire(now)
-            if len(self._spent) >= self.limit:
-                raise BudgetSpent(
-                    f"the budget of {self.limit} Scholar requests per "
-                    f"{self.window.total_seconds():.0f} s is spent; the author waits its turn"
-                )
-            self._spent.append(now)
+        if not self.store.take_request(self.clock(), self.window, self.limit):
+            raise BudgetSpent(
+                f"the budget of {self.limit} Scholar requests per "
+                f"{self.window.total_seconds():.0f} s is spent; the author waits its turn"
+            )
 
 
 def expected_requests(store: Store, scholar_id: str) -> int:

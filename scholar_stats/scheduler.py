@@ -11,7 +11,8 @@ one. Each tick fetches at most one author, so:
   last one made (default: window / budget = 120 s), so overdue authors after a restart, or a
   batch just added, are caught up spread out, never as a burst;
 - the hourly budget (default 30 requests, every page and retry) is a hard limit, enforced in
-  the ``before_request`` hook; an author it cannot cover waits;
+  the ``before_request`` hook and counted in the store, so it holds across processes; an
+  author it cannot cover waits;
 - a block (exit 3) pauses all fetching (store-wide, 30 min doubling to 24 h), not found retries
   weekly, a page not understood at the next interval (see ``plan``).
 """
@@ -60,7 +61,7 @@ class RefreshScheduler:
         self.clock = clock
         self.tick_seconds = tick_seconds
         self.spacing = budget_window / requests_per_hour if spacing is None else spacing
-        self.budget = RequestBudget(requests_per_hour, budget_window, clock)
+        self.budget = RequestBudget(store, requests_per_hour, budget_window, clock)
         self.refresher = Refresher(store, settings, self.budget, clock, fetch)
         self.last_outcome: FetchOutcome | None = None
         self._next_start: datetime | None = None
@@ -92,9 +93,8 @@ class RefreshScheduler:
     # lifecycle
 
     def start(self) -> None:
-        """Continue the plan from the store: the budget and pacing count the last attempts."""
+        """Continue the plan from the store: the pacing counts from the last attempt."""
         now = self.clock()
-        self.budget.seed(self.store)
         recent = self.store.attempts(limit=1)
         if recent:
             self._next_start = recent[0].at + timedelta(seconds=self.spacing * recent[0].requests)

@@ -317,8 +317,7 @@ class Service:
             from .refresh import Refresher, RequestBudget
 
             if self._refresher is None:
-                budget = RequestBudget(self.settings.requests_per_hour)
-                budget.seed(self.store)
+                budget = RequestBudget(self.store, self.settings.requests_per_hour)
                 self._refresher = Refresher(self.store, self.fetch_settings(), budget)
             refresher = replace(self._refresher, force=force)
             outcome = refresher.refresh(scholar_id)
@@ -474,7 +473,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         label: str | None = Query(None, description="left text (default: the metric's label)"),
         color: str | None = Query(None, description="shields colour name or hex, e.g. 9cf"),
         labelColor: str | None = Query(None, description="left background, e.g. f6f6f6"),  # noqa: N803
-        style: str | None = Query(None, description="flat, flat-square, plastic, for-the-badge"),
+        style: str | None = Query(None, description="flat, flat-square, plastic, for-the-badge, social"),
     ) -> Response:
         """A shields-style SVG badge rendered by the service (grey when the data is stale)."""
         return await badge(request)

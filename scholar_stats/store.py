@@ -582,15 +582,47 @@ class Store:
                 for r in conn.execute(query)
             ]
 
-    def requests_since(self, since: datetime) -> list[tuple[datetime, int]]:
-        """(attempt time, Scholar requests) since ``since``: a restarted budget starts from it."""
+    # the Scholar request budget, shared by every process using this store
+
+    def take_request(self, now: datetime, window: timedelta, limit: int) -> bool:
+        """Count one Scholar request if fewer than ``limit`` were made in the ``window`` before
+        ``now`` by any process on this store (a cron ``refresh``, the scheduler, service
+        workers); False, counting nothing, when the budget is spent.
+
+        The request times live in one ``scheduler_state`` row, changed in a write transaction
+        that other writers wait for (SQLite's ``BEGIN IMMEDIATE``, a transaction-level advisory
+        lock on PostgreSQL), so two processes can never both take the last request.
+        """
+        with self._write() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727273)"))
+            spent = self._requests_in(conn, now, window)
+            if len(spent) >= limit:
+                return False
+            spent.append(now)
+            value = json.dumps([int(at.timestamp() * 1000) for at in spent])
+            conn.execute(sa.delete(scheduler_state).where(scheduler_state.c.key == "requests"))
+            conn.execute(sa.insert(scheduler_state).values(key="requests", value=value))
+            return True
+
+    def recent_requests(self, now: datetime, window: timedelta) -> list[datetime]:
+        """When the Scholar requests of the ``window`` before ``now`` were made, oldest first."""
         with self._read() as conn:
+            return self._requests_in(conn, now, window)
+
+    def _requests_in(self, conn: Connection, now: datetime, window: timedelta) -> list[datetime]:
+        text = conn.execute(
+            sa.select(scheduler_state.c.value).where(scheduler_state.c.key == "requests")
+        ).scalar()
+        if text is None:  # a store from before the shared log: its attempts count instead
             rows = conn.execute(
                 sa.select(attempts.c.at, attempts.c.requests)
-                .where(attempts.c.at >= since).where(attempts.c.requests > 0)
-                .order_by(attempts.c.at)
+                .where(attempts.c.at > now - window).where(attempts.c.requests > 0)
             )
-            return [(row.at, row.requests) for row in rows]
+            times = [row.at for row in rows for _ in range(row.requests)]
+        else:
+            times = [datetime.fromtimestamp(ms / 1000, timezone.utc) for ms in json.loads(text)]
+        return sorted(at for at in times if at > now - window)
 
     # the global pause after a block
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -161,7 +162,42 @@ def test_attempts_are_pruned_after_the_retention(db_url: str) -> None:
         assert len(kept) == 11
         assert kept[0].at == T0 + 29 * DAY and kept[-1].at == T0 + 19 * DAY
         assert kept[0].requests == 2 and kept[0].outcome == "ok" and kept[0].duration_seconds == 1.25
-        assert store.requests_since(T0 + 28 * DAY) == [(T0 + 28 * DAY, 2), (T0 + 29 * DAY, 2)]
+        # before the shared request log exists, the budget counts the recorded attempts
+        hour = timedelta(hours=1)
+        assert store.recent_requests(T0 + 29 * DAY, hour) == [T0 + 29 * DAY] * 2
+
+
+def test_the_request_budget_is_shared_by_every_process_on_the_store(db_url: str) -> None:
+    """Each thread opens its own Store (its own engine and connections, as another process
+    would) and takes requests until refused: together they get exactly the limit."""
+    hour = timedelta(hours=1)
+    now = T0 + DAY
+    with Store(db_url) as first:
+        first.add_authors([A], 86400, T0)
+        first.record_outcome(success(A, {"p1": 3}, requests=2), now - timedelta(minutes=10))
+        assert first.take_request(now, hour, limit=3)  # the 2 recorded ones count: 1 left
+        assert not first.take_request(now, hour, limit=3)
+        assert len(first.recent_requests(now, hour)) == 3
+        assert first.take_request(now + hour, hour, limit=3)  # an hour later they have expired
+
+    later = now + 3 * hour
+    taken: list[int] = []
+
+    def spend() -> None:
+        with Store(db_url) as own:
+            count = 0
+            while own.take_request(later, hour, limit=25):
+                count += 1
+            taken.append(count)
+
+    threads = [threading.Thread(target=spend) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(taken) == 25 and len(taken) == 6
+    with Store(db_url) as again:
+        assert len(again.recent_requests(later, hour)) == 25
 
 
 def test_due_and_lease(store: Store) -> None:
