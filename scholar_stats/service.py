@@ -38,7 +38,7 @@ from .snapshot import AuthorEntry, Snapshot, build_entry, resolve
 if TYPE_CHECKING:
     from .fetch import FetchOutcome
     from .settings import FetchSettings
-    from .store import Store
+    from .store import Store, TrackedAuthor
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +171,15 @@ class Service:
 
     # building the snapshot (runs in worker threads, never on a public request)
 
-    def build(self, scholar_id: str, now: datetime | None = None) -> AuthorEntry | None:
-        """A fresh entry from the store, or ``None`` when the author is not tracked."""
+    def build(
+        self, scholar_id: str, now: datetime | None = None, author: TrackedAuthor | None = None
+    ) -> AuthorEntry | None:
+        """A fresh entry from the store, or ``None`` when the author is not tracked (``author``:
+        its row, when the caller has just read it)."""
         from .export import author_files
 
         store = self.store
-        author = store.get_author(scholar_id)
+        author = author or store.get_author(scholar_id)
         if author is None:
             return None
         now = now or datetime.now(timezone.utc)
@@ -232,13 +235,13 @@ class Service:
             if entry is not None and not self._outdated(entry, author, now):
                 continue
             started = time.perf_counter()
-            new = self.build(author.scholar_id, now)
+            new = self.build(author.scholar_id, now, author)
             if new is not None:
                 changed[author.scholar_id] = new
             if not full:
-                # Rebuilding competes with public requests for the one interpreter: rest as long
-                # as the build took, so a refresh landing never takes more than half of it.
-                time.sleep(min(time.perf_counter() - started, 0.05))
+                # Rebuilding competes with public requests for the one interpreter: rest twice
+                # as long as the build took, so a refresh landing takes at most a third of it.
+                time.sleep(min(2 * (time.perf_counter() - started), 0.05))
         if full:
             self.snapshot.update(changed, full=True)
         elif changed or removed:

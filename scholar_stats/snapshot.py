@@ -125,6 +125,15 @@ class AuthorEntry:
     last_success: Any = None
 
 
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_labels(items: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    """Metric labels are the same for nearly every author: one mapping shared by all."""
+    return MappingProxyType(dict(items))
+
+
 def build_entry(
     scholar_id: str,
     files: Mapping[str, bytes],
@@ -138,28 +147,32 @@ def build_entry(
     """An entry from export's bytes alone, so badges, papers and the chart can never disagree
     with the endpoint files (labels and numbers are read back from them)."""
     cache = cache_header(max_age)
-    replies = {
-        name: Reply.make(body, content_type(name), cache=cache, compact=True)
-        for name, body in files.items()
-    }
+    made: dict[tuple[bytes, bytes], Reply] = {}  # gs_data_shieldsio.json is shields/citations.json
+    replies: dict[str, Reply] = {}
+    for name, body in files.items():
+        ctype = content_type(name)
+        reply = made.get((body, ctype))
+        if reply is None:
+            reply = made[body, ctype] = Reply.make(body, ctype, cache=cache, compact=True)
+        replies[sys.intern(name)] = reply  # ten thousand authors share one copy of each name
     digest = hashlib.blake2b(digest_size=8)
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + replies[name].etag)
     digest.update(b"stale" if stale else b"fresh")
     values: Mapping[str, int] | None = None
-    labels: dict[str, str] = {}
+    labels: Mapping[str, str] = _NO_LABELS
     name = scholar_id
     if "gs_data.json" in files:
         endpoints = {m: json.loads(files[f"shields/{m}.json"]) for m in METRIC_NAMES}
         values = MappingProxyType({m: int(e["message"]) for m, e in endpoints.items()})
-        labels = {m: sys.intern(str(e["label"])) for m, e in endpoints.items()}
+        labels = _shared_labels(tuple((m, str(e["label"])) for m, e in endpoints.items()))
         name = str(json.loads(files["gs_data.json"]).get("name") or scholar_id)
     return AuthorEntry(
         scholar_id=scholar_id,
         version=digest.hexdigest(),
         files=MappingProxyType(replies),
         values=values,
-        labels=MappingProxyType(labels),
+        labels=labels,
         name=name,
         stale=stale,
         stale_at=stale_at,
@@ -194,11 +207,13 @@ class LRU:
         self._lock = threading.Lock()
 
     def get_or_make(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
-        with self._lock:
-            reply = self._items.get(key)
-            if reply is not None:
+        reply = self._items.get(key)  # a hit takes no lock: each OrderedDict call is atomic
+        if reply is not None:
+            try:
                 self._items.move_to_end(key)
-                return reply
+            except KeyError:  # evicted by another thread meanwhile; the reply is still whole
+                pass
+            return reply
         reply = make()
         with self._lock:
             self._items[key] = reply
@@ -253,11 +268,14 @@ def resolve(snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, 
         reply = entry.files.get(rest)  # export's files: most requests end here
         if reply is not None:
             return reply
-    kind = _badge_kind(rest)
-    if entry is None and not SCHOLAR_ID_RE.fullmatch(scholar_id):
-        return error_reply(400, "invalid scholar id", badge=kind)
+    valid = entry is not None or SCHOLAR_ID_RE.fullmatch(scholar_id)
     if rest.startswith("badges/") and rest.endswith(".svg"):
+        if not valid:
+            return error_reply(400, "invalid scholar id", badge="svg")
         return _svg_badge(snapshot, entry, rest[len("badges/"):-len(".svg")], query)
+    kind = _badge_kind(rest)
+    if not valid:
+        return error_reply(400, "invalid scholar id", badge=kind)
     if rest == "chart.svg":
         if entry is None:
             return error_reply(404, NOT_TRACKED)
