@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
@@ -96,6 +96,7 @@ class Metrics:
         # Counter takes a lock per increment), turned into a counter family when scraped.
         self.request_counts: dict[tuple[str, int], int] = {}
         self.registry.register(_RequestCounts(self.request_counts))
+        self.registry.register(_StoreActivity(service))
         self.fetches = Counter(
             "scholar_stats_fetch_outcomes", "Fetch attempts made by this process, by outcome",
             ["outcome"], registry=self.registry,
@@ -141,6 +142,34 @@ class _RequestCounts:
         for (route, status), value in sorted(dict(self.counts).items()):
             family.add_metric([route, str(status)], value)
         yield family
+
+
+class _StoreActivity:
+    """What every process using the store did (the scheduler may run in another process, e.g.
+    the supervisor of ``serve --workers``): outcomes of the last day, requests of the last hour."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        store = self.service.store
+        now = datetime.now(timezone.utc)
+        outcomes = GaugeMetricFamily(
+            "scholar_stats_store_fetch_outcomes_24h",
+            "Fetch attempts recorded in the store in the last 24 hours, by any process",
+            labels=["outcome"])
+        for outcome, count in sorted(store.outcomes_since(now - timedelta(days=1)).items()):
+            outcomes.add_metric([outcome], count)
+        yield outcomes
+        yield GaugeMetricFamily(
+            "scholar_stats_store_scholar_requests_1h",
+            "Scholar requests counted against the shared hourly budget in the last hour",
+            value=len(store.recent_requests(now, timedelta(hours=1))))
 
 
 class Service:
@@ -506,7 +535,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
              responses={200: {"content": {"text/plain": {}}}})
     async def metrics() -> Response:
         """Prometheus metrics: requests, fetch outcomes, Scholar requests, oldest data age."""
-        body, ctype = service.metrics.render()
+        body, ctype = await asyncio.to_thread(service.metrics.render)  # reads the store
         return Response(body, media_type=ctype)
 
     if settings.admin_token:

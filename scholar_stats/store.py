@@ -582,6 +582,15 @@ class Store:
                 for r in conn.execute(query)
             ]
 
+    def outcomes_since(self, since: datetime) -> dict[str, int]:
+        """How many attempts ended in each outcome since ``since``, by any process."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(attempts.c.outcome, sa.func.count())
+                .where(attempts.c.at > since).group_by(attempts.c.outcome)
+            )
+            return {outcome: int(count) for outcome, count in rows}
+
     # the Scholar request budget, shared by every process using this store
 
     def take_request(self, now: datetime, window: timedelta, limit: int) -> bool:

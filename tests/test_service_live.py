@@ -216,6 +216,11 @@ def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:  # type: igno
         time.sleep(0.5)  # two poll intervals: the other worker has caught up too
         assert {r.json()["message"] for r in answers(endpoint)} == {"2468"}
         assert len(fake_scholar.profile_requests()) == 1  # fetched once, not once per worker
+        # a worker's metrics show what the supervisor did, read from the store
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'scholar_stats_store_fetch_outcomes_24h{outcome="ok"} 2.0' in metrics  # and FRESH's
+        assert "scholar_stats_store_scholar_requests_1h 1.0" in metrics
+        assert "scholar_stats_fetch_outcomes_total{" not in metrics  # this worker fetched nothing
 
         # an author added through one worker is tracked by all of them after a poll
         auth = {"Authorization": f"Bearer {TOKEN}"}
