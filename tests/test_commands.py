@@ -206,3 +206,19 @@ def test_schedule_runs_until_sigterm(fake_scholar: FakeScholar, db: str) -> None
     assert "scheduler started: 1 tracked authors" in out and "56 citations" in out
     with Store(db) as store:
         assert store.latest(REAL) is not None
+
+
+@pytest.mark.parametrize("name,flag", [("WORKERS", "--workers"), ("REQUESTS_PER_HOUR", "--requests-per-hour")])
+def test_serve_counts_must_be_whole_numbers_of_at_least_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, flag: str
+) -> None:
+    monkeypatch.setenv(f"SCHOLAR_STATS_{name}", "0")
+    with pytest.raises(SystemExit) as exited:
+        run("serve")
+    assert exited.value.code == 2
+    assert f"SCHOLAR_STATS_{name}: expected a whole number >= 1, got '0'" in capsys.readouterr().err
+    monkeypatch.delenv(f"SCHOLAR_STATS_{name}")
+    with pytest.raises(SystemExit) as exited:
+        run("serve", flag, "two")
+    assert exited.value.code == 2
+    assert f"argument {flag}: expected a whole number >= 1, got 'two'" in capsys.readouterr().err
