@@ -8,6 +8,8 @@ styles and always uses white text (unreadable on AcadHomepage's ``labelColor=f6f
 Every string that reaches the SVG is cleaned (control characters dropped, length clamped) and
 XML-escaped; colours are validated against shields' names or hex, so a query parameter can never
 inject markup.
+
+The ``social`` style follows badge-maker's ``social`` renderer (see :func:`_render_social`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-STYLES = ("flat", "flat-square", "plastic", "for-the-badge")
+STYLES = ("flat", "flat-square", "plastic", "for-the-badge", "social")
 MAX_TEXT = 64
 DEFAULT_LABEL_COLOR = "#555"
 DEFAULT_COLOR = "#007ec6"
@@ -171,6 +173,8 @@ def _part(x: float, width: float, text: str, fill: str, y: int, big: bool, bold:
 def render_badge(badge: Badge) -> bytes:
     """The SVG bytes of ``badge`` (UTF-8)."""
     style = badge.style
+    if style == "social":
+        return _render_social(badge)
     label, message = badge.label, badge.message
     if style == "for-the-badge":
         label, message = label.upper(), message.upper()
@@ -219,6 +223,93 @@ def render_badge(badge: Badge) -> bytes:
         f'<rect x="{lw}" width="{mw}" height="{height}" fill="{badge.color}"/>{overlay}</g>'
         f'<g text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" '
         f'text-rendering="geometricPrecision" font-size="{font_size}"{spacing}>{texts}</g></svg>'
+    )
+    return svg.encode("utf-8")
+
+
+def _num(value: float) -> str:
+    """A coordinate as badge-maker prints it: ``12``, ``12.5`` (never ``12.0``)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0")
+
+
+def _social_width(text: str) -> int:
+    """badge-maker's ``preferredWidthOf`` for the social font, rounded up to odd.
+
+    badge-maker measures social text as bold 11 px Helvetica; badgepy has no Helvetica table, so
+    this uses the same 11 px Verdana table as every other style. Verdana runs a few per cent wider
+    than Helvetica Bold (digits ~7.0 px against ~6.1 px, lower case within ~5 %), so social badges
+    come out slightly wider than shields.io's, never too narrow: ``textLength`` fits the text in.
+    """
+    width = int(text_width(text))
+    return width + 1 if width % 2 == 0 else width
+
+
+def _render_social(badge: Badge) -> bytes:
+    """badge-maker's ``social`` template (without logo and links), height 20.
+
+    A light rounded label box (``#fcfcfc`` under a faint gradient, ``#d5d5d5`` stroke) holds the
+    label with its first letter capitalised; the message sits in a separate white bubble with a
+    small left-pointing arrow, 6 px to the right. Text is bold 11 px, ``#333`` over a white shadow.
+
+    As on shields.io, ``color`` and ``labelColor`` do not change the look, with one exception:
+    the stale grey (:data:`STALE_COLOR`, also what ``lightgrey``/``inactive`` name), which the
+    service sets on data too old to trust. Then the number is kept, as in every other style, but
+    its bubble and arrow are filled grey with white text, so a stale social badge stays
+    recognisable.
+    """
+    label = badge.label[:1].upper() + badge.label[1:]
+    message = badge.message
+    external_height, internal_height = 20, 19
+    label_pad, message_pad, gutter = 5, 4, 6
+    label_text_width = _social_width(label)  # 1 for no label, as in badge-maker
+    message_text_width = _social_width(message)
+    label_rect = label_text_width + 2 * label_pad
+    message_rect = message_text_width + 2 * message_pad
+    total = label_rect + 1 + gutter + message_rect
+    stale = badge.color == STALE_COLOR
+    bubble = STALE_COLOR if stale else "#fafafa"
+    title = _esc(f"{label}: {message}" if label else message)
+
+    bubble_x = label_rect + gutter + 0.5
+    notch_x = label_rect + gutter
+    shapes = (
+        f'<g stroke="#d5d5d5"><rect stroke="none" fill="#fcfcfc" x="0.5" y="0.5" '
+        f'width="{label_rect}" height="{internal_height}" rx="2"/>'
+        f'<rect x="{_num(bubble_x)}" y="0.5" width="{message_rect}" height="{internal_height}" '
+        f'rx="2" fill="{bubble}"/>'
+        f'<rect x="{_num(notch_x)}" y="7.5" width="0.5" height="5" stroke="{bubble}"/>'
+        f'<path d="M{_num(bubble_x)} 6.5 l-3 3v1 l3 3" stroke="#d5d5d5" fill="{bubble}"/></g>'
+    )
+
+    def run(x: float, length: int, text: str, on_grey: bool = False) -> str:
+        """A text and its shadow 1 px below; white on grey for the stale bubble."""
+        text = _esc(text)
+        x_at, scaled = f'x="{_num(x)}"', f'transform="scale(.1)" textLength="{length}"'
+        shadow = 'fill="#010101" fill-opacity=".3"' if on_grey else 'fill="#fff"'
+        fill = ' fill="#fff"' if on_grey else ""
+        return (
+            f'<text aria-hidden="true" {x_at} y="150" {shadow} {scaled}>{text}</text>'
+            f'<text {x_at} y="140"{fill} {scaled}>{text}</text>'
+        )
+
+    label_run = (
+        f'<rect stroke="#d5d5d5" fill="url(#a)" x=".5" y=".5" width="{label_rect}" '
+        f'height="{internal_height}" rx="2"/>'
+    )
+    if label:
+        label_run += run(10 * (label_text_width / 2 + label_pad), 10 * label_text_width, label)
+    message_x = 10 * (label_rect + gutter + message_rect / 2)
+    message_run = run(message_x, 10 * message_text_width, message, on_grey=stale)
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="{external_height}" '
+        f'role="img" aria-label="{title}"><title>{title}</title>'
+        '<linearGradient id="a" x2="0" y2="100%"><stop offset="0" stop-color="#fcfcfc" '
+        'stop-opacity="0"/><stop offset="1" stop-opacity=".1"/></linearGradient>'
+        f"{shapes}"
+        '<g aria-hidden="true" fill="#333" text-anchor="middle" '
+        'font-family="Helvetica Neue,Helvetica,Arial,sans-serif" '
+        'text-rendering="geometricPrecision" font-weight="700" font-size="110px" '
+        f'line-height="14px">{label_run}{message_run}</g></svg>'
     )
     return svg.encode("utf-8")
 

@@ -31,20 +31,95 @@ def test_hostile_labels_stay_text(style: str, label: str) -> None:
     svg = badges.render_badge(badges.make_badge(label, "12", style=style))
     root = ET.fromstring(svg)
     assert {el.tag for el in root.iter()} <= {
-        f"{SVG_NS}{t}" for t in ("svg", "title", "linearGradient", "stop", "clipPath", "rect", "g", "text")
+        f"{SVG_NS}{t}"
+        for t in ("svg", "title", "linearGradient", "stop", "clipPath", "rect", "g", "text", "path")
     }
     assert b"<script" not in svg
     assert not [a for el in root.iter() for a in el.attrib if a.lower().startswith("on")]
     shown = texts(svg)[0 if style == "for-the-badge" else 1]
     expected = badges.clean_text(label)
-    assert shown == (expected.upper() if style == "for-the-badge" else expected)
+    if style == "for-the-badge":
+        expected = expected.upper()
+    elif style == "social":
+        expected = expected[:1].upper() + expected[1:]
+    assert shown == expected
 
 
-def test_quotes_cannot_leave_attributes() -> None:
-    svg = badges.render_badge(badges.make_badge('x" onload="evil', "1"))
+@pytest.mark.parametrize("style", badges.STYLES)
+@pytest.mark.parametrize("message", HOSTILE)
+def test_hostile_messages_stay_text(style: str, message: str) -> None:
+    svg = badges.render_badge(badges.make_badge("a", message, style=style))
+    assert b"<script" not in svg
+    expected = badges.clean_text(message)
+    assert texts(svg)[-1] == (expected.upper() if style == "for-the-badge" else expected)
+
+
+@pytest.mark.parametrize("style", badges.STYLES)
+def test_quotes_cannot_leave_attributes(style: str) -> None:
+    svg = badges.render_badge(badges.make_badge('x" onload="evil', "1", style=style))
     root = ET.fromstring(svg)
     assert "onload" not in root.attrib
-    assert root.attrib["aria-label"] == 'x" onload="evil: 1'
+    shown = {"for-the-badge": 'X" ONLOAD="EVIL: 1', "social": 'X" onload="evil: 1'}.get(
+        style, 'x" onload="evil: 1')
+    assert root.attrib["aria-label"] == shown
+    assert root.find(f"{SVG_NS}title").text == shown  # type: ignore[union-attr]
+
+
+def social(label: str, message: str, **kw: str) -> ET.Element:
+    return ET.fromstring(badges.render_badge(badges.make_badge(label, message, style="social", **kw)))
+
+
+def test_social_badge_is_badge_makers_template() -> None:
+    root = social("citations", "1234")
+    assert root.attrib["height"] == "20"
+    assert root.attrib["aria-label"] == "Citations: 1234"
+    shown = [(el.text, el.attrib.get("aria-hidden")) for el in root.iter(f"{SVG_NS}text")]
+    # each run is a white shadow 1 px below, then the text in the group's dark grey
+    assert shown == [("Citations", "true"), ("Citations", None), ("1234", "true"), ("1234", None)]
+    shadows = [el for el in root.iter(f"{SVG_NS}text") if el.attrib.get("aria-hidden")]
+    assert {el.attrib["fill"] for el in shadows} == {"#fff"}
+    group = next(g for g in root.iter(f"{SVG_NS}g") if g.find(f"{SVG_NS}text") is not None)
+    assert group.attrib["fill"] == "#333" and group.attrib["font-weight"] == "700"
+    assert group.attrib["font-size"] == "110px"
+    rects = list(root.iter(f"{SVG_NS}rect"))
+    label_box = next(r for r in rects if r.attrib.get("fill") == "url(#a)")
+    assert label_box.attrib["stroke"] == "#d5d5d5" and label_box.attrib["rx"] == "2"
+    bubble = next(r for r in rects if r.attrib.get("fill") == "#fafafa" and r.attrib.get("rx"))
+    assert root.find(f".//{SVG_NS}path") is not None  # the bubble's arrow
+    # geometry: label box, 1 px, 6 px gutter, message bubble; text widths from the table, odd
+    label_w, bubble_w = int(label_box.attrib["width"]), int(bubble.attrib["width"])
+    assert label_w % 2 == 1 and bubble_w % 2 == 1
+    assert float(bubble.attrib["x"]) == label_w + 6.5
+    assert int(root.attrib["width"]) == label_w + 1 + 6 + bubble_w
+    assert label_w - 10 == int(badges.text_width("Citations")) | 1
+
+
+def test_social_capitalises_only_the_first_letter() -> None:
+    assert [el.text for el in social("h-index", "7").iter(f"{SVG_NS}text")][1] == "H-index"
+    assert [el.text for el in social("citations since 2020", "7").iter(f"{SVG_NS}text")][1] == (
+        "Citations since 2020")
+    no_label = social("", "7")
+    assert [el.text for el in no_label.iter(f"{SVG_NS}text")] == ["7", "7"]
+    assert no_label.attrib["aria-label"] == "7"
+
+
+def test_social_width_grows_with_text() -> None:
+    short, long = social("h-index", "7"), social("h-index", "1234567")
+    assert int(long.attrib["width"]) > int(short.attrib["width"]) + 30
+    assert int(social("citations since 2020", "7").attrib["width"]) > int(short.attrib["width"]) + 50
+
+
+def test_social_ignores_colours_but_shows_stale_grey() -> None:
+    plain = badges.render_badge(badges.make_badge("citations", "12", style="social"))
+    for kw in ({"color": "red"}, {"label_color": "f6f6f6"}, {"color": "9cf", "label_color": "000"}):
+        assert badges.render_badge(badges.make_badge("citations", "12", style="social", **kw)) == plain
+    stale = badges.render_badge(
+        badges.Badge("citations", "12", badges.STALE_COLOR, badges.DEFAULT_LABEL_COLOR, "social"))
+    assert stale != plain
+    root = ET.fromstring(stale)
+    assert [el.text for el in root.iter(f"{SVG_NS}text")][-1] == "12"  # the number is kept
+    assert badges.STALE_COLOR in {el.attrib.get("fill") for el in root.iter(f"{SVG_NS}rect")}
+    assert root.attrib["width"] == ET.fromstring(plain).attrib["width"]
 
 
 @pytest.mark.parametrize(

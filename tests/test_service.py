@@ -110,19 +110,40 @@ async def test_badge_query_parameters(client: httpx.AsyncClient) -> None:
     assert {"#9cf", "#f6f6f6"} <= {el.attrib.get("fill") for el in root.iter(f"{SVG_NS}rect")}
 
 
+async def test_social_badge(client: httpx.AsyncClient) -> None:
+    r = await client.get(f"/authors/{FRESH}/badges/citations.svg", params={"style": "social"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "image/svg+xml"
+    root = ET.fromstring(r.content)
+    assert root.tag == f"{SVG_NS}svg" and root.attrib["height"] == "20"
+    shown = [t.text for t in root.iter(f"{SVG_NS}text")]
+    assert shown[1] == "Citations" and root.find(f".//{SVG_NS}path") is not None
+    number = (await client.get(f"/authors/{FRESH}/shields/citations.json")).json()["message"]
+    assert shown[-1] == number and b"#9f9f9f" not in r.content
+    # stale data keeps its number in a grey bubble, whatever colour was asked for
+    grey = await client.get(f"/authors/{STALE}/badges/citations.svg",
+                            params={"style": "social", "color": "green"})
+    assert grey.status_code == 200 and b"#9f9f9f" in grey.content
+    stale_number = (await client.get(f"/authors/{STALE}/shields/citations.json")).json()["message"]
+    assert [t.text for t in ET.fromstring(grey.content).iter(f"{SVG_NS}text")][-1] == stale_number
+
+
 @pytest.mark.parametrize("label", ["<script>alert(1)</script>", '"><svg onload=alert(1)>',
                                    "&amp;&lt;&#60;", "x'y\"z"])
-async def test_svg_injection_via_query(client: httpx.AsyncClient, label: str) -> None:
-    r = await client.get(f"/authors/{FRESH}/badges/citations.svg", params={"label": label})
+@pytest.mark.parametrize("style", ["flat", "social"])
+async def test_svg_injection_via_query(client: httpx.AsyncClient, label: str, style: str) -> None:
+    r = await client.get(f"/authors/{FRESH}/badges/citations.svg",
+                         params={"label": label, "style": style})
     assert r.status_code == 200
     root = ET.fromstring(r.content)
     assert not root.findall(f".//{SVG_NS}script") and not root.findall(".//script")
-    assert label in [t.text for t in root.iter(f"{SVG_NS}text")]
+    shown = label[:1].upper() + label[1:] if style == "social" else label
+    assert shown in [t.text for t in root.iter(f"{SVG_NS}text")]
     assert r.headers["content-security-policy"].startswith("default-src 'none'")
 
 
 @pytest.mark.parametrize("params", [{"color": "red;x"}, {"labelColor": '"><script>'},
-                                    {"style": "social"}, {"color": "javascript:1"}])
+                                    {"style": "neon"}, {"color": "javascript:1"}])
 async def test_bad_badge_parameters_are_400_error_badges(
     client: httpx.AsyncClient, params: dict[str, str]
 ) -> None:
