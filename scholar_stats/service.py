@@ -722,6 +722,7 @@ def _flags_as_env(args: Any) -> dict[str, str]:
         "DEADLINE": getattr(args, "deadline", None),
         "DELAY": getattr(args, "delay", None),
         "REQUESTS_PER_HOUR": getattr(args, "requests_per_hour", None),
+        "NO_SCHEDULER": "1" if getattr(args, "no_scheduler", False) else None,
     }
     return {f"SCHOLAR_STATS_{name}": str(value) for name, value in flags.items() if value is not None}
 
@@ -732,4 +733,6 @@ def worker_app() -> FastAPI:
 
     sys.setswitchinterval(SWITCH_INTERVAL)
     args = build_parser().parse_args(["serve"])
-    return create_app(service_settings(args, scheduler=False, scheduler_elsewhere=True))
+    supervisor_schedules = not args.no_scheduler
+    return create_app(service_settings(args, scheduler=False,
+                                       scheduler_elsewhere=supervisor_schedules))

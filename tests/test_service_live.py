@@ -245,6 +245,29 @@ def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:  # type: igno
     assert TOKEN.encode() not in err
 
 
+def test_serve_with_workers_and_no_scheduler(db_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scholar_stats", "serve", "--port", str(port), "--db", db_url,
+         "--workers", "2", "--no-scheduler"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )
+    try:
+        def health() -> dict[str, object] | None:
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()
+            except httpx.TransportError:
+                return None
+
+        _wait_until(lambda: health() is not None, "serve --workers 2 did not come up")
+        assert [health()["scheduler"] for _ in range(6)] == ["disabled"] * 6  # type: ignore[index]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
 def test_fuzz_finds_no_server_errors(db_url: str, fake_scholar) -> None:  # type: ignore[no-untyped-def]
     """schemathesis generates requests for every operation in the OpenAPI schema (admin ones
     with and without the token); none may answer 5xx. Bounded: 25 examples per operation."""
