@@ -63,7 +63,7 @@ def author_files(
     data = store.latest(scholar_id)
     if data is not None:
         files.update(render_author_files(data))
-        files[HISTORY_FILE] = render_history_csv(store.history(scholar_id))
+        files[HISTORY_FILE] = render_history_csv(store.history(scholar_id, author))
     status = store.last_status(scholar_id)
     if status is not None:
         judged = judge_staleness(status, author.last_success, now, max_age_seconds)

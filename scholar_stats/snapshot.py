@@ -118,7 +118,6 @@ class AuthorEntry:
     files: Mapping[str, Reply]  # relpath -> reply (export's files)
     values: Mapping[str, int] | None  # metric -> value; None before the first success
     labels: Mapping[str, str]
-    name: str
     stale: bool
     stale_at: float  # epoch seconds when the data turns stale (inf when it already is or no data)
     last_attempt: Any = None  # what the poller compares with the store
@@ -161,19 +160,16 @@ def build_entry(
     digest.update(b"stale" if stale else b"fresh")
     values: Mapping[str, int] | None = None
     labels: Mapping[str, str] = _NO_LABELS
-    name = scholar_id
     if "gs_data.json" in files:
         endpoints = {m: json.loads(files[f"shields/{m}.json"]) for m in METRIC_NAMES}
         values = MappingProxyType({m: int(e["message"]) for m, e in endpoints.items()})
         labels = _shared_labels(tuple((m, str(e["label"])) for m, e in endpoints.items()))
-        name = str(json.loads(files["gs_data.json"]).get("name") or scholar_id)
     return AuthorEntry(
         scholar_id=scholar_id,
         version=digest.hexdigest(),
         files=MappingProxyType(replies),
         values=values,
         labels=labels,
-        name=name,
         stale=stale,
         stale_at=stale_at,
         last_attempt=last_attempt,
@@ -181,9 +177,9 @@ def build_entry(
     )
 
 
-def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], dict[str, int]]:
-    """(pub id after the colon -> citations, year -> citations) of an entry, parsed once per
-    version and kept in the LRU rather than in every entry."""
+def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], dict[str, int], str]:
+    """(pub id after the colon -> citations, year -> citations, name) of an entry, parsed once
+    per version when a paper or the chart is asked for, and kept in the LRU, not in every entry."""
 
     def make() -> Any:
         gs = json.loads(entry.files["gs_data.json"].body)
@@ -193,7 +189,7 @@ def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], di
             for key, pub in (gs.get("publications") or {}).items()
         }
         cites = {str(k): int(v) for k, v in (gs.get("cites_per_year") or {}).items()}
-        return pubs, cites
+        return pubs, cites, str(gs.get("name") or entry.scholar_id)
 
     return snapshot.cache.get_or_make(("profile", entry.scholar_id, entry.version), make)  # type: ignore[return-value]
 
@@ -285,7 +281,7 @@ def resolve(snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, 
             ("chart", scholar_id, entry.version),
             lambda: Reply.make(
                 render_citations_chart(_profile(snapshot, entry)[1],
-                                       f"{entry.name}: citations per year"),
+                                       f"{_profile(snapshot, entry)[2]}: citations per year"),
                 SVG, cache=cache_header(snapshot.max_age),
             ),
         )

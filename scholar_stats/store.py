@@ -534,11 +534,12 @@ class Store:
             )
             return [(row.at, Metrics(*(getattr(row, n) for n in METRIC_COLUMNS))) for row in rows]
 
-    def history(self, scholar_id: str) -> list[HistoryRow]:
+    def history(self, scholar_id: str, author: TrackedAuthor | None = None) -> list[HistoryRow]:
         """One row per UTC day from the first fetch to the last successful check: the values
-        known at the end of that day (rebuilt from the change-only rows)."""
+        known at the end of that day (rebuilt from the change-only rows). ``author`` saves a
+        read when the caller has just read it."""
         changes = self.metric_changes(scholar_id)
-        author = self.get_author(scholar_id)
+        author = author or self.get_author(scholar_id)
         if not changes or author is None:
             return []
         last_day = (author.last_success or changes[-1][0]).astimezone(timezone.utc).date()

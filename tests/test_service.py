@@ -91,6 +91,8 @@ async def test_badges_chart_and_papers(client: httpx.AsyncClient) -> None:
     chart = await client.get(f"/authors/{FRESH}/chart.svg")
     assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
     assert "2025" in [t.text for t in ET.fromstring(chart.content).iter(f"{SVG_NS}text")]
+    title = ET.fromstring(chart.content).find(f"{SVG_NS}title")
+    assert title is not None and title.text == "Zoë Ångström: citations per year"  # the author's name
     counts = pubs(12)
     for key in (f"{FRESH}:P00000000005", "P00000000005"):
         r = await client.get(f"/authors/{FRESH}/papers/{key}/shields.json")
