@@ -12,8 +12,8 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TypeVar
 
 from . import __version__
 
@@ -35,16 +35,21 @@ def _positive_float(text: str) -> float:
     return value
 
 
+T = TypeVar("T")
+
+
 def _bad_env(name: str, problem: Exception) -> NoReturn:
     print(f"scholar-stats: error: {ENV_PREFIX}{name}: {problem}", file=sys.stderr)
     raise SystemExit(2)
 
 
-def _env_float(name: str, default: str) -> float:
+def _env_default(name: str, default: str, parse: Callable[[str], T]) -> T:
+    """A flag's default from ``SCHOLAR_STATS_<name>``, read with the flag's own ``parse``; a bad
+    value exits 2 naming the variable."""
     raw = env(name, default)
     assert raw is not None
     try:
-        return _positive_float(raw)
+        return parse(raw)
     except argparse.ArgumentTypeError as exc:
         _bad_env(name, exc)
 
@@ -70,7 +75,7 @@ def _add_fetch_tuning(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--deadline",
         type=_positive_float,
-        default=_env_float("DEADLINE", "300"),
+        default=_env_default("DEADLINE", "300", _positive_float),
         metavar="SECONDS",
         help="the whole run ends by then: no request, retry or sleep goes past it "
         "[env SCHOLAR_STATS_DEADLINE; default 300]",
@@ -78,7 +83,7 @@ def _add_fetch_tuning(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--delay",
         type=_positive_float,
-        default=_env_float("DELAY", "5"),
+        default=_env_default("DELAY", "5", _positive_float),
         metavar="SECONDS",
         help="politeness delay between Scholar pages, jittered +-50%% "
         "[env SCHOLAR_STATS_DELAY; default 5]",
@@ -91,20 +96,10 @@ def _at_least_one(text: str) -> int:
     return int(text)
 
 
-def _env_count(name: str, default: str) -> int:
-    """A whole number >= 1 from ``SCHOLAR_STATS_<name>``; a bad value exits 2 naming it."""
-    raw = env(name, default)
-    assert raw is not None
-    try:
-        return _at_least_one(raw)
-    except argparse.ArgumentTypeError as exc:
-        _bad_env(name, exc)
-
-
 def _add_budget(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--requests-per-hour", type=_at_least_one, default=_env_count("REQUESTS_PER_HOUR", "30"),
-        metavar="N",
+        "--requests-per-hour", type=_at_least_one, metavar="N",
+        default=_env_default("REQUESTS_PER_HOUR", "30", _at_least_one),
         help="at most N Scholar requests (every page and retry) in any hour "
         "[env SCHOLAR_STATS_REQUESTS_PER_HOUR; default 30]",
     )
@@ -171,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     authors_sub = authors.add_subparsers(dest="authors_command", metavar="ACTION", required=True)
     add = authors_sub.add_parser("add", help="track authors")
     add.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID")
-    add.add_argument("--interval", type=_positive_float, default=_env_float("INTERVAL", "86400"),
+    add.add_argument("--interval", type=_positive_float,
+                     default=_env_default("INTERVAL", "86400", _positive_float),
                      metavar="SECONDS",
                      help="refresh interval [env SCHOLAR_STATS_INTERVAL; default 86400]")
     _add_db(add)
@@ -223,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fetch_tuning(serve)
     _add_budget(serve)
     serve.add_argument(
-        "--workers", type=_at_least_one, default=_env_count("WORKERS", "1"), metavar="N",
+        "--workers", type=_at_least_one, metavar="N",
+        default=_env_default("WORKERS", "1", _at_least_one),
         help="worker processes sharing the port, each holding every author in memory; the "
         "scheduler then runs in the supervisor [env SCHOLAR_STATS_WORKERS; default 1]",
     )

@@ -277,14 +277,14 @@ def resolve(snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, 
             return error_reply(404, NOT_TRACKED)
         if entry.values is None:
             return error_reply(404, "no data yet")
-        return snapshot.cache.get_or_make(
-            ("chart", scholar_id, entry.version),
-            lambda: Reply.make(
-                render_citations_chart(_profile(snapshot, entry)[1],
-                                       f"{_profile(snapshot, entry)[2]}: citations per year"),
-                SVG, cache=cache_header(snapshot.max_age),
-            ),
-        )
+        tracked = entry  # the closure keeps the narrowed (not-None) type
+
+        def chart() -> Reply:
+            _pubs, cites, name = _profile(snapshot, tracked)
+            svg = render_citations_chart(cites, f"{name}: citations per year")
+            return Reply.make(svg, SVG, cache=cache_header(snapshot.max_age))
+
+        return snapshot.cache.get_or_make(("chart", scholar_id, entry.version), chart)
     if rest.startswith("papers/") and rest.endswith("/shields.json"):
         return _paper(snapshot, entry, rest[len("papers/"):-len("/shields.json")])
     if rest.startswith("shields/"):
