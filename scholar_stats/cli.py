@@ -113,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
         "branch, keep their history, and serve them live.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 blocked by Scholar, 4 author not "
         "found, 5 page not understood, 6 network failure or deadline, 7 implausible data "
-        "refused, 8 push failed. The Scholar base URL can be changed with "
+        "refused, 8 push failed, 9 cannot write the output, 10 database unreachable, "
+        "11 cannot listen, 12 author busy in another process. The Scholar base URL can be "
+        "changed with "
         "SCHOLAR_STATS_SCHOLAR_URL (default https://scholar.google.com).",
     )
     parser.add_argument("--version", action="version", version=f"scholar-stats {__version__}")

@@ -10,7 +10,11 @@ The tree, with exit codes (the README has the same table)::
     │   ├── PageNotUnderstood         5  no metrics table, truncated HTML, a layout change
     │   └── NetworkFailure            6  connection errors or 5xx after retries, deadline passed
     ├── Implausible                   7  new data would drop too far below the data on disk
-    └── PublishFailed                 8  the git push was still rejected after retries
+    ├── PublishFailed                 8  the git push was still rejected after retries
+    ├── OutputNotWritable             9  cannot write the output (full disk, read-only, not a folder)
+    ├── StoreUnavailable             10  the database cannot be reached, or stays locked
+    ├── CannotListen                 11  ``serve`` cannot listen on the host and port
+    └── AuthorBusy                   12  another live process is fetching this author (its lease)
 
 Each error's ``str()`` is one line meant for a person: what happened and what to do.
 """
@@ -66,3 +70,32 @@ class Implausible(ScholarStatsError):
 class PublishFailed(ScholarStatsError):
     exit_code = 8
     kind = "publish"
+
+
+class OutputNotWritable(ScholarStatsError):
+    """A local write failed (no space, read-only, a file where a folder should be); the message
+    names the path and the cause. Files already written stay as they were."""
+
+    exit_code = 9
+    kind = "output"
+
+
+class StoreUnavailable(ScholarStatsError):
+    """The database could not be reached or stayed locked; nothing was changed."""
+
+    exit_code = 10
+    kind = "store"
+
+
+class CannotListen(ScholarStatsError):
+    """``serve`` could not bind its address (port taken, not permitted)."""
+
+    exit_code = 11
+    kind = "listen"
+
+
+class AuthorBusy(ScholarStatsError):
+    """Another live process holds the author's lease; the message says who and until when."""
+
+    exit_code = 12
+    kind = "busy"

@@ -13,7 +13,7 @@ README = (ROOT / "README.md").read_text("utf-8")
 
 
 def test_exit_code_table_matches_the_error_tree() -> None:
-    table = dict(re.findall(r"^\| (\d) \| ([^|]+) \|", README, re.M))
+    table = dict(re.findall(r"^\| (\d+) \| ([^|]+) \|", README, re.M))
     codes = {cls.exit_code for cls in vars(errors).values()
              if isinstance(cls, type) and issubclass(cls, errors.ScholarStatsError)}
     assert set(map(int, table)) == codes | {0}
