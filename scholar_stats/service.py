@@ -13,12 +13,13 @@ import asyncio
 import concurrent.futures
 import gc
 import hmac
+import json
 import logging
 import math
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -30,7 +31,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from .errors import UsageError
-from .fastpath import FastPath, reply_messages
+from .fastpath import FastPath, Message, Receive, Scope, Send, reply_messages
 from .model import METRIC_NAMES, validate_scholar_id
 from .settings import env_number
 from .snapshot import AuthorEntry, Snapshot, build_entry, resolve
@@ -48,6 +49,9 @@ DEFAULT_INTERVAL = 86400.0
 DEFAULT_POLL = 5.0
 STALE_REBUILD_SECONDS = 3600.0  # status.json of stale data names its age; refresh that hourly
 ATTEMPT_ID_MARGIN = 1000  # see Service.sync
+# The largest admin request body read. The largest legitimate one, ``POST /authors`` with its
+# limit of 1000 ids, is about 16 KiB (20 KiB pretty-printed).
+ADMIN_BODY_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -395,6 +399,88 @@ class Service:
             self._store = None
 
 
+class AdminGuard:
+    """Pure ASGI, in front of FastAPI: checks the admin token from the headers alone, and caps
+    the body of admin requests (any method but GET and HEAD under ``/authors``).
+
+    FastAPI reads and parses a request body before it solves dependencies, so its bearer check
+    alone let a stranger make the service read and parse 120 MB before being told 401. Here a
+    request without the token is answered 401 before a byte of its body is read, one declaring
+    more than ``limit`` bytes 413, and a body without a declared length (chunked) is counted as
+    it arrives and refused with 413 past ``limit``. A refused request whose body may be large
+    closes the connection, so its body is never read at all. FastAPI's own check stays (it
+    documents the scheme in the OpenAPI schema).
+    """
+
+    def __init__(self, app: Callable[..., Any], token: str, limit: int = ADMIN_BODY_LIMIT) -> None:
+        self.app = app
+        self.token = token.encode()
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_admin(scope["method"], scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        token = length = None
+        chunked = False
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                scheme, _, credentials = value.partition(b" ")
+                token = credentials if scheme.lower() == b"bearer" else None
+            elif key == b"content-length":
+                length = int(value) if value.isdigit() else None
+            elif key == b"transfer-encoding":
+                chunked = True
+        # keep the connection only when what is left of the body is small enough to skip
+        close = chunked or (length is not None and length > self.limit)
+        if token is None or not hmac.compare_digest(token, self.token):
+            await _refuse(send, 401, "a valid admin token is required", close,
+                          [(b"www-authenticate", b"Bearer")])
+            return
+        if close and not chunked:
+            await _refuse(send, 413, f"the request body is larger than {self.limit} bytes", True)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await _refuse(send, 413, f"the request body is larger than {self.limit} bytes",
+                              True)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # the disconnect, when it comes
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _is_admin(method: str, path: str) -> bool:
+    return method not in ("GET", "HEAD") and (path == "/authors" or path.startswith("/authors/"))
+
+
+async def _refuse(
+    send: Send, status: int, detail: str, close: bool, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """A JSON error in FastAPI's shape, sent by :class:`AdminGuard`."""
+    body = json.dumps({"detail": detail}).encode()
+    out = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)),
+           *headers]
+    if close:
+        out.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": body})
+
+
 class ServiceApp(FastAPI):
     """FastAPI with the fast path in front of its whole middleware stack.
 
@@ -441,7 +527,8 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
     async def behind(scope: Any, receive: Any, send: Any) -> None:
         await FastAPI.__call__(app, scope, receive, send)
 
-    app.fast_path = FastPath(behind, service.snapshot, service.metrics.count)
+    rest = AdminGuard(behind, settings.admin_token) if settings.admin_token else behind
+    app.fast_path = FastPath(rest, service.snapshot, service.metrics.count)
 
     def public(rest: Callable[..., str], summary: str, media: str) -> Callable[..., Any]:
         """A declared route answering exactly like the fast path (used if a request gets here)."""

@@ -1,13 +1,19 @@
-"""Helpers for service tests: a store with authors, an in-process client, a real uvicorn."""
+"""Helpers for service tests: a store with authors, an in-process client, a real uvicorn (in a
+thread, or ``serve`` as a process)."""
 
 from __future__ import annotations
 
+import os
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -22,6 +28,7 @@ BIG = "BIGAUTHOR300"
 EMPTY = "EMPTYAUTHOR1"
 UNTRACKED = "NOTTRACKED12"
 TOKEN = "s3cret-token"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def now() -> datetime:
@@ -76,3 +83,42 @@ def running_server(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def running_serve(db_url: str, cwd: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``scholar-stats serve --no-scheduler`` as a real process on a free loopback port (so its
+    memory can be read apart from the test's); yields its base URL and the process. Its stderr
+    goes to ``cwd/serve.log``."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    with open(cwd / "serve.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scholar_stats", "serve", "--port", str(port), "--db", db_url,
+             "--no-scheduler"], env=full_env, stdout=log, stderr=log, cwd=cwd,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, (cwd / "serve.log").read_text()
+                try:
+                    httpx.get(f"{base}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "serve did not come up"
+                    time.sleep(0.05)
+            yield base, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:  # still busy with what the test sent it
+                proc.kill()
+                proc.wait(20)
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM, KiB)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1))  # type: ignore[union-attr]
