@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .snapshot import SVG, Reply, Snapshot, resolve
+from .snapshot import MAX_QUERY_BYTES, SVG, Reply, Snapshot, query_too_long, resolve
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -128,8 +128,13 @@ class FastPath:
             scholar_id, slash, rest = path[len(PREFIX):].partition("/")
             if slash and rest:
                 raw = scope["query_string"]
-                query = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else _EMPTY
-                reply = resolve(self.snapshot, scholar_id, rest, query)
+                if not raw:
+                    reply = resolve(self.snapshot, scholar_id, rest, _EMPTY)
+                elif len(raw) <= MAX_QUERY_BYTES:
+                    query = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+                    reply = resolve(self.snapshot, scholar_id, rest, query)
+                else:  # never parsed: its values could only be refused, or kept as cache keys
+                    reply = query_too_long(rest)
                 start, body = reply_messages(reply, method, scope["headers"])
                 await send(start)
                 await send({"type": "http.response.body", "body": body})

@@ -34,7 +34,10 @@ from .errors import UsageError
 from .fastpath import FastPath, Message, Receive, Scope, Send, reply_messages
 from .model import METRIC_NAMES, validate_scholar_id
 from .settings import env_number
-from .snapshot import AuthorEntry, Snapshot, build_entry, resolve
+from .snapshot import (
+    DEFAULT_CACHE_BYTES, DEFAULT_CACHE_ITEMS, MAX_QUERY_BYTES, AuthorEntry, Snapshot, build_entry,
+    query_too_long, resolve,
+)
 
 if TYPE_CHECKING:
     from .fetch import FetchOutcome
@@ -65,7 +68,8 @@ class ServiceSettings:
     # How often the store is checked for other processes' changes (a cron ``refresh``, the
     # supervisor's scheduler, another worker's admin request): two small queries when idle.
     poll_seconds: float = DEFAULT_POLL
-    badge_cache: int = 10000  # rendered SVG variants kept in memory
+    badge_cache: int = DEFAULT_CACHE_ITEMS  # rendered badges, charts, papers kept in memory
+    badge_cache_bytes: int = DEFAULT_CACHE_BYTES  # ... and the bytes they may take
     scheduler: bool = True
     # ``serve --workers N``: the scheduler runs in the supervisor process, so an admin refresh
     # marks the author due in the store for it instead of fetching here.
@@ -76,14 +80,16 @@ class ServiceSettings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServiceSettings:
-        """Env: SCHOLAR_STATS_MAX_AGE, _STALE_AGE, _ADMIN_TOKEN, _POLL_SECONDS, _BADGE_CACHE."""
+        """Env: SCHOLAR_STATS_MAX_AGE, _STALE_AGE, _ADMIN_TOKEN, _POLL_SECONDS, _BADGE_CACHE,
+        _BADGE_CACHE_BYTES."""
         values: dict[str, Any] = {
             "db_url": os.environ.get("SCHOLAR_STATS_DB") or None,
             "max_age": int(env_number("MAX_AGE", DEFAULT_MAX_AGE)),
             "stale_age": env_number("STALE_AGE", DEFAULT_STALE_AGE),
             "admin_token": os.environ.get("SCHOLAR_STATS_ADMIN_TOKEN") or None,
             "poll_seconds": env_number("POLL_SECONDS", DEFAULT_POLL),
-            "badge_cache": int(env_number("BADGE_CACHE", 10000)),
+            "badge_cache": int(env_number("BADGE_CACHE", DEFAULT_CACHE_ITEMS)),
+            "badge_cache_bytes": int(env_number("BADGE_CACHE_BYTES", DEFAULT_CACHE_BYTES)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -116,6 +122,14 @@ class Metrics:
         oldest.set_function(service.oldest_data_age)
         tracked = Gauge("scholar_stats_authors", "Authors being served", registry=self.registry)
         tracked.set_function(lambda: len(service.snapshot.authors))
+        cache = service.snapshot.cache
+        items = Gauge("scholar_stats_reply_cache_items",
+                      "Rendered badges, charts, paper endpoints and parsed profiles in memory",
+                      registry=self.registry)
+        items.set_function(lambda: len(cache))
+        held = Gauge("scholar_stats_reply_cache_bytes", "Bytes those items take (estimated)",
+                     registry=self.registry)
+        held.set_function(lambda: cache.bytes)
 
     def count(self, route: str, status: int) -> None:
         """One answered request (called on the event loop only)."""
@@ -185,6 +199,7 @@ class Service:
         self._store = store
         self.snapshot = Snapshot(max_age=settings.max_age)
         self.snapshot.cache.size = settings.badge_cache
+        self.snapshot.cache.max_bytes = settings.badge_cache_bytes
         self.metrics = Metrics(self)
         self.scheduler: Any = None
         self._refresh_pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -535,8 +550,11 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
 
         async def handler(request: Request) -> Response:
             params = request.path_params
-            reply = resolve(service.snapshot, params["scholar_id"], rest(**params),
-                            dict(request.query_params))
+            if len(request.scope["query_string"]) > MAX_QUERY_BYTES:
+                reply = query_too_long(rest(**params))
+            else:
+                reply = resolve(service.snapshot, params["scholar_id"], rest(**params),
+                                dict(request.query_params))
             start, body = reply_messages(reply, request.method, request.headers.raw)
             headers = {k.decode(): v.decode() for k, v in start["headers"] if k != b"content-length"}
             return Response(body, status_code=start["status"], headers=headers)

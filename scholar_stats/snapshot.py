@@ -34,8 +34,17 @@ NO_CACHE = b"no-cache"
 
 # File names an author has, relative to /authors/{id}/ (export's names).
 DATA_FILES = ("gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv")
-BADGE_QUERY = ("label", "color", "labelColor", "style")
+# Badge query parameters and the longest value each may have (characters). A label is drawn
+# clamped to 64 characters; longer values are refused rather than kept as cache keys.
+BADGE_PARAM_LIMITS = {"label": 256, "color": 32, "labelColor": 32, "style": 32}
+BADGE_QUERY = tuple(BADGE_PARAM_LIMITS)
 _NO_PARAMS = (None,) * len(BADGE_QUERY)
+# The longest query string answered (bytes, as sent): four parameters at their limits fit,
+# percent-encoded; a longer one gets 414 before it is parsed.
+MAX_QUERY_BYTES = 2048
+# The rendered-reply cache (custom badges, charts, paper endpoints, parsed profiles).
+DEFAULT_CACHE_ITEMS = 10000
+DEFAULT_CACHE_BYTES = 32 * 2**20
 
 
 def content_type(name: str) -> bytes:
@@ -194,12 +203,31 @@ def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], di
     return snapshot.cache.get_or_make(("profile", entry.scholar_id, entry.version), make)  # type: ignore[return-value]
 
 
-class LRU:
-    """A small thread-safe LRU of rendered replies (custom badges, charts, paper endpoints)."""
+def footprint(value: Any) -> int:
+    """Bytes an LRU key or value holds, near enough: strings, bytes and replies, and tuples and
+    dicts of them (objects shared with the snapshot are counted too, which errs on the safe
+    side). Sizes come from ``sys.getsizeof``, so a non-ASCII string counts what it takes."""
+    if isinstance(value, Reply):
+        return (sys.getsizeof(value) + footprint(value.stored) + footprint(value.gz)
+                + footprint(value.etag))
+    if isinstance(value, tuple):
+        return sys.getsizeof(value) + sum(footprint(item) for item in value)
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(footprint(k) + footprint(v) for k, v in value.items())
+    return sys.getsizeof(value)
 
-    def __init__(self, size: int) -> None:
+
+class LRU:
+    """A thread-safe LRU of rendered replies (custom badges, charts, paper endpoints) and parsed
+    profiles, bounded in items (``size``) and in bytes (``max_bytes``, by :func:`footprint` of
+    key and value): strangers choose badge parameters, so they must not choose its memory."""
+
+    def __init__(self, size: int, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._costs: dict[tuple[Any, ...], int] = {}
         self._lock = threading.Lock()
 
     def get_or_make(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
@@ -211,10 +239,16 @@ class LRU:
                 pass
             return reply
         reply = make()
+        cost = footprint(key) + footprint(reply)
+        if cost > self.max_bytes:
+            return reply  # answered, not kept: it would push out everything else
         with self._lock:
+            self.bytes += cost - self._costs.get(key, 0)  # another thread may have made it too
             self._items[key] = reply
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._costs[key] = cost
+            while len(self._items) > self.size or self.bytes > self.max_bytes:
+                old, _ = self._items.popitem(last=False)
+                self.bytes -= self._costs.pop(old)
         return reply
 
     def __len__(self) -> int:
@@ -255,6 +289,12 @@ def _badge_kind(rest: str) -> str | None:
     if rest == "gs_data_shieldsio.json" or rest.startswith("shields/") or rest.startswith("papers/"):
         return "json"
     return None
+
+
+def query_too_long(rest: str) -> Reply:
+    """The reply for a public path whose query string is over :data:`MAX_QUERY_BYTES`."""
+    return error_reply(414, f"query string longer than {MAX_QUERY_BYTES} bytes",
+                       badge=_badge_kind(rest))
 
 
 def resolve(snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, str]) -> Reply:
@@ -314,6 +354,10 @@ def _svg_badge(
     key = ("badge", entry.scholar_id, entry.version, metric, params)
 
     def make() -> Reply:
+        for name, value in zip(BADGE_QUERY, params):
+            if value is not None and len(value) > BADGE_PARAM_LIMITS[name]:
+                return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} characters",
+                                   badge="svg")
         label, color, label_color, style = params
         try:
             badge = badges.make_badge(

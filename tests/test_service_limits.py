@@ -1,12 +1,15 @@
 """The service against a stranger's load, under a real uvicorn: admin requests are
-authenticated from their headers and their bodies capped."""
+authenticated from their headers and their bodies capped, badge queries and the rendered-reply
+cache are bounded."""
 
 from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ import httpx
 import pytest
 
 from scholar_stats.service import ADMIN_BODY_LIMIT, ServiceSettings, create_app
+from scholar_stats.snapshot import LRU, MAX_QUERY_BYTES, Reply, footprint
 from service_helpers import FRESH, TOKEN, fill_store, peak_rss_kib, running_serve, running_server
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -168,3 +172,86 @@ def test_admin_bodies_are_capped(db_url: str) -> None:
         assert r.status_code == 200 and r.json()["tracked"] == ["NEWAUTHOR123"]
         assert httpx.get(f"{base}/authors/NEWAUTHOR123/status.json").status_code == 404  # no data yet
         assert httpx.post(f"{base}/authors", json={"ids": []}, headers=AUTH).status_code == 422
+
+
+# 10: badge query parameters and the rendered-reply cache
+
+
+def test_strangers_badge_queries_keep_the_servers_memory_bounded(db_url: str, tmp_path: Path) -> None:
+    """3000 badges with distinct 60 kB colours (refused with 414, never kept), then 2000 with
+    distinct labels at the length limit (drawn, kept within the cache's byte bound)."""
+    cache_bytes = 2**20
+    env = {"SCHOLAR_STATS_BADGE_CACHE_BYTES": str(cache_bytes)}
+    with running_serve(db_url, tmp_path, env) as (base, proc):
+        for _ in range(50):
+            assert httpx.get(base + BADGE).status_code == 200
+        before = peak_rss_kib(proc.pid)
+        statuses: dict[int, int] = {}
+        with socket.create_connection(("127.0.0.1", port_of(base)), timeout=10) as sock:
+            stream = sock.makefile("rb")
+            for i in range(3000):
+                colour = f"{i:08d}" + "f" * 60000
+                sock.sendall(f"GET {BADGE}?color={colour} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                status, headers, body = read_response(stream)
+                statuses[status] = statuses.get(status, 0) + 1
+        growth_mib = (peak_rss_kib(proc.pid) - before) / 1024
+        assert growth_mib < 20, f"the server's peak RSS grew by {growth_mib:.0f} MiB"
+        assert statuses == {414: 3000}
+        assert headers["content-type"] == "image/svg+xml" and ET.fromstring(body) is not None
+        with httpx.Client(base_url=base) as client:
+            for i in range(2000):
+                label = f"{i:06d}" + "x" * 250
+                r = client.get(BADGE, params={"label": label, "color": "9cf"})
+                assert r.status_code == 200
+            metrics = client.get("/metrics").text
+        growth_mib = (peak_rss_kib(proc.pid) - before) / 1024
+    values = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
+              if line.startswith("scholar_stats_reply_cache_")}
+    assert 0 < values["scholar_stats_reply_cache_bytes"] <= cache_bytes, values
+    assert 100 < values["scholar_stats_reply_cache_items"] < 2000, values  # evicted by bytes
+    assert growth_mib < 20, f"the server's peak RSS grew by {growth_mib:.0f} MiB"
+
+
+def test_badge_parameters_over_their_limits(db_url: str) -> None:
+    app = create_app(ServiceSettings(db_url=db_url, scheduler=False, poll_seconds=0))
+    with running_server(app) as base, httpx.Client(base_url=base) as client:
+        at_limit = client.get(BADGE, params={"label": "x" * 256})
+        assert at_limit.status_code == 200
+        for name, value in (("label", "x" * 257), ("color", "f" * 33), ("labelColor", "f" * 33),
+                            ("style", "flat" * 9)):
+            r = client.get(BADGE, params={name: value})
+            assert r.status_code == 400 and r.headers["content-type"] == "image/svg+xml", name
+            texts = [t.text for t in ET.fromstring(r.content).iter("{http://www.w3.org/2000/svg}text")]
+            assert any(name in (text or "") for text in texts), texts
+        long_query = {"label": "ü" * (MAX_QUERY_BYTES // 6 + 1)}  # 6 bytes each, percent-encoded
+        r = client.get(BADGE, params=long_query)
+        assert r.status_code == 414 and r.headers["content-type"] == "image/svg+xml"
+        r = client.get(f"/authors/{FRESH}/shields/citations.json", params=long_query)
+        assert r.status_code == 414 and r.json()["isError"] is True
+        r = client.get(f"/authors/{FRESH}/gs_data.json", params=long_query)
+        assert r.status_code == 414 and r.json() == {"error": f"query string longer than {MAX_QUERY_BYTES} bytes"}
+
+
+def test_the_reply_cache_is_bounded_in_items_and_bytes() -> None:
+    def reply(size: int) -> Reply:
+        return Reply(200, b"x" * size, b"image/svg+xml", b'"etag"', None, b"no-cache")
+
+    one = footprint(("badge", "k000")) + footprint(reply(1000))
+    cache = LRU(size=100, max_bytes=10 * one)
+    for i in range(50):
+        cache.get_or_make(("badge", f"k{i:03d}"), lambda: reply(1000))
+    assert len(cache) == 10 and cache.bytes == 10 * one  # bytes bound first
+    cache.get_or_make(("badge", "k049"), lambda: pytest.fail("a hit must not render"))
+    cache.get_or_make(("badge", "k050"), lambda: reply(1000))
+    assert ("badge", "k049") in cache._items and ("badge", "k040") not in cache._items
+    huge = cache.get_or_make(("badge", "huge"), lambda: reply(20 * one))
+    assert len(huge.body) == 20 * one and ("badge", "huge") not in cache._items  # answered, not kept
+    assert len(cache) == 10 and cache.bytes == 10 * one
+    small = LRU(size=3, max_bytes=10**9)
+    for i in range(10):
+        small.get_or_make(("k", i), lambda: reply(10))
+    assert len(small) == 3 and small.bytes == sum(footprint(("k", i)) + footprint(reply(10))
+                                                  for i in range(7, 10))
+    # a parsed profile (dicts of strings and numbers) counts what it holds
+    profile = ({f"P{i:011d}": i for i in range(300)}, {"2024": 1}, "Zoë")
+    assert footprint(profile) > 300 * (sys.getsizeof("P00000000000") + sys.getsizeof(300))
