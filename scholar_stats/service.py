@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
@@ -29,8 +30,10 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Respo
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+import sqlalchemy
+import sqlalchemy.exc
 
-from .errors import UsageError
+from .errors import StoreUnavailable, UsageError
 from .fastpath import FastPath, Message, Receive, Scope, Send, reply_messages
 from .model import METRIC_NAMES, validate_scholar_id
 from .settings import env_number
@@ -55,6 +58,14 @@ ATTEMPT_ID_MARGIN = 1000  # see Service.sync
 # The largest admin request body read. The largest legitimate one, ``POST /authors`` with its
 # limit of 1000 ids, is about 16 KiB (20 KiB pretty-printed).
 ADMIN_BODY_LIMIT = 64 * 1024
+# What a store that cannot be reached raises: the store's own error, and SQLAlchemy's errors
+# for a lost or refused connection (psycopg's and sqlite3's, wrapped). Other database errors
+# (integrity, programming) are bugs, not an outage, and stay 500s with a traceback.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    StoreUnavailable, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError, sqlalchemy.exc.TimeoutError,
+)
+DATABASE_DOWN_DETAIL = "the database cannot be reached; public answers continue from memory"
 
 
 @dataclass(frozen=True)
@@ -190,6 +201,44 @@ class _StoreActivity:
             value=len(store.recent_requests(now, timedelta(hours=1))))
 
 
+class DatabaseHealth:
+    """Whether the store could be reached at the last try, logged once per change of state.
+
+    The poll, ``/healthz``, ``/metrics`` and the admin routes report here, so a database that
+    stays away for an hour logs one line when it goes and one when it is back, not a traceback
+    per poll.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self.problem: str | None = None  # why the last try failed; None while reachable
+        self._secrets = [secret for secret in secrets if secret]
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> None:
+        problem = self.describe(exc)
+        with self._lock:
+            was_up, self.problem = self.problem is None, problem
+        if was_up:
+            log.warning("the database cannot be reached (%s): public answers continue from "
+                        "memory; /metrics and admin requests answer 503 until it is back", problem)
+
+    def reachable(self) -> None:
+        with self._lock:
+            was_down, self.problem = self.problem is not None, None
+        if was_down:
+            log.warning("the database can be reached again")
+
+    def describe(self, exc: BaseException) -> str:
+        """One short line naming the error (the driver's, which SQLAlchemy wraps in ``orig``),
+        without the SQL, its parameters or the database password."""
+        cause = getattr(exc, "orig", None) or exc
+        lines = str(cause).strip().splitlines()
+        text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text[:200]
+
+
 class Service:
     """The state behind one app: store, snapshot, metrics, scheduler."""
 
@@ -201,6 +250,7 @@ class Service:
         self.snapshot.cache.size = settings.badge_cache
         self.snapshot.cache.max_bytes = settings.badge_cache_bytes
         self.metrics = Metrics(self)
+        self.database = DatabaseHealth([_password(settings.db_url)])
         self.scheduler: Any = None
         self._refresh_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._refresher: Any = None
@@ -337,6 +387,8 @@ class Service:
         self.metrics.scholar_requests.inc(outcome.status.requests)
         try:
             self.rebuild(outcome.scholar_id)
+        except DATABASE_DOWN as exc:  # the poll rebuilds it once the database is back
+            self.database.failed(exc)
         except Exception:  # noqa: BLE001 - the poll will retry; never kill the scheduler
             log.exception("could not rebuild %s after a refresh", outcome.scholar_id)
 
@@ -392,8 +444,11 @@ class Service:
 
     def scheduler_state(self) -> str:
         if self.settings.scheduler_elsewhere:
-            until = self.store.paused_until(datetime.now(timezone.utc))
             where = "in the supervisor process"
+            try:
+                until = self.store.paused_until(datetime.now(timezone.utc))
+            except DATABASE_DOWN as exc:  # health must answer even then
+                return f"unknown ({type(exc).__name__}; {where})"
             return f"paused until {until.isoformat(timespec='seconds')} ({where})" if until else f"running ({where})"
         if self.scheduler is None:
             return "disabled"
@@ -412,6 +467,14 @@ class Service:
         if self._own_store and self._store is not None:
             self._store.close()
             self._store = None
+
+
+def _password(db_url: str | None) -> str | None:
+    """The database password in ``db_url``, kept out of log lines."""
+    try:
+        return sqlalchemy.make_url(db_url).password if db_url else None
+    except sqlalchemy.exc.ArgumentError:  # the store says what is wrong with it when it opens
+        return None
 
 
 class AdminGuard:
@@ -621,8 +684,10 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         try:
             await asyncio.wait_for(asyncio.to_thread(service.store.schema_version), 5)
             database = "ok"
+            service.database.reachable()
         except Exception as exc:  # noqa: BLE001 - report, do not crash
             database = f"error: {type(exc).__name__}"
+            service.database.failed(exc)
         entries = service.snapshot.authors.values()
         successes = [e.last_success for e in entries if e.last_success]
         body = {
@@ -641,7 +706,17 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
     async def metrics() -> Response:
         """Prometheus metrics: requests, fetch outcomes, Scholar requests, oldest data age."""
         body, ctype = await asyncio.to_thread(service.metrics.render)  # reads the store
+        service.database.reachable()
         return Response(body, media_type=ctype)
+
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        """/metrics and the admin routes when the store cannot be reached: 503, one log line."""
+        service.database.failed(exc)
+        return JSONResponse({"detail": DATABASE_DOWN_DETAIL}, status_code=503,
+                            headers={"cache-control": "no-store"})
+
+    for kind in DATABASE_DOWN:
+        app.add_exception_handler(kind, database_down)
 
     if settings.admin_token:
         _add_admin_routes(app, service, settings.admin_token)
@@ -732,8 +807,12 @@ async def _poll(service: Service) -> None:
         await asyncio.sleep(interval)
         try:
             await asyncio.to_thread(service.sync)
+        except DATABASE_DOWN as exc:  # logged once, not every poll; retried next time
+            service.database.failed(exc)
         except Exception:  # noqa: BLE001 - a failed poll is retried next time
             log.warning("polling the store failed", exc_info=True)
+        else:
+            service.database.reachable()
 
 
 def _version() -> str:

@@ -1,8 +1,9 @@
 """Helpers for service tests: a store with authors, an in-process client, a real uvicorn (in a
-thread, or ``serve`` as a process)."""
+thread, or ``serve`` as a process), a TCP forwarder to take a database away, log capture."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -122,3 +123,103 @@ def peak_rss_kib(pid: int) -> int:
     """The process's peak resident memory so far (VmHWM, KiB)."""
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1))  # type: ignore[union-attr]
+
+
+class TcpForwarder:
+    """A loopback TCP forwarder to ``target`` that a test takes down and brings back.
+
+    Down, it cuts every open connection and closes new ones as soon as they are accepted (what
+    a client sees of a database server that went away), counting them in ``refused``.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.refused = 0
+        self._up = True
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def go_down(self) -> None:
+        with self._lock:
+            self._up = False
+            for sock in self._open:
+                _cut(sock)
+            self._open.clear()
+
+    def come_back(self) -> None:
+        with self._lock:
+            self._up = True
+
+    def close(self) -> None:
+        self.go_down()
+        _cut(self.listener)
+        self._thread.join(5)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            with self._lock:
+                if not self._up:
+                    self.refused += 1
+                    _cut(client)
+                    continue
+                try:
+                    upstream = socket.create_connection(self.target, timeout=5)
+                except OSError:
+                    _cut(client)
+                    continue
+                self._open.update((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                for sock in (source, sink):
+                    self._open.discard(sock)
+                    _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+class LogRecords(logging.Handler):
+    """Every log record at WARNING and above, from the root logger and uvicorn's (which does not
+    propagate), while installed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def lines(self) -> list[str]:
+        formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+        return [formatter.format(record) for record in self.records]
+
+    def __enter__(self) -> LogRecords:
+        for name in ("", "uvicorn"):
+            logging.getLogger(name).addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in ("", "uvicorn"):
+            logging.getLogger(name).removeHandler(self)

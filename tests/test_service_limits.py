@@ -1,10 +1,12 @@
-"""The service against a stranger's load, under a real uvicorn: admin requests are
-authenticated from their headers and their bodies capped, badge queries and the rendered-reply
-cache are bounded."""
+"""The service against a stranger's load and a database that goes away, under a real uvicorn:
+admin requests are authenticated from their headers and their bodies capped, badge queries and
+the rendered-reply cache are bounded, and /metrics and the admin routes answer 503 (one log line
+per change) while public answers continue from memory."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import threading
@@ -16,10 +18,15 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from scholar_stats.service import ADMIN_BODY_LIMIT, ServiceSettings, create_app
 from scholar_stats.snapshot import LRU, MAX_QUERY_BYTES, Reply, footprint
-from service_helpers import FRESH, TOKEN, fill_store, peak_rss_kib, running_serve, running_server
+from service_helpers import (
+    FRESH, STALE, TOKEN, UNTRACKED, LogRecords, TcpForwarder, fill_store, peak_rss_kib,
+    running_serve, running_server,
+)
+from store_helpers import PG_ENV, pg_schema_url
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BADGE = f"/authors/{FRESH}/badges/citations.svg"
@@ -255,3 +262,110 @@ def test_the_reply_cache_is_bounded_in_items_and_bytes() -> None:
     # a parsed profile (dicts of strings and numbers) counts what it holds
     profile = ({f"P{i:011d}": i for i in range(300)}, {"2024": 1}, "Zoë")
     assert footprint(profile) > 300 * (sys.getsizeof("P00000000000") + sys.getsizeof(300))
+
+
+# 12: the database goes away under serve
+
+
+# the routes that need the database (public ones never do)
+DATABASE_ROUTES = [
+    ("GET", "/metrics", None),
+    ("POST", "/authors", {"ids": [UNTRACKED]}),
+    ("DELETE", f"/authors/{STALE}", None),
+    ("POST", f"/authors/{STALE}/refresh", None),
+]
+
+
+def _database_lines(lines: list[str]) -> tuple[int, int]:
+    gone = sum("database cannot be reached" in line for line in lines)
+    back = sum("database can be reached again" in line for line in lines)
+    return gone, back
+
+
+def test_the_database_going_away_and_coming_back(tmp_path: Path) -> None:
+    """A real PostgreSQL behind a forwarder that the test takes down: public answers continue
+    from memory, /healthz says degraded, /metrics and the admin routes answer 503 with a JSON
+    body, and the log has one line when it goes and one when it is back, whatever the polls."""
+    if not os.environ.get(PG_ENV):
+        pytest.skip(f"{PG_ENV} is not set")
+    password = "db-pass-9f8e7d"
+    with pg_schema_url() as direct:
+        fill_store(direct)
+        upstream = sa.make_url(direct)
+        forwarder = TcpForwarder((upstream.host or "127.0.0.1", upstream.port or 5432))
+        url = upstream.set(port=forwarder.port, password=password).render_as_string(hide_password=False)
+        app = create_app(ServiceSettings(db_url=url, scheduler=False, poll_seconds=0.1,
+                                         admin_token=TOKEN))
+        bodies: list[str] = []
+        try:
+            with LogRecords() as logs, running_server(app) as base, \
+                    httpx.Client(base_url=base, timeout=20) as client:
+                public = {path: client.get(f"/authors/{FRESH}/{path}").content
+                          for path in ("gs_data.json", "badges/citations.svg", "status.json")}
+                assert client.get("/healthz").json()["status"] == "ok"
+
+                forwarder.go_down()
+                deadline = time.monotonic() + 30
+                while forwarder.refused < 10:  # ten polls at least have failed
+                    assert time.monotonic() < deadline, "the service stopped polling"
+                    time.sleep(0.05)
+                for path, content in public.items():
+                    r = client.get(f"/authors/{FRESH}/{path}")
+                    assert r.status_code == 200 and r.content == content, path
+                for _ in range(3):
+                    health = client.get("/healthz")
+                    assert health.status_code == 503 and health.json()["status"] == "degraded"
+                    assert health.json()["authors"] == 4
+                    bodies.append(health.text)
+                for method, path, body in DATABASE_ROUTES:
+                    r = client.request(method, path, json=body, headers=AUTH)
+                    assert r.status_code == 503, (method, path, r.status_code, r.text)
+                    assert r.headers["content-type"] == "application/json"
+                    assert "database" in r.json()["detail"]
+                    bodies.append(r.text)
+                assert client.post("/authors", json={"ids": [UNTRACKED]}).status_code == 401
+                assert _database_lines(logs.lines()) == (1, 0), logs.lines()
+
+                forwarder.come_back()
+                deadline = time.monotonic() + 30
+                while client.get("/healthz").status_code != 200:
+                    assert time.monotonic() < deadline, "the service never saw the database back"
+                    time.sleep(0.05)
+                assert client.get("/metrics").status_code == 200
+                added = client.post("/authors", json={"ids": [UNTRACKED]}, headers=AUTH)
+                assert added.status_code == 200 and added.json()["added"] == [UNTRACKED]
+                assert client.get(f"/authors/{UNTRACKED}/status.json").status_code == 404  # tracked, no data
+                lines = logs.lines()
+        finally:
+            forwarder.close()
+    assert _database_lines(lines) == (1, 1), lines
+    assert not any(record.exc_info for record in logs.records), lines
+    assert not any("Traceback" in line or "Exception in ASGI" in line for line in lines), lines
+    assert not any(password in text or TOKEN in text for text in lines + bodies)
+
+
+def test_a_broken_database_gives_503s_not_500s(db_url: str, tmp_path: Path) -> None:
+    """The same answers with SQLite, and with the scheduler in another process (whose state
+    /healthz reads from the store)."""
+    for elsewhere in (False, True):
+        app = create_app(ServiceSettings(db_url=db_url, scheduler=False, poll_seconds=0,
+                                         admin_token=TOKEN, scheduler_elsewhere=elsewhere))
+        with LogRecords() as logs, running_server(app) as base, \
+                httpx.Client(base_url=base) as client:
+            service = app.state.service
+            working = service.store.engine
+            service.store.engine = sa.create_engine(f"sqlite:///{tmp_path}/missing/dir/x.db")
+            health = client.get("/healthz")
+            assert health.status_code == 503 and health.json()["status"] == "degraded"
+            assert "unknown" in health.json()["scheduler"] or not elsewhere
+            for method, path, body in DATABASE_ROUTES:
+                r = client.request(method, path, json=body, headers=AUTH)
+                assert r.status_code == 503, (method, path, r.status_code, r.text)
+                assert "database" in r.json()["detail"]
+            assert client.get(f"/authors/{FRESH}/gs_data.json").status_code == 200
+            service.store.engine.dispose()
+            service.store.engine = working
+            assert client.get("/healthz").status_code == 200
+            assert client.get("/metrics").status_code == 200
+        assert _database_lines(logs.lines()) == (1, 1), logs.lines()
+        assert not any(record.exc_info for record in logs.records), logs.lines()
