@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from .errors import UsageError
 from .fastpath import FastPath, reply_messages
 from .model import METRIC_NAMES, validate_scholar_id
+from .plan import MAX_INTERVAL
 from .settings import env_number
 from .snapshot import AuthorEntry, Snapshot, build_entry, resolve
 
@@ -560,7 +561,7 @@ class AddAuthors(BaseModel):
     """Body of ``POST /authors``."""
 
     ids: list[str] = Field(min_length=1, max_length=1000, examples=[["DhtAFkwAAAAJ"]])
-    interval_seconds: float | None = Field(None, gt=0, le=365 * 86400)
+    interval_seconds: float | None = Field(None, gt=0, le=MAX_INTERVAL)
 
 
 class Refresh(BaseModel):

@@ -42,7 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 from .errors import Blocked, UsageError
 from .history import HistoryRow
 from .model import METRIC_NAMES, AuthorData, FetchStatus, Metrics
-from .plan import EPOCH, Policy, backoff_seconds, next_due_after
+from .plan import EPOCH, Policy, backoff_seconds, check_interval, next_due_after
 
 if TYPE_CHECKING:
     from .fetch import FetchOutcome
@@ -375,8 +375,7 @@ class Store:
     ) -> list[str]:
         """Track ``ids`` (already validated); returns the ones that were new. New authors are due
         now: the scheduler's pacing spreads a big batch out, then each settles on its slot."""
-        if interval_seconds <= 0:
-            raise UsageError("the refresh interval must be more than 0 seconds")
+        check_interval(interval_seconds)
         added: list[str] = []
         with self._write() as conn:
             existing = set(conn.execute(sa.select(authors.c.scholar_id)).scalars())
