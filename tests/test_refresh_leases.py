@@ -243,3 +243,17 @@ def test_two_passes_started_together_fetch_each_author_once(
         assert proc.returncode == 0, err
     assert {scholar_id: asked(fake_scholar, scholar_id) for scholar_id in ids} == {
         scholar_id: 1 for scholar_id in ids}
+
+
+def test_refresh_of_an_author_the_budget_cannot_cover_says_so(
+    db_url: str, fake_scholar: FakeScholar
+) -> None:
+    """Two pages needed, one request left in the hour: not silence and exit 0, but one line."""
+    fake_scholar.add_profile(FIRST, pubs=150)
+    assert cli("authors", "add", FIRST, "--db", db_url).returncode == 0
+    assert cli("refresh", FIRST, "--db", db_url).returncode == 0  # 2 pages: the store knows
+    result = cli("refresh", FIRST, "--db", db_url, "--requests-per-hour", "3")
+    assert result.returncode == 6 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and FIRST in lines[0] and "budget of 3" in lines[0], result.stderr
+    assert asked(fake_scholar, FIRST) == 2
