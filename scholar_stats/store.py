@@ -487,13 +487,12 @@ class Store:
             current = int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
                           or 0)
         else:
-            current = next(
-                (version for version, expected in RELEASES_BEFORE_THE_MARKER.items()
-                 if _has_tables(inspector, tables, expected)
-                 and conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
-                 == version),
-                0,
-            )
+            current = 0
+            for version, expected in RELEASES_BEFORE_THE_MARKER.items():
+                if _has_tables(inspector, tables, expected):
+                    newest = sa.select(sa.func.max(schema_version.c.version))
+                    if conn.execute(newest).scalar() == version:
+                        current = version
             if current == 0:
                 shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
                 raise self._foreign(f"it holds other tables ({shown})")
