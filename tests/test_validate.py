@@ -154,3 +154,28 @@ def test_the_longest_interval_is_accepted_and_refreshes(
         assert author is not None and author.interval_seconds == 31536000
         with pytest.raises(Exception, match="365 days"):
             store.add_authors([REAL], 1e300, T0)
+
+
+def test_post_authors_shares_the_interval_bound(tmp_path: Path) -> None:
+    """The service and the command line accept the same intervals (plan.MAX_INTERVAL)."""
+    import anyio
+
+    from scholar_stats.service import ServiceSettings, create_app
+    from service_helpers import TOKEN, client_for
+
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    app = create_app(ServiceSettings(db_url=db, scheduler=False, poll_seconds=0,
+                                     admin_token=TOKEN))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def post(interval: float) -> int:
+        async with client_for(app) as client:
+            answer = await client.post("/authors", headers=auth,
+                                       json={"ids": [REAL], "interval_seconds": interval})
+            return answer.status_code
+
+    assert anyio.run(post, 31536000) == 200
+    assert anyio.run(post, 31536001) == 422
+    with Store(db) as store:
+        author = store.get_author(REAL)
+        assert author is not None and author.interval_seconds == 31536000
