@@ -90,6 +90,21 @@ def _add_fetch_tuning(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _interval_seconds(text: str) -> float:
+    """A refresh interval: more than 0 s, at most ``plan.MAX_INTERVAL`` (as ``POST /authors``)."""
+    from .plan import MAX_INTERVAL
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= MAX_INTERVAL:  # NaN fails too
+        raise argparse.ArgumentTypeError(
+            f"expected seconds, more than 0 and at most {MAX_INTERVAL:g} (365 days), got {text!r}"
+        )
+    return value
+
+
 def _at_least_one(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
@@ -168,8 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     authors_sub = authors.add_subparsers(dest="authors_command", metavar="ACTION", required=True)
     add = authors_sub.add_parser("add", help="track authors")
     add.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID")
-    add.add_argument("--interval", type=_positive_float,
-                     default=_env_default("INTERVAL", "86400", _positive_float),
+    add.add_argument("--interval", type=_interval_seconds,
+                     default=_env_default("INTERVAL", "86400", _interval_seconds),
                      metavar="SECONDS",
                      help="refresh interval [env SCHOLAR_STATS_INTERVAL; default 86400]")
     _add_db(add)

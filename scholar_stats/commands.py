@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import ScholarStatsError, UsageError
+from .errors import AuthorBusy, ScholarStatsError, UsageError
 from .export import author_files
 from .files import write_files
 from .history import HISTORY_COLUMNS, render_history_csv
@@ -102,12 +102,15 @@ def cli_refresh(args: Any) -> int:
 
     The pass shares one deadline (``--deadline``) and one client (politeness delay between
     authors), respects the hourly budget and a block pause, and stops at a block. Exit code:
-    the highest among the attempts.
+    the highest among the attempts; a given id that another live process is fetching is
+    ``AuthorBusy`` (12). A due author that another pass has taken, or has just fetched, is
+    left to it.
     """
     from .refresh import BudgetSpent, Refresher, RequestBudget
     from .scholar import Deadline, ScholarClient
 
     ids = _ids(args.scholar_ids)
+    due_pass = not ids
     settings = FetchSettings.from_args(args)
     with Store(args.db) as store:
         now = utcnow()
@@ -134,8 +137,20 @@ def cli_refresh(args: Any) -> int:
                           + ("deadline passed" if deadline.expired else "request budget spent")
                           + "; the rest stay due", file=sys.stderr)
                     break
-                outcome = refresher.refresh(scholar_id, deadline=deadline, client=client)
+                try:
+                    outcome = refresher.refresh(scholar_id, deadline=deadline, client=client,
+                                                due_only=due_pass)
+                except AuthorBusy as busy:
+                    if not due_pass:
+                        print(f"scholar-stats: {busy}", file=sys.stderr)
+                        worst = max(worst, busy.exit_code)
+                    continue
                 if outcome is None:
+                    if not due_pass:
+                        print(f"scholar-stats: {scholar_id}: not fetched: the budget of "
+                              f"{budget.limit} Scholar requests per hour cannot cover it now; "
+                              "try again later", file=sys.stderr)
+                        worst = max(worst, BudgetSpent.exit_code)
                     continue
                 if isinstance(outcome.error, BudgetSpent):  # pragma: no cover - refresher skips
                     continue

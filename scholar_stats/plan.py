@@ -19,11 +19,14 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .errors import AuthorNotFound, Blocked, NetworkFailure
+from .errors import AuthorNotFound, Blocked, NetworkFailure, UsageError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 DAY = 86400.0
 DEFAULT_INTERVAL = DAY
+# The longest refresh interval (``authors add --interval``, ``POST /authors``): a year. Longer
+# is not a schedule, and far longer (1e300 s) overflows every date computed from it.
+MAX_INTERVAL = 365 * DAY
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,16 @@ class Policy:
     backoff_initial: float = 1800.0
     backoff_max: float = DAY
     attempt_retention: float = 90 * DAY
+
+
+def check_interval(seconds: float) -> float:
+    """``seconds`` if it is a refresh interval: more than 0 and at most ``MAX_INTERVAL``."""
+    if not 0 < seconds <= MAX_INTERVAL:  # NaN fails too
+        raise UsageError(
+            f"the refresh interval must be more than 0 and at most {MAX_INTERVAL:g} seconds "
+            f"(365 days), got {seconds:g}"
+        )
+    return seconds
 
 
 def utcnow() -> datetime:

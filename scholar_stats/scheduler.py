@@ -29,6 +29,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .errors import AuthorBusy
 from .fetch import FetchOutcome, attempt_fetch
 from .plan import utcnow
 from .refresh import DEFAULT_REQUESTS_PER_HOUR, FetchFunction, Refresher, RequestBudget
@@ -140,7 +141,11 @@ class RefreshScheduler:
             if self._next_start is not None and now < self._next_start:
                 return None
             for author in self.store.due_authors(now):
-                outcome = self.refresher.refresh(author.scholar_id)
+                try:
+                    outcome = self.refresher.refresh(author.scholar_id, due_only=True)
+                except AuthorBusy as busy:  # another process took it since the list was read
+                    log.info("%s", busy)
+                    continue
                 if outcome is None:
                     if self.budget.remaining() == 0:
                         return None  # nothing else fits either
@@ -154,7 +159,11 @@ class RefreshScheduler:
         with self._lock:
             if self.store.paused_until(self.clock()) is not None:
                 return None
-            outcome = self.refresher.refresh(scholar_id)
+            try:
+                outcome = self.refresher.refresh(scholar_id)
+            except AuthorBusy as busy:
+                log.info("%s", busy)
+                return None
             if outcome is not None:
                 self._after(outcome)
             return outcome

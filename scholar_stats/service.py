@@ -36,6 +36,7 @@ import sqlalchemy.exc
 from .errors import StoreUnavailable, UsageError
 from .fastpath import FastPath, Message, Receive, Scope, Send, reply_messages
 from .model import METRIC_NAMES, validate_scholar_id
+from .plan import MAX_INTERVAL
 from .settings import env_number
 from .snapshot import (
     DEFAULT_CACHE_BYTES, DEFAULT_CACHE_ITEMS, MAX_QUERY_BYTES, AuthorEntry, Snapshot, build_entry,
@@ -740,7 +741,7 @@ class AddAuthors(BaseModel):
     """Body of ``POST /authors``."""
 
     ids: list[str] = Field(min_length=1, max_length=1000, examples=[["DhtAFkwAAAAJ"]])
-    interval_seconds: float | None = Field(None, gt=0, le=365 * 86400)
+    interval_seconds: float | None = Field(None, gt=0, le=MAX_INTERVAL)
 
 
 class Refresh(BaseModel):

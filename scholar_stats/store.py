@@ -15,7 +15,12 @@ Why the tables look the way they do:
 - ``attempts`` logs every try (pruned after ``Policy.attempt_retention``) and lets a restarted
   scheduler count the Scholar requests of the last hour.
 - ``authors.next_due_at`` / ``lease_until`` and ``scheduler_state`` hold the plan, so ``refresh``
-  from cron, the scheduler and a restart all continue the same plan.
+  from cron, the scheduler and a restart all continue the same plan. ``lease_holder`` names the
+  process fetching an author, so ``refresh ID`` can say who, and a dead holder's lease is taken
+  over at once instead of at its expiry.
+- ``scholar_stats_store`` is the marker that tells our store from another program's database:
+  a database with tables but neither the marker nor the exact schema of an earlier release is
+  refused without a single write (no migration, not even SQLite's switch to WAL).
 
 Times are stored as integer milliseconds since 1970 (UTC): compact, portable, unambiguous.
 Schema changes are ordered steps in ``MIGRATIONS``; opening a store applies the missing ones.
@@ -27,6 +32,7 @@ import dataclasses
 import json
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -39,10 +45,11 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .errors import Blocked, UsageError
+from .errors import Blocked, StoreUnavailable, UsageError
 from .history import HistoryRow
 from .model import METRIC_NAMES, AuthorData, FetchStatus, Metrics
-from .plan import EPOCH, Policy, backoff_seconds, next_due_after
+from .plan import EPOCH, Policy, backoff_seconds, check_interval, next_due_after
+from .settings import redact_url
 
 if TYPE_CHECKING:
     from .fetch import FetchOutcome
@@ -97,6 +104,7 @@ authors = sa.Table(
     sa.Column("last_exit_code", sa.Integer),
     sa.Column("last_status", sa.Text),
     sa.Column("lease_until", UtcMillis),  # v2
+    sa.Column("lease_holder", sa.String(255)),  # v3: "<pid>@<host>/<pid namespace>"
 )
 profiles = sa.Table(
     "profiles", META,
@@ -149,6 +157,12 @@ scheduler_state = sa.Table(  # v2
     "scheduler_state", META,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+MARKER_TABLE = "scholar_stats_store"
+MARKER = "scholar-stats store"
+store_marker = sa.Table(  # v3
+    MARKER_TABLE, META,
+    sa.Column("application", sa.String(64), primary_key=True),
 )
 
 # --- migrations: ordered, append-only; never edit a released step -----------------------------
@@ -233,11 +247,40 @@ def _migrate_v2(conn: Connection) -> None:
     ).create(conn)
 
 
+def _migrate_v3(conn: Connection) -> None:
+    """Who holds a lease, and the marker of a scholar-stats store."""
+    conn.execute(sa.text("ALTER TABLE authors ADD COLUMN lease_holder VARCHAR(255)"))
+    m = sa.MetaData()
+    marker = sa.Table(MARKER_TABLE, m, sa.Column("application", sa.String(64), primary_key=True))
+    marker.create(conn)
+    conn.execute(sa.insert(marker).values(application=MARKER))
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
     (1, _migrate_v1),
     (2, _migrate_v2),
+    (3, _migrate_v3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+# The releases before the marker, recognised by their exact tables and columns (frozen, like
+# tests/fixtures/store): a database with all of these is one of our stores, whatever else it
+# holds; anything else with tables and no marker is another program's.
+_V1_TABLES: dict[str, frozenset[str]] = {
+    "schema_version": frozenset({"version"}),
+    "authors": frozenset({"scholar_id", "added_at", "interval_seconds", "state", "next_due_at",
+                          "last_attempt_at", "last_success_at", "last_outcome", "last_exit_code",
+                          "last_status"}),
+    "profiles": frozenset({"scholar_id", "fetched_at", "since_year", "gs_data"}),
+    "metric_history": frozenset({"scholar_id", "at", *METRIC_COLUMNS}),
+    "publications": frozenset({"id", "scholar_id", "pub_id", "last_citations"}),
+    "pub_citations": frozenset({"publication_id", "at", "num_citations"}),
+    "attempts": frozenset({"id", "scholar_id", "at", "outcome", "exit_code", "error_kind",
+                           "message", "requests", "duration_seconds"}),
+}
+_V2_TABLES = {**_V1_TABLES, "authors": _V1_TABLES["authors"] | {"lease_until"},
+              "scheduler_state": frozenset({"key", "value"})}
+RELEASES_BEFORE_THE_MARKER = {1: _V1_TABLES, 2: _V2_TABLES}
 
 
 # --- values handed out ---------------------------------------------------------------------
@@ -268,6 +311,50 @@ class Attempt:
     message: str
     requests: int
     duration_seconds: float
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who is fetching an author (``<pid>@<host>/<pid namespace>``), and until when at the
+    latest: then anyone may take over, as they may at once when the holder has died."""
+
+    holder: str
+    until: datetime
+
+    @property
+    def who(self) -> str:
+        """"pid 1234 on host build-7", for messages."""
+        pid, _, machine = self.holder.partition("@")
+        return f"pid {pid} on host {machine.split('/')[0]}"
+
+
+def this_process() -> str:
+    """This process as a lease holder: pid, host name and (on Linux) pid namespace, so two
+    containers that share a host name are not mistaken for one machine."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").strip("pid:[]")
+    except OSError:
+        namespace = ""
+    return f"{os.getpid()}@{socket.gethostname()[:200]}/{namespace}"
+
+
+def holder_is_gone(holder: str) -> bool:
+    """True only when ``holder`` is a process of this machine that no longer exists. Another
+    machine's process cannot be checked: its lease ends at its expiry."""
+    pid_text, _, machine = holder.partition("@")
+    here = this_process().partition("@")[2]
+    if os.name != "posix" or machine != here or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. PermissionError: it exists, as another user
+        return False
+    return False
 
 
 @dataclass(frozen=True)
@@ -302,10 +389,13 @@ def _iso(moment: datetime) -> str:
 class Store:
     """A database of tracked authors. Creates or upgrades the schema when opened."""
 
-    def __init__(self, url: str | None = None, *, policy: Policy | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, policy: Policy | None = None, busy_timeout: float = 30.0
+    ) -> None:
         self.url = url or default_db_url()
         self.policy = policy or Policy()
-        self.engine = _make_engine(self.url)
+        self._parsed_url = _parse_url(self.url)
+        self.engine = self._make_engine(busy_timeout)
         # scholar_id -> (profile time, {pub_id: (row id, count)}): spares re-reading 200 rows
         # per fetch; trusted only while the profile's stored time still matches.
         self._pubs: dict[str, tuple[datetime, dict[str, tuple[int, int]]]] = {}
@@ -326,43 +416,134 @@ class Store:
         self.close()
 
     @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A connection; a database that cannot be reached, opened or locked is
+        ``StoreUnavailable`` (exit 10) with one line that never holds the password."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(self._unavailable(exc)) from None
+        except sa.exc.DatabaseError as exc:
+            if "file is not a database" in str(exc.orig):  # SQLite, on the first statement
+                raise self._foreign("it is not a SQLite database") from None
+            raise
+
+    @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite, so writers queue, not fail)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(scholar_stats_write=True)
             with conn.begin():
                 yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             yield conn
+
+    def _unavailable(self, exc: sa.exc.OperationalError) -> str:
+        cause = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "no answer"
+        if "database is locked" in cause:
+            cause = "another process kept it locked past the busy timeout"
+        password = self._parsed_url.password
+        if password:
+            cause = cause.replace(str(password), "***")
+        return f"the database {self.display_url} cannot be used: {cause[:300]}"
 
     # schema
 
     def _upgrade(self) -> None:
-        with self._write() as conn:
-            if self.engine.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727272)"))
+        """Bring the schema up to date; refuse another program's database without writing.
+
+        A read first: a current store (the usual case) needs no write lock at all.
+        """
+        with self._read() as conn:
+            current = self._installed_version(conn)
+        if current < SCHEMA_VERSION:
+            with self._write() as conn:
+                if self.engine.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(727272)"))
+                current = self._installed_version(conn)  # another process may have upgraded
+                for version, step in MIGRATIONS:
+                    if version > current:
+                        log.info("upgrading the store schema to version %d", version)
+                        step(conn)
+                        conn.execute(sa.update(schema_version).values(version=version))
+        if self.engine.dialect.name == "sqlite":
+            self._use_wal()
+
+    def _installed_version(self, conn: Connection) -> int:
+        """The schema version of our store, 0 for an empty database; ``UsageError`` for a
+        database that is not ours, or newer than this release."""
+        inspector = sa.inspect(conn)
+        tables = set(inspector.get_table_names())
+        if not tables:
+            return 0
+        if MARKER_TABLE in tables:
+            marked = conn.execute(sa.select(store_marker.c.application)).scalars().all()
+            if marked != [MARKER] or "schema_version" not in tables:
+                raise self._foreign(f"its {MARKER_TABLE} table is damaged")
+            current = int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+                          or 0)
+        else:
             current = 0
-            if sa.inspect(conn).has_table("schema_version"):
-                newest = sa.select(sa.func.max(schema_version.c.version))
-                current = int(conn.execute(newest).scalar() or 0)
-            if current > SCHEMA_VERSION:
-                raise UsageError(
-                    f"the database {self.display_url} has schema version {current}, newer than "
-                    f"this release knows ({SCHEMA_VERSION}): upgrade scholar-stats"
-                )
-            for version, step in MIGRATIONS:
-                if version > current:
-                    log.info("upgrading the store schema to version %d", version)
-                    step(conn)
-                    conn.execute(sa.update(schema_version).values(version=version))
+            for version, expected in RELEASES_BEFORE_THE_MARKER.items():
+                if _has_tables(inspector, tables, expected):
+                    newest = sa.select(sa.func.max(schema_version.c.version))
+                    if conn.execute(newest).scalar() == version:
+                        current = version
+            if current == 0:
+                shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+                raise self._foreign(f"it holds other tables ({shown})")
+        if current > SCHEMA_VERSION:
+            raise UsageError(
+                f"the database {self.display_url} has schema version {current}, newer than "
+                f"this release knows ({SCHEMA_VERSION}): upgrade scholar-stats"
+            )
+        return current
+
+    def _foreign(self, reason: str) -> UsageError:
+        return UsageError(
+            f"the database {self.display_url} is not a scholar-stats store ({reason}); it was "
+            "left untouched: give --db a new file, or an empty database or schema"
+        )
+
+    def _use_wal(self) -> None:
+        """WAL, so readers (the service) never wait for the writer. Set once the database is
+        known to be ours: the mode is stored in the file, which another program's must not
+        see changed."""
+        database = self._parsed_url.database
+        if not database or database == ":memory:":
+            return
+        with self._connect() as conn:
+            raw = conn.connection.driver_connection  # not SQLAlchemy's: no BEGIN around it
+            assert raw is not None
+            raw.execute("PRAGMA journal_mode=WAL")
 
     @property
     def display_url(self) -> str:
         """The URL without its password, safe for messages."""
-        return sa.make_url(self.url).render_as_string(hide_password=True)
+        return self._parsed_url.render_as_string(hide_password=True)
+
+    def _make_engine(self, busy_timeout: float) -> Engine:
+        """The engine; a URL SQLAlchemy cannot use (unknown dialect, missing driver) is a
+        ``UsageError``, a SQLite folder that cannot be made ``StoreUnavailable``."""
+        try:
+            return _make_engine(self._parsed_url, busy_timeout)
+        except OSError as exc:  # the SQLite file's folder
+            raise StoreUnavailable(
+                f"cannot create the folder of the database {self.display_url}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            hint = ""
+            if isinstance(exc, ImportError):
+                hint = f" (its driver is not installed: {exc.name or exc})"
+            raise UsageError(
+                f"the database URL {self.display_url} cannot be used{hint}: expected "
+                "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE"
+            ) from None
 
     def schema_version(self) -> int:
         with self._read() as conn:
@@ -375,8 +556,7 @@ class Store:
     ) -> list[str]:
         """Track ``ids`` (already validated); returns the ones that were new. New authors are due
         now: the scheduler's pacing spreads a big batch out, then each settles on its slot."""
-        if interval_seconds <= 0:
-            raise UsageError("the refresh interval must be more than 0 seconds")
+        check_interval(interval_seconds)
         added: list[str] = []
         with self._write() as conn:
             existing = set(conn.execute(sa.select(authors.c.scholar_id)).scalars())
@@ -471,27 +651,59 @@ class Store:
             )
             return result.rowcount == 1
 
-    def claim(self, scholar_id: str, now: datetime, lease_seconds: float) -> bool:
-        """Take the author's lease so no other process or thread fetches it at the same time.
+    def claim(
+        self, scholar_id: str, now: datetime, lease_seconds: float, *, due_only: bool = False,
+        holder: str | None = None,
+    ) -> Lease | None:
+        """Take the author's lease so no other process or thread fetches it at the same time;
+        ``None`` when someone else holds it (see ``lease``), or, with ``due_only``, when the
+        author is no longer due (another pass has just fetched it).
 
-        A single conditional UPDATE, atomic on SQLite and PostgreSQL; an expired lease (a
-        crashed worker) can be taken over.
+        A conditional UPDATE, atomic on SQLite and PostgreSQL. An expired lease, or one whose
+        holder has died on this machine, is taken over; the take-over is conditional on the
+        lease being the one judged dead, so two processes cannot both take it.
         """
+        lease = Lease(holder or this_process(), now + timedelta(seconds=lease_seconds))
+        claimable = [authors.c.scholar_id == scholar_id]
+        if due_only:
+            claimable.append(authors.c.next_due_at <= now)
+        free = sa.or_(authors.c.lease_until.is_(None), authors.c.lease_until <= now)
+        take = sa.update(authors).values(lease_until=lease.until, lease_holder=lease.holder)
         with self._write() as conn:
-            result = conn.execute(
-                sa.update(authors)
+            if conn.execute(take.where(*claimable, free)).rowcount == 1:
+                return lease
+            held = conn.execute(
+                sa.select(authors.c.lease_holder, authors.c.lease_until)
                 .where(authors.c.scholar_id == scholar_id)
-                .where(sa.or_(authors.c.lease_until.is_(None), authors.c.lease_until <= now))
-                .values(lease_until=now + timedelta(seconds=lease_seconds))
-            )
-            return result.rowcount == 1
+            ).first()
+            if held is None or held.lease_holder is None or not holder_is_gone(held.lease_holder):
+                return None
+            log.warning("%s: taking over the lease of %s, which is no longer running",
+                        scholar_id, Lease(held.lease_holder, held.lease_until).who)
+            same_lease = sa.and_(authors.c.lease_holder == held.lease_holder,
+                                 authors.c.lease_until == held.lease_until)
+            return lease if conn.execute(take.where(*claimable, same_lease)).rowcount == 1 else None
 
-    def release(self, scholar_id: str) -> None:
+    def lease(self, scholar_id: str, now: datetime) -> Lease | None:
+        """The lease someone holds on the author at ``now``, if any."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(authors.c.lease_holder, authors.c.lease_until)
+                .where(authors.c.scholar_id == scholar_id)
+            ).first()
+        if row is None or row.lease_until is None or row.lease_until <= now:
+            return None
+        return Lease(row.lease_holder or "?@unknown", row.lease_until)
+
+    def release(self, scholar_id: str, lease: Lease | None = None) -> None:
+        """Give the lease up; with ``lease``, only if it is still that one (recording an
+        attempt gives it up already, and the author may have been claimed again since)."""
+        query = sa.update(authors).where(authors.c.scholar_id == scholar_id)
+        if lease is not None:
+            query = query.where(authors.c.lease_holder == lease.holder,
+                                authors.c.lease_until == lease.until)
         with self._write() as conn:
-            conn.execute(
-                sa.update(authors).where(authors.c.scholar_id == scholar_id)
-                .values(lease_until=None)
-            )
+            conn.execute(query.values(lease_until=None, lease_holder=None))
 
     # data
 
@@ -724,7 +936,7 @@ class Store:
                 state=sa.bindparam("state"), last_attempt_at=sa.bindparam("attempt"),
                 last_success_at=sa.bindparam("success"), last_outcome=sa.bindparam("state"),
                 last_exit_code=sa.bindparam("code"), last_status=sa.bindparam("status"),
-                next_due_at=sa.bindparam("due"), lease_until=None,
+                next_due_at=sa.bindparam("due"), lease_until=None, lease_holder=None,
             ),
             [self._author_update(tracked[o.scholar_id], o, now) for o in run],
         )
@@ -901,33 +1113,65 @@ class Store:
                 self._pubs[data.scholar_id] = (at[data.scholar_id], known[data.scholar_id])
 
 
+def _has_tables(
+    inspector: sa.Inspector, tables: set[str], expected: dict[str, frozenset[str]]
+) -> bool:
+    """Whether every table of ``expected`` is there with exactly its columns."""
+    return all(
+        name in tables and {c["name"] for c in inspector.get_columns(name)} == columns
+        for name, columns in expected.items()
+    )
+
+
 def _encode(gs_data: dict[str, Any]) -> str:
     """Compact JSON; ``render`` re-encodes the parsed record, so the files are unaffected."""
     return json.dumps(gs_data, ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
-def _make_engine(url: str) -> Engine:
-    """An engine with SQLite tuned for a small service: WAL, NORMAL sync, foreign keys."""
-    parsed = sa.make_url(url)
+def _parse_url(url: str) -> sa.URL:
+    """The URL, or a ``UsageError`` that never echoes it (it may hold a password)."""
+    try:
+        parsed = sa.make_url(url)
+        parsed.port  # noqa: B018 - a port that is not a number fails here, not at connect
+    except (sa.exc.ArgumentError, ValueError):
+        raise UsageError(
+            f"the database URL {redact_url(url)!r} cannot be parsed: expected sqlite:///PATH "
+            "or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE"
+        ) from None
+    return parsed
+
+
+# A PostgreSQL server that does not answer (a dropped packet, not a refusal) ends a connection
+# attempt after this many seconds, not after the system's TCP timeout of minutes.
+PG_CONNECT_TIMEOUT = 10
+
+
+def _make_engine(parsed: sa.URL, busy_timeout: float = 30.0) -> Engine:
+    """An engine with SQLite tuned for a small service: NORMAL sync, foreign keys, a busy
+    timeout (WAL is set by ``Store._use_wal`` once the file is known to be ours)."""
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
+        connect_args = {}
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     database = parsed.database
-    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    kwargs: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": busy_timeout}
+    }
     if database and database != ":memory:":
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     else:
         kwargs["poolclass"] = sa.pool.StaticPool
-    engine = sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(parsed, **kwargs)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (transactional DDL too)
         cursor = dbapi_conn.cursor()
         for pragma in (
-            "journal_mode=WAL",  # readers (the service) never wait for the writer
             "synchronous=NORMAL",  # safe with WAL; a crash loses at most the last commit
             "foreign_keys=ON",
-            "busy_timeout=30000",
+            f"busy_timeout={round(busy_timeout * 1000)}",
             "cache_size=-8192",  # 8 MiB per connection: enough for history inserts, and the
             # service keeps its answers in its own memory, not in SQLite's page cache
         ):

@@ -10,6 +10,8 @@
   (with ``retry_after``), captcha (the real page), signin (the real page, HTTP 200), signin_redirect,
   sorry (redirect to /sorry/), 500, 404, stall (answers after ``stall_seconds``), truncated (the
   page cut at 60 %), relayout (the metrics table renamed), relayout_rows (row markup renamed).
+* ``doctor(scholar_id, html)`` rewrites every profile page before it is sent (a lying server);
+  a profile request for an id in ``hold`` waits until that ``threading.Event`` is set.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -83,6 +85,8 @@ class FakeScholar:
         self.requests: list[str] = []
         self.retry_after = "1"
         self.stall_seconds = 30.0
+        self.doctor: Callable[[str, str], str] | None = None
+        self.hold: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._real: dict[str, tuple[bytes, str]] = {}
@@ -178,10 +182,16 @@ class FakeScholar:
                     return self._redirect(_SIGN_IN)
                 if parts.path != "/citations":
                     return self._send(404, b"not found")
+                held = fake.hold.get(query.get("user", [""])[0])
+                while held is not None and not held.wait(0.05) and not fake._stop.is_set():
+                    pass
                 page = fake._profile_page(query)
                 if page is None:
                     return self._redirect(_SIGN_IN)
                 body, charset = page
+                if fake.doctor is not None:
+                    user = query.get("user", [""])[0]
+                    body = fake.doctor(user, body.decode(charset)).encode(charset)
                 if mode == "truncated":
                     body = body[: len(body) * 6 // 10]
                 elif mode == "relayout":

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from scholar_stats.errors import ScholarStatsError
@@ -43,6 +44,19 @@ def pg_schema_url() -> Iterator[str]:
 
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@contextmanager
+def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh store URL: a SQLite file in ``tmp_path``, or a PostgreSQL schema of its own
+    (the test is skipped when ``SCHOLAR_STATS_TEST_PG_URL`` is unset)."""
+    if kind == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    if not os.environ.get(PG_ENV):
+        pytest.skip(f"{PG_ENV} is not set")
+    with pg_schema_url() as url:
+        yield url
 
 
 def gs_data(

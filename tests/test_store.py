@@ -204,14 +204,25 @@ def test_due_and_lease(store: Store) -> None:
     store.add_authors([A, B], 86400, T0)
     store.record_outcome(success(B, {"p1": 1}), T0)
     assert [a.scholar_id for a in store.due_authors(T0)] == [A]
-    assert store.claim(A, T0, 60) is True
-    assert store.claim(A, T0, 60) is False  # someone is fetching it
+    lease = store.claim(A, T0, 60)
+    assert lease is not None and lease.until == T0 + timedelta(seconds=60)
+    assert store.lease(A, T0) == lease and lease.who.startswith(f"pid {os.getpid()} on host ")
+    assert store.claim(A, T0, 60) is None  # someone is fetching it
     assert store.due_authors(T0) == []
-    assert store.claim(A, T0 + timedelta(seconds=61), 60) is True  # a crashed worker's lease ends
+    later = T0 + timedelta(seconds=61)
+    assert store.lease(A, later) is None
+    assert store.claim(A, later, 60) is not None  # a crashed worker's lease ends
     store.record_outcome(success(A, {"p1": 1}), T0)  # recording releases it
-    assert store.claim(A, T0, 60) is True
-    store.release(A)
-    assert store.claim(A, T0, 60) is True
+    assert store.lease(A, T0) is None
+    assert store.claim(A, T0, 60, due_only=True) is None  # fetched: not due any more
+    lease = store.claim(A, T0, 60)  # ``refresh ID`` takes it, due or not
+    assert lease is not None
+    store.release(A, lease)
+    assert store.lease(A, T0) is None
+    newer = store.claim(A, T0 + timedelta(seconds=1), 60)
+    assert newer is not None
+    store.release(A, lease)  # an old lease's release leaves the newer one alone
+    assert store.lease(A, T0) == newer
 
 
 def test_record_for_an_untracked_author_is_ignored(store: Store) -> None:
@@ -268,7 +279,7 @@ def test_upgrade_from_the_first_schema_keeps_rows(db_url: str) -> None:
         # and the upgraded database works: a new fetch, the lease, the pause
         store.record_outcome(success(A, {"p1": 8}), T0 + DAY)
         assert store.publication_history(A)[f"{A}:p1"] == [(T0, 7), (T0 + DAY, 8)]
-        assert store.claim(A, T0, 60) is True
+        assert store.claim(A, T0, 60) is not None
         store.record_outcome(failure(A, Blocked("403")), T0 + DAY)
         assert store.paused_until(T0 + DAY) is not None
     with Store(db_url) as store:  # reopening is a no-op
