@@ -677,3 +677,49 @@ def test_ordinary_branch_names_are_accepted(tmp_path: Path, work: Path, remote: 
     assert pub.publish(results, repo=work, branch=name, now=DAY1).pushed
     refs = sh(remote, "for-each-ref", "--format=%(refname)", "refs/heads/").splitlines()
     assert refs == sorted({"refs/heads/main", f"refs/heads/{name}"})
+
+
+def branch_with(remote: Path, tmp_path: Path, entries: list[str]) -> str:
+    """Push a branch whose root tree is built by ``git mktree`` from ``entries`` (ls-tree lines
+    with ``{blob}`` for a blob holding "x"), so it can hold what no checkout would write."""
+    blob = subprocess.run(["git", "-C", str(remote), "hash-object", "-w", "--stdin"],
+                          input=b"x", capture_output=True, check=True).stdout.decode().strip()
+    listing = "".join(line.format(blob=blob) + "\n" for line in entries)
+    tree = subprocess.run(["git", "-C", str(remote), "mktree"], input=listing.encode(),
+                          capture_output=True, check=True).stdout.decode().strip()
+    commit = subprocess.run(["git", "-C", str(remote), "commit-tree", tree, "-m", "odd"],
+                            capture_output=True, check=True).stdout.decode().strip()
+    sh(remote, "update-ref", f"refs/heads/{BRANCH}", commit)
+    return commit
+
+
+def test_entries_that_are_not_regular_files_stay_as_they_are(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    """A symlink, an executable and a submodule already on the branch keep mode and object."""
+    gitlink = "0123456789abcdef0123456789abcdef01234567"
+    branch_with(remote, tmp_path, ["120000 blob {blob}\tlink", "100755 blob {blob}\trun.sh",
+                                   f"160000 commit {gitlink}\tsub", "100644 blob {blob}\tkeep.txt"])
+    before = {line.split("\t")[1]: line.split("\t")[0]
+              for line in sh(remote, "ls-tree", BRANCH).splitlines()}
+    assert pub.publish(write_results(tmp_path / "r", 100, DAY1), repo=work, now=DAY1).pushed
+    after = {line.split("\t")[1]: line.split("\t")[0]
+             for line in sh(remote, "ls-tree", BRANCH).splitlines()}
+    assert {path: after[path] for path in before} == before
+    assert json.loads(branch_file(remote, "gs_data.json"))["citedby"] == 100
+
+
+def test_branch_paths_that_leave_the_folder_are_never_read(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    """Tree entries named '..' or '.git' (git mktree makes them): the Action seeds its folder
+    from read_branch, so such a path would write outside it, or into a git dir."""
+    escaped = subprocess.run(["git", "-C", str(remote), "hash-object", "-w", "--stdin"],
+                             input=b"escaped", capture_output=True, check=True).stdout.decode()
+    inner = subprocess.run(["git", "-C", str(remote), "mktree"], capture_output=True, check=True,
+                           input=f"100644 blob {escaped.strip()}\tescaped.txt\n".encode())
+    tree = inner.stdout.decode().strip()
+    branch_with(remote, tmp_path, [f"040000 tree {tree}\t..", f"040000 tree {tree}\t.git",
+                                   f"040000 tree {tree}\tsub", "100644 blob {blob}\tok.txt"])
+    files = pub.read_branch(work, remote="origin", branch=BRANCH)
+    assert files == {"ok.txt": b"x", "sub/escaped.txt": b"escaped"}
