@@ -501,15 +501,18 @@ class _Session:
         stderr = proc.stderr.decode(errors="replace")
         if proc.returncode == 0:
             return _Pushed(True)
+        try:
+            now: str | None = self.remote_sha(remote, branch)
+        except GitError:  # unreachable now: judge by what the push said
+            now = expected
+        if now == commit:  # the remote took it; only the answer was lost
+            return _Pushed(True)
         status = _porcelain_status(stdout, ref)
         if status is None or status[0] != "!":  # no answer for our ref: the transport failed
             raise GitError(f"git push failed: {_one_line(stderr + stdout)}")
         reason = re.sub(r"^\[(.*?)\]\s*\((.*)\)$", r"\1: \2", status[1])  # [x] (y) -> x: y
         detail = _remote_detail(stderr)
         shown = f"{reason}; the remote said: {detail}" if detail else reason
-        now = self.remote_sha(remote, branch)
-        if now == commit:  # the remote took it; only the answer was lost
-            return _Pushed(True)
         text = f"{reason} {detail}".lower()
         moved = now != expected or any(word in text for word in _MOVED + _LOCK_FAILURES)
         return _Pushed(False, moved, scrub(shown))

@@ -723,3 +723,15 @@ def test_branch_paths_that_leave_the_folder_are_never_read(
                                    f"040000 tree {tree}\tsub", "100644 blob {blob}\tok.txt"])
     files = pub.read_branch(work, remote="origin", branch=BRANCH)
     assert files == {"ok.txt": b"x", "sub/escaped.txt": b"escaped"}
+
+
+def test_a_push_whose_answer_is_lost_counts_as_pushed(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    """The server updates the branch, then dies before it reports (a reference-transaction
+    hook kills receive-pack): git sees only a disconnect, yet the commit is on the branch."""
+    hook = remote / "hooks" / "reference-transaction"
+    hook.write_text('#!/bin/sh\n[ "$1" = committed ] && kill -9 $PPID\nexit 0\n')
+    hook.chmod(0o755)
+    result = pub.publish(write_results(tmp_path / "r", 100, DAY1), repo=work, now=DAY1)
+    assert result.pushed and sh(remote, "rev-parse", BRANCH) == result.commit
