@@ -225,6 +225,21 @@ def _read_regular(name: str, folder_fd: int) -> bytes | None:
         return handle.read()
 
 
+def check_gs_data(path: Path, data: bytes) -> None:
+    """Refuse a results ``gs_data.json`` that fetch did not write (not JSON, a metric missing
+    or not a whole number): its numbers would go into ``history.csv`` on the branch."""
+    try:
+        values = Metrics.from_gs_data(json.loads(data)).as_dict().values()
+        problem = "" if all(type(value) is int for value in values) else "a metric is not a number"
+    except ValueError:
+        problem = "not JSON"
+    except (KeyError, TypeError, AttributeError) as exc:
+        problem = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else "not an author record"
+    if problem:
+        raise UsageError(f"{path} is not a gs_data.json as `scholar-stats fetch` writes it "
+                         f"({problem}); nothing was published")
+
+
 def _folder(path: str) -> str:
     parent = str(PurePosixPath(path).parent)
     return "" if parent == "." else parent + "/"
@@ -596,6 +611,9 @@ def publish(
     check_branch(branch)
     _git_dir(repo)
     results = read_results(results_dir, warn)
+    for path, data in results.items():
+        if PurePosixPath(path).name == GS_DATA:
+            check_gs_data(results_dir / path, data)
     msg = message or default_message(results, today)
     last_reason = ""
     started = time.monotonic()

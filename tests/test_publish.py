@@ -735,3 +735,19 @@ def test_a_push_whose_answer_is_lost_counts_as_pushed(
     hook.chmod(0o755)
     result = pub.publish(write_results(tmp_path / "r", 100, DAY1), repo=work, now=DAY1)
     assert result.pushed and sh(remote, "rev-parse", BRANCH) == result.commit
+
+
+@pytest.mark.parametrize("content", [b"garbage", b'{"citedby": 5}', b"[1]", b"\xff\xfe",
+                                     b'{"citedby": "many", "citedby5y": 1, "hindex": 1}'])
+def test_a_damaged_gs_data_json_is_named_and_nothing_is_pushed(
+    tmp_path: Path, work: Path, remote: Path, content: bytes,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    results = write_results(tmp_path / "r", 100, DAY1)
+    (results / "gs_data.json").write_bytes(content)
+    before = sh(remote, "for-each-ref")
+    assert main(["publish", str(results), "--repo", str(work)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "gs_data.json" in err, err
+    assert "internal error" not in err
+    assert sh(remote, "for-each-ref") == before
