@@ -115,7 +115,10 @@ def run_action(env: Mapping[str, str]) -> int:
         except ScholarStatsError as exc:
             outcome, publish_code = f"publish failed: {exc}", exc.exit_code
             notes.append(annotation("error", "scholar-stats publish", str(exc)))
-        current = read_results(out, warn=lambda text: None)  # publish warned already
+        try:
+            current = read_results(out, warn=lambda text: None)  # publish warned already
+        except ScholarStatsError:  # nothing at all to show (a malformed id on a first run)
+            current = {}
     _append(env.get("GITHUB_OUTPUT"),
             f"published={str(published).lower()}\nfetch-exit-code={fetch_code}\n")
 

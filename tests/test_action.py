@@ -152,6 +152,10 @@ def test_an_id_starting_with_a_dash_is_fetched_and_published(
             ["git", "-C", str(remote), "show", f"{BRANCH}:{path}"], capture_output=True,
             check=True).stdout)
         assert (published["scholar_id"], published["citedby"]) == (DASH_ID, 321)
+    # and an "id" that is an option is an id, refused as malformed: no option injection
+    elsewhere = tmp_path / "elsewhere"
+    assert run_action(action_env(tmp_path, work, SCHOLAR_IDS=f"--out={elsewhere}")) == 2
+    assert not elsewhere.exists()
 
 
 def test_scraped_text_never_becomes_a_workflow_command(
@@ -194,3 +198,16 @@ def test_summary_and_annotations_carry_no_line_break() -> None:
     assert not any(_visible(line).lstrip().startswith("::") for line in text.splitlines())
     line = annotation("warning", "t", INJECTED)  # one command; the name is its escaped data
     assert "\n" not in line and [name for name, _ in runner_commands([line])] == ["warning"]
+
+
+def test_a_malformed_id_on_a_first_run_fails_with_a_summary(
+    tmp_path: Path, work: Path, remote: Path, fake_scholar: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Nothing to publish at all (no branch yet, fetch wrote nothing): exit 2, the summary and
+    an error annotation, and commands are on again at the end."""
+    assert run_action(action_env(tmp_path, work, SCHOLAR_IDS="not-an-id")) == 2
+    assert "**Outcome:** publish failed" in (tmp_path / "summary.md").read_text()
+    lines = capsys.readouterr().out.splitlines()
+    assert [name for name, _ in runner_commands(lines)][:2] == ["stop-commands", "resume"]
+    assert any(line.startswith("::error title=scholar-stats publish::") for line in lines)
