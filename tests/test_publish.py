@@ -462,8 +462,8 @@ def pre_receive(remote: Path, first: str, later: str = "") -> None:
     """A hook doing ``first`` during the first push only (``later`` during the others): the
     adversary that moves the branch after git advertised it and before the update."""
     hook = remote / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\nunset GIT_QUARANTINE_PATH\n"
-                    f"if [ ! -e raced ]; then touch raced; {first or ':'}; else {later or ':'}; fi\n")
+    hook.write_text("#!/bin/sh\nunset GIT_QUARANTINE_PATH\nif [ ! -e raced ]; then touch raced; "
+                    f"{first or ':'}; else {later or ':'}; fi\n")
     hook.chmod(0o755)
 
 
