@@ -20,6 +20,7 @@ from .parse import parse_profile
 from .render import STATUS, render_author_files, render_status
 from .scholar import Deadline, ScholarClient
 from .settings import FetchSettings
+from .summary import log_safe
 
 
 @dataclass(frozen=True)
@@ -137,12 +138,12 @@ def cli_fetch(args: Any) -> int:
             )
             save_outcome(folder, outcome)
             if outcome.ok:
-                print(
+                print(log_safe(  # the message quotes the scraped name
                     f"{outcome.status.message} ({outcome.status.requests} requests, "
                     f"{outcome.status.duration_seconds:.1f} s) -> {folder}"
-                )
+                ))
             else:
                 kept = " (previous data kept)" if previous else ""
-                print(f"scholar-stats: {outcome.status.message}{kept}", file=sys.stderr)
+                print(log_safe(f"scholar-stats: {outcome.status.message}{kept}"), file=sys.stderr)
             worst = max(worst, outcome.exit_code)
     return worst

@@ -12,14 +12,19 @@ URL, an argument list, a message or ``.git/config``; git reads it from the envir
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import random
 import re
+import stat
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,10 +38,27 @@ log = logging.getLogger(__name__)
 GS_DATA = "gs_data.json"
 STATUS = "status.json"
 TOKEN_ENV = "GITHUB_TOKEN"
-MAX_ATTEMPTS = 4
+MAX_ATTEMPTS = 10  # pushes per run; ten runs racing on one branch all land (tested)
+RETRY_SECONDS = 60.0  # no new attempt starts later than this after the first
+BACKOFF_SECONDS = 0.25  # first wait before a retry, doubled each time, jittered, capped
+BACKOFF_CAP = 5.0
 KEEPALIVE = timedelta(days=7)  # commit anyway when the head is older: the data is alive
 GIT_TIMEOUT = 300.0
-_RETRYABLE = ("non-fast-forward", "fetch first", "stale info", "already exists")
+REGULAR_MODES = ("100644", "100755")
+# What a server says when the ref changed between its check and its update, or its lock was
+# held by another push at that moment: git ("cannot lock ref", "failed to update ref"), GitHub
+# ("incorrect old value provided"). Retried even when the branch did not visibly move.
+_LOCK_FAILURES = ("cannot lock ref", "failed to update ref", "failed to lock",
+                  "incorrect old value")
+# git's own answers for a ref that moved, seen before the update: the advertised head differs
+# from the one the commit was built on.
+_MOVED = ("non-fast-forward", "fetch first", "stale info", "already exists",
+          "remote ref updated since checkout")
+# Branch names git accepts that would name something else when read back (git rev-parse looks
+# in $GIT_DIR, refs/, refs/tags/, refs/heads/, refs/remotes/ in that order).
+_SHADOWED_PREFIXES = ("refs/", "heads/", "tags/", "remotes/")
+_PSEUDO_REF = re.compile(r"[A-Z_]*HEAD")
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 # git runs this itself; the shell expands the variable, so the token is in no argv or file.
 CREDENTIAL_HELPER = (
     '!f() { test "$1" = get || return 0; echo username=x-access-token; '
@@ -119,19 +141,103 @@ def auth_env(base: Mapping[str, str]) -> dict[str, str]:
 # ----------------------------------------------------------------------------- pure parts
 
 
-def read_results(results_dir: Path) -> dict[str, bytes]:
-    """Relative POSIX path → bytes of every file under ``results_dir`` (dot-entries skipped)."""
-    if not results_dir.is_dir():
-        raise UsageError(f"{results_dir} is not a folder: run `scholar-stats fetch --out DIR` first")
+def _kind(mode: int) -> str:
+    """What a non-regular folder entry is, for the warning that names it."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def read_results(
+    results_dir: Path, warn: Callable[[str], None] | None = None
+) -> dict[str, bytes]:
+    """Relative POSIX path → bytes of every regular file under ``results_dir``.
+
+    Dot-entries (fetch's temporary files) are left out silently. Anything that is not a
+    regular file or a folder (a symlink, wherever it points; a FIFO, a socket, a device) is
+    skipped and ``warn`` is told its path: publishing a symlink's target could put a file from
+    outside the folder on a public branch, and opening a FIFO would wait forever. Entries are
+    opened with O_NOFOLLOW and O_NONBLOCK relative to their folder's descriptor, so an entry
+    swapped for a symlink or a FIFO after the listing is caught too.
+    """
+    warn = warn or log.warning
+    try:
+        top = os.open(results_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        raise UsageError(
+            f"{results_dir} does not exist: run `scholar-stats fetch --out DIR` first") from None
+    except NotADirectoryError:
+        raise UsageError(f"{results_dir} is not a folder") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {results_dir}: {exc.strerror}") from None
     files: dict[str, bytes] = {}
-    for path in sorted(results_dir.rglob("*")):
-        rel = path.relative_to(results_dir)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        files[rel.as_posix()] = path.read_bytes()
+    try:
+        for folder, dirs, names, folder_fd in os.fwalk(".", dir_fd=top, follow_symlinks=False):
+            for name in sorted([*dirs, *names]):
+                rel = os.path.normpath(os.path.join(folder, name)).replace(os.sep, "/")
+                if name.startswith("."):
+                    _drop(dirs, name)
+                    continue
+                mode = os.stat(name, dir_fd=folder_fd, follow_symlinks=False).st_mode
+                if stat.S_ISDIR(mode):
+                    continue
+                _drop(dirs, name)  # a symlink to a folder is listed with the folders
+                try:
+                    data = _read_regular(name, folder_fd) if stat.S_ISREG(mode) else None
+                except OSError as exc:
+                    raise UsageError(f"cannot read {results_dir / rel}: {exc.strerror}") from None
+                if data is None:
+                    kind = _kind(os.stat(name, dir_fd=folder_fd, follow_symlinks=False).st_mode)
+                    warn(f"skipped {rel}: {kind}; only regular files are published")
+                    continue
+                files[rel] = data
+    except OSError as exc:
+        raise UsageError(f"cannot read {results_dir}: {exc.strerror or exc}") from None
+    finally:
+        os.close(top)
     if not files:
         raise UsageError(f"{results_dir} has no files to publish")
-    return files
+    return dict(sorted(files.items()))
+
+
+def _drop(names: list[str], name: str) -> None:
+    if name in names:
+        names.remove(name)  # fwalk then does not descend into it
+
+
+def _read_regular(name: str, folder_fd: int) -> bytes | None:
+    """The bytes of ``name`` if it is (still) a regular file, else None; never blocks."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO):  # it became a symlink, or a socket
+            return None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return handle.read()
+
+
+def check_gs_data(path: Path, data: bytes) -> None:
+    """Refuse a results ``gs_data.json`` that fetch did not write (not JSON, a metric missing
+    or not a whole number): its numbers would go into ``history.csv`` on the branch."""
+    try:
+        values = Metrics.from_gs_data(json.loads(data)).as_dict().values()
+        problem = "" if all(type(value) is int for value in values) else "a metric is not a number"
+    except ValueError:
+        problem = "not JSON"
+    except (KeyError, TypeError, AttributeError) as exc:
+        problem = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else "not an author record"
+    if problem:
+        raise UsageError(f"{path} is not a gs_data.json as `scholar-stats fetch` writes it "
+                         f"({problem}); nothing was published")
 
 
 def _folder(path: str) -> str:
@@ -208,12 +314,43 @@ def default_message(results: Mapping[str, bytes], today: str) -> str:
 # ----------------------------------------------------------------------------- git parts
 
 
+def is_local_url(url: str) -> bool:
+    """git's own rule (connect.c): a path, or file://; ``host:path`` and ``scheme://`` are not."""
+    if url.startswith("file://"):
+        return True
+    if "://" in url:
+        return False
+    colon, slash = url.find(":"), url.find("/")
+    return colon < 0 or 0 <= slash < colon
+
+
+def _safe_path(path: str) -> bool:
+    """A tree path that stays inside a folder when written to disk (the Action does that)."""
+    parts = path.split("/")
+    return not path.startswith("/") and all(
+        part not in ("", ".", "..") and part.lower() != ".git" for part in parts)
+
+
 @dataclass(frozen=True)
 class _Head:
+    """The branch tip: every entry of its tree (path → mode, object) and the bytes of its
+    regular files. Entries that are not regular files (symlinks, submodules) are kept as they
+    are but never read or written to disk."""
+
     commit: str
     tree: str
     time: datetime
-    files: dict[str, bytes]
+    entries: dict[str, tuple[str, str]]
+    files: dict[str, bytes] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _Pushed:
+    """A push's answer for our ref: ``ok``; else git's reason and whether to re-apply."""
+
+    ok: bool
+    retry: bool = False
+    reason: str = ""
 
 
 class _Session:
@@ -221,27 +358,40 @@ class _Session:
 
     def __init__(self, repo: Path, objects: Path) -> None:
         self.repo = repo
-        top = git(repo, "rev-parse", "--absolute-git-dir").stdout.decode().strip()
-        repo_objects = Path(top) / "objects"
+        top = Path(_git_dir(repo))
+        repo_objects = top / "objects"
         alternates = [str(repo_objects)]
         info = repo_objects / "info" / "alternates"
         if info.is_file():
-            alternates += [line for line in info.read_text().splitlines() if line.strip()]
+            alternates += [str(repo_objects / line.strip())
+                           for line in info.read_text().splitlines() if line.strip()]
         env = dict(os.environ)
         env["GIT_OBJECT_DIRECTORY"] = str(objects)
         env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = os.pathsep.join(alternates)
         self.env = auth_env(env)
+        self.scratch = objects
         self.index = objects / "index"
 
     def remote_url(self, remote: str) -> str:
-        """The push URL of a configured remote, else ``remote`` itself (already a URL/path).
+        """The push URL of a configured remote, else ``remote`` itself if it is a URL or a
+        path git can use; a name that is neither is a usage error.
 
         Fetch and push go to the URL, not the name, so git does not update the repository's
         remote-tracking refs (they would point at objects that live only in the temp dir).
         """
         proc = self.run("remote", "get-url", "--push", "--", remote, check=False)
         url = proc.stdout.decode().strip()
-        return url if proc.returncode == 0 and url else remote
+        if proc.returncode == 0 and url:
+            return url
+        if not is_local_url(remote) or remote.startswith("file://"):
+            return remote
+        if Path(remote).exists():  # a path, relative to where the command runs
+            return str(Path(remote).absolute())
+        if "/" in remote or os.sep in remote:
+            raise UsageError(f"the remote {remote} does not exist (--remote: a remote's name, "
+                             "a URL or the path of a repository)")
+        raise UsageError(f"{self.repo} has no remote named {remote!r} (`git remote -v` lists "
+                         "them; --remote also takes a URL or the path of a repository)")
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True,
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -251,44 +401,85 @@ class _Session:
             env: Mapping[str, str] | None = None) -> str:
         return self.run(*args, input=input, env=env).stdout.decode().strip()
 
+    def remote_sha(self, remote: str, branch: str) -> str | None:
+        """Where the branch is on the remote now (None: it does not exist)."""
+        ref = f"refs/heads/{branch}"
+        proc = self.run("ls-remote", "--", remote, ref, check=False)
+        if proc.returncode != 0:
+            text = _one_line(proc.stderr.decode(errors="replace"))
+            if is_local_url(remote):  # a path: nothing transient about it
+                raise UsageError(f"the remote {scrub(remote)!r} is not a git repository "
+                                 f"that can be read: {text}")
+            raise GitError(f"git ls-remote failed: {text}")
+        return next((line.split()[0] for line in proc.stdout.decode().splitlines()
+                     if line.split()[1:] == [ref]), None)
+
     def remote_head(self, remote: str, branch: str) -> _Head | None:
         """The branch head on the remote, fetched into the throwaway object directory."""
-        ref = f"refs/heads/{branch}"
-        listing = self.out("ls-remote", "--", remote, ref)
-        sha = next((line.split()[0] for line in listing.splitlines()
-                    if line.split()[1:] == [ref]), None)
+        sha = self.remote_sha(remote, branch)
         if sha is None:
             return None
         self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
-                 "--", remote, ref)
+                 "--", remote, f"refs/heads/{branch}")
         if self.run("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode != 0:
             # the branch moved between ls-remote and fetch: ask for the exact commit
             self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--", remote, sha)
-        tree = self.out("rev-parse", f"{sha}^{{tree}}")
-        when = datetime.fromtimestamp(int(self.out("show", "-s", "--format=%ct", sha)),
-                                      tz=timezone.utc)
-        return _Head(sha, tree, when, self.tree_files(tree))
+        tree, stamp = self.out("show", "-s", "--format=%T %ct", sha).split()
+        when = datetime.fromtimestamp(int(stamp), tz=timezone.utc)
+        entries = self.tree_entries(tree)
+        regular = {path: sha for path, (mode, sha) in entries.items()
+                   if mode in REGULAR_MODES and _safe_path(path)}
+        return _Head(sha, tree, when, entries, self.read_blobs(regular))
 
-    def tree_files(self, tree: str) -> dict[str, bytes]:
-        files: dict[str, bytes] = {}
-        listing = self.run("ls-tree", "-r", "-z", tree).stdout.split(b"\0")
-        for entry in filter(None, listing):
+    def tree_entries(self, tree: str) -> dict[str, tuple[str, str]]:
+        entries: dict[str, tuple[str, str]] = {}
+        for entry in filter(None, self.run("ls-tree", "-r", "-z", tree).stdout.split(b"\0")):
             meta, path = entry.split(b"\t", 1)
-            mode, kind, sha = meta.decode().split()
-            if kind == "blob":
-                files[path.decode()] = self.run("cat-file", "blob", sha).stdout
-        return files
+            mode, _kind, sha = meta.decode().split()
+            entries[os.fsdecode(path)] = (mode, sha)
+        return entries
 
-    def write_tree(self, files: Mapping[str, bytes]) -> str:
-        """A tree holding ``files``, built in a temporary index (never the repository's)."""
+    def read_blobs(self, shas: Mapping[str, str]) -> dict[str, bytes]:
+        """path → bytes of each blob, read by one ``git cat-file --batch``."""
+        order = sorted(set(shas.values()))
+        if not order:
+            return {}
+        output = self.run("cat-file", "--batch", input="".join(f"{sha}\n" for sha in order)
+                          .encode()).stdout
+        blobs: dict[str, bytes] = {}
+        at = 0
+        for sha in order:
+            header_end = output.index(b"\n", at)
+            size = int(output[at:header_end].split()[2])
+            blobs[sha] = output[header_end + 1 : header_end + 1 + size]
+            at = header_end + 1 + size + 1
+        return {path: blobs[sha] for path, sha in shas.items()}
+
+    def write_tree(self, files: Mapping[str, bytes], head: _Head | None) -> str:
+        """A tree holding ``files`` plus the head's entries ``files`` does not name, built in a
+        temporary index (never the repository's). Entries kept from the head keep their mode
+        and object; only new or changed files are hashed, in one ``git hash-object``."""
+        old = head.entries if head else {}
+        kept = {path: entry for path, entry in old.items() if path not in files}
+        changed = [path for path in sorted(files)
+                   if path not in old or old[path][0] not in REGULAR_MODES
+                   or (head is not None and head.files.get(path) != files[path])]
+        reused = {path: old[path] for path in files if path not in changed}
+        blobs = self.scratch / "blobs"
+        blobs.mkdir(exist_ok=True)
+        for number, path in enumerate(changed):
+            (blobs / str(number)).write_bytes(files[path])
+        listing = "".join(f"{blobs / str(n)}\n" for n in range(len(changed)))
+        hashed = self.out("hash-object", "-w", "--no-filters", "--stdin-paths",
+                          input=listing.encode()).split() if changed else []
+        entries = {**kept, **reused, **{path: ("100644", sha)
+                                        for path, sha in zip(changed, hashed)}}
         env = {"GIT_INDEX_FILE": str(self.index)}
         self.index.unlink(missing_ok=True)
         self.run("read-tree", "--empty", env=env)
-        lines = []
-        for path, data in sorted(files.items()):
-            sha = self.out("hash-object", "-w", "--stdin", input=data)
-            lines.append(f"100644 {sha}\t{path}\n")
-        self.run("update-index", "--index-info", input="".join(lines).encode(), env=env)
+        info = b"".join(f"{mode} {sha}\t".encode() + os.fsencode(path) + b"\0"
+                        for path, (mode, sha) in sorted(entries.items()))
+        self.run("update-index", "-z", "--index-info", input=info, env=env)
         return self.out("write-tree", env=env)
 
     def commit(self, tree: str, parent: str | None, message: str, now: datetime) -> str:
@@ -307,18 +498,87 @@ class _Session:
         return self.run("config", "--get", key, check=False).stdout.decode().strip()
 
     def push(self, remote: str, branch: str, commit: str, expected: str | None,
-             force: bool) -> tuple[bool, str]:
-        """Push ``commit``; (True, "") on success, (retryable, reason) otherwise."""
+             force: bool) -> _Pushed:
+        """Push ``commit`` over ``expected`` (the head it was built on) and classify the answer.
+
+        Judged by facts first: git's porcelain status line for our ref says whether the push
+        was refused; asking the remote where the branch is now says whether it moved. A
+        refusal is retried when the branch moved, or when git names a "branch moved" or a
+        lock failure (another push held the ref at that moment); anything else (a hook, a
+        protected branch, no permission, no network) is final.
+        """
         ref = f"refs/heads/{branch}"
         args = ["push", "--porcelain"]
         if force:
             args.append(f"--force-with-lease={ref}:{expected or ''}")
         proc = self.run(*args, "--", remote, f"{commit}:{ref}", check=False)
+        stdout = proc.stdout.decode(errors="replace")
+        stderr = proc.stderr.decode(errors="replace")
         if proc.returncode == 0:
-            return True, ""
-        text = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
-        retryable = "[rejected]" in text and any(word in text for word in _RETRYABLE)
-        return False, ("retry" if retryable else _one_line(text))
+            return _Pushed(True)
+        try:
+            now: str | None = self.remote_sha(remote, branch)
+        except GitError:  # unreachable now: judge by what the push said
+            now = expected
+        if now == commit:  # the remote took it; only the answer was lost
+            return _Pushed(True)
+        status = _porcelain_status(stdout, ref)
+        if status is None or status[0] != "!":  # no answer for our ref: the transport failed
+            raise GitError(f"git push failed: {_one_line(stderr + stdout)}")
+        reason = re.sub(r"^\[(.*?)\]\s*\((.*)\)$", r"\1: \2", status[1])  # [x] (y) -> x: y
+        detail = _remote_detail(stderr)
+        shown = f"{reason}; the remote said: {detail}" if detail else reason
+        text = f"{reason} {detail}".lower()
+        moved = now != expected or any(word in text for word in _MOVED + _LOCK_FAILURES)
+        return _Pushed(False, moved, scrub(shown))
+
+
+def _porcelain_status(stdout: str, ref: str) -> tuple[str, str] | None:
+    """(flag, summary) from ``git push --porcelain``'s line for ``ref``: ``!`` is refused,
+    the summary e.g. ``[remote rejected] (failed to update ref)``."""
+    for line in stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and parts[1].rpartition(":")[2] == ref:
+            return parts[0], parts[2].strip()
+    return None
+
+
+def _remote_detail(stderr: str) -> str:
+    """The server's own error line (``remote: error: cannot lock ref ...``), if it sent one."""
+    for line in scrub(stderr).splitlines():
+        text = line.strip()
+        if text.startswith("remote:") and text[len("remote:"):].strip():
+            return text[len("remote:"):].strip()[:300]
+    return ""
+
+
+def _git_dir(repo: Path) -> str:
+    """The repository's git dir; a missing folder, a file or a non-repository is named."""
+    if not repo.exists():
+        raise UsageError(f"{repo} does not exist (--repo: the git repository to publish from)")
+    if not repo.is_dir():
+        raise UsageError(f"{repo} is not a folder (--repo: the git repository to publish from)")
+    proc = git(repo, "rev-parse", "--absolute-git-dir", check=False)
+    if proc.returncode != 0:
+        raise UsageError(f"{repo} is not a git repository (--repo: a clone of the repository "
+                         "to publish to)")
+    return proc.stdout.decode().strip()
+
+
+def check_branch(branch: str) -> None:
+    """Refuse names git refuses (``git check-ref-format --branch``) and names git accepts but
+    that would be read back as something else (``HEAD``, ``@``, ``refs/...``, ``tags/...``,
+    ``FETCH_HEAD``, an object id) or taken for an option (``-x``)."""
+    shown = repr(branch)
+    if not branch or branch.startswith("-"):
+        raise UsageError(f"{shown} is not a valid branch name")
+    if branch == "@" or _PSEUDO_REF.fullmatch(branch) or _OBJECT_ID.fullmatch(branch) or (
+            branch.startswith(_SHADOWED_PREFIXES)):
+        raise UsageError(f"{shown} is an ambiguous branch name: git would read it back as "
+                         "another ref or object; choose a plain name like google-scholar-stats")
+    proc = git(Path(tempfile.gettempdir()), "check-ref-format", "--branch", branch, check=False)
+    if proc.returncode != 0 or proc.stdout.decode().strip() != branch:  # e.g. @{-1} expanded
+        raise UsageError(f"{shown} is not a valid branch name (see `git check-ref-format`)")
 
 
 # ----------------------------------------------------------------------------- the API
@@ -335,28 +595,38 @@ def publish(
     now: datetime | None = None,
     attempts: int = MAX_ATTEMPTS,
     before_push: Callable[[int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> PublishResult:
     """Commit the files of ``results_dir`` to ``branch`` on ``remote`` and push it.
 
     Appends a commit (``squash``: one parentless commit). Skips when only timestamps and
-    status changed and the head is younger than 7 days. A rejected push is re-applied on the
-    new head, up to ``attempts`` times; then :class:`PublishFailed`. ``before_push(attempt)``
-    is a test seam, called right before each push.
+    status changed and the head is younger than 7 days. A push refused because the branch
+    moved is re-applied on the new head, up to ``attempts`` times and for at most
+    ``RETRY_SECONDS``, with jittered backoff so racing runs spread out; then
+    :class:`PublishFailed`. ``warn`` hears about skipped entries of the folder.
+    ``before_push(attempt)`` is a test seam, called right before each push.
     """
     now = now or datetime.now(timezone.utc)
     today = now.astimezone(timezone.utc).date().isoformat()
-    _check_branch(repo, branch)
-    results = read_results(results_dir)
+    check_branch(branch)
+    _git_dir(repo)
+    results = read_results(results_dir, warn)
+    for path, data in results.items():
+        if PurePosixPath(path).name == GS_DATA:
+            check_gs_data(results_dir / path, data)
     msg = message or default_message(results, today)
     last_reason = ""
+    started = time.monotonic()
+    attempt = 0
     with tempfile.TemporaryDirectory(prefix="scholar-stats-git-") as tmp:
         session = _Session(repo, Path(tmp))
         remote = session.remote_url(remote)
-        for attempt in range(1, max(1, attempts) + 1):
+        while True:
+            attempt += 1
             try:
                 head = session.remote_head(remote, branch)
                 files = build_tree_files(head.files if head else {}, results, today)
-                tree = session.write_tree(files)
+                tree = session.write_tree(files, head)
                 if head is not None:
                     if tree == head.tree:
                         return PublishResult(False, False, head.commit, "nothing changed")
@@ -370,46 +640,52 @@ def publish(
                 commit = session.commit(tree, parent, msg, now)
                 if before_push is not None:
                     before_push(attempt)
-                ok, why = session.push(remote, branch, commit,
-                                       head.commit if head else None, force=squash)
+                pushed = session.push(remote, branch, commit,
+                                      head.commit if head else None, force=squash)
             except GitError as exc:
                 raise PublishFailed(f"publishing to {branch!r} failed: {exc}") from None
-            if ok:
+            if pushed.ok:
                 return PublishResult(True, True, commit, f"pushed {commit[:12]} to {branch}")
-            if why != "retry":
-                raise PublishFailed(f"push to {branch!r} was refused: {why}")
-            last_reason = "the branch kept moving (rejected as non-fast-forward)"
-            log.info("push to %s rejected (attempt %d); re-applying on the new head",
-                     branch, attempt)
+            if not pushed.retry:
+                raise PublishFailed(f"push to {branch!r} was refused: {pushed.reason}")
+            last_reason = pushed.reason
+            wait = random.uniform(0, min(BACKOFF_CAP, BACKOFF_SECONDS * 2 ** attempt))
+            if attempt >= attempts or time.monotonic() - started + wait > RETRY_SECONDS:
+                break
+            log.info("push to %s refused (%s), attempt %d; re-applying on the new head in "
+                     "%.1f s", branch, last_reason, attempt, wait)
+            time.sleep(wait)  # backoff, so runs racing on the branch stop colliding
     raise PublishFailed(
-        f"push to {branch!r} failed after {attempts} attempts: {last_reason}; run it again"
+        f"push to {branch!r} failed after {attempt} attempts in "
+        f"{time.monotonic() - started:.0f} s: the branch kept moving ({last_reason}); "
+        "run it again"
     )
 
 
 def read_branch(repo: Path, *, remote: str, branch: str) -> dict[str, bytes]:
-    """The files at the tip of the remote branch ({} when it does not exist yet).
+    """The regular files at the tip of the remote branch ({} when it does not exist yet).
 
     The action seeds its results folder with them, so fetch's plausibility gate compares
-    with the published data and the summary can show what changed.
+    with the published data and the summary can show what changed. Paths that would leave
+    the folder are not returned.
     """
-    _check_branch(repo, branch)
+    check_branch(branch)
+    _git_dir(repo)
     with tempfile.TemporaryDirectory(prefix="scholar-stats-git-") as tmp:
         session = _Session(repo, Path(tmp))
         head = session.remote_head(session.remote_url(remote), branch)
         return head.files if head else {}
 
 
-def _check_branch(repo: Path, branch: str) -> None:
-    proc = git(repo, "check-ref-format", f"refs/heads/{branch}", check=False)
-    if proc.returncode != 0 or branch.startswith("-"):
-        raise UsageError(f"{branch!r} is not a valid branch name")
-
-
 def cli_publish(args: Any) -> int:
-    """Handler of ``scholar-stats publish`` (see cli.py); prints one line about the outcome."""
+    """Handler of ``scholar-stats publish`` (see cli.py); prints one line about the outcome,
+    after one warning line per entry of DIR that was skipped."""
+    def warn(text: str) -> None:
+        print(f"scholar-stats: warning: {text}", file=sys.stderr)
+
     result = publish(
         Path(args.dir), repo=Path(args.repo), branch=args.branch, remote=args.remote,
-        message=args.message, squash=args.squash,
+        message=args.message, squash=args.squash, warn=warn,
     )
     if result.pushed:
         print(f"published: {result.reason}")

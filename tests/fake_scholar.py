@@ -3,8 +3,8 @@
 * Real profile pages (``tests/fixtures/scholar/profile_*.html``) are served for their own ids, as
   saved. Pages after the first (``cstart>0``) do not exist in the fixtures: the fake serves the
   first page with its rows removed and "Show more" disabled, i.e. "no more publications".
-* ``add_profile(id, pubs, citations)`` builds a synthetic profile of any size: the markup of a real
-  2026 page around real publication rows (the 1114-row fragment), paginated like Scholar.
+* ``add_profile(id, pubs, citations, name)`` builds a synthetic profile of any size: the markup of a
+  real 2026 page around real publication rows (the 1114-row fragment), paginated like Scholar.
 * Unknown ids get what Scholar does: a redirect to Google's sign-in page.
 * ``mode`` (or a ``queue`` of modes, one per request, used first) makes it misbehave: 403, 429
   (with ``retry_after``), captcha (the real page), signin (the real page, HTTP 200), signin_redirect,
@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 import time
@@ -55,10 +56,11 @@ class SyntheticProfile:
     """A profile of ``pubs`` real rows under a real page's markup, renamed to ``scholar_id``."""
 
     def __init__(self, template: str, rows: list[str], scholar_id: str, pubs: int,
-                 citations: int) -> None:
+                 citations: int, name: str | None = None) -> None:
         self.scholar_id = scholar_id
+        shown = html.escape(name if name is not None else f"Synthetic Author {scholar_id}")
         self.template = template.replace(TEMPLATE_ID, scholar_id).replace(
-            'id="gsc_prf_in">Doaa Elmatary', f'id="gsc_prf_in">Synthetic Author {scholar_id}'
+            'id="gsc_prf_in">Doaa Elmatary', f'id="gsc_prf_in">{shown}'
         )
         cells = [citations, citations * 6 // 10, 40, 30, 90, 60]
         values = iter(cells)
@@ -107,9 +109,11 @@ class FakeScholar:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def add_profile(self, scholar_id: str, pubs: int, citations: int = 1000) -> None:
+    def add_profile(self, scholar_id: str, pubs: int, citations: int = 1000,
+                    name: str | None = None) -> None:
+        """A synthetic profile; ``name`` doctors the author's name (any text, HTML-escaped)."""
         self._synthetic[scholar_id] = SyntheticProfile(
-            self._template, self._rows, scholar_id, pubs, citations
+            self._template, self._rows, scholar_id, pubs, citations, name
         )
 
     def profile_requests(self) -> list[str]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -427,3 +430,324 @@ def test_full_path_fetch_publish_and_read_back(
     head = sh(remote, "rev-parse", BRANCH)
     assert main(["publish", str(results), "--repo", str(work)]) == 0
     assert sh(remote, "rev-parse", BRANCH) == head
+
+
+# ----------------------------------------------------------------------------- hostile input
+# Issue 9, class 13: the branch moving under a push, in every way git reports it, over every
+# transport; symlinks and other non-regular entries in the results folder; a repository or a
+# remote that is not there; branch names git allows but that name something else.
+
+
+def moved_away(remote: Path, message: str) -> str:
+    """A commit on the branch's current head (or parentless) adding ``<message>.txt``, pushed
+    to ``refs/other/<message>`` only, so a hook can move the branch to it later."""
+    other = remote.parent / f"other-{message}"
+    if not other.exists():
+        subprocess.run(["git", "clone", "-q", str(remote), str(other)], check=True,
+                       capture_output=True)
+    base = sh(remote, "rev-parse", "--verify", "-q", BRANCH, check=False)
+    if base:
+        sh(other, "fetch", "-q", "origin", BRANCH)
+        sh(other, "checkout", "-q", "--detach", base)
+    else:
+        sh(other, "checkout", "-q", "--orphan", f"o-{message}")
+    (other / f"{message}.txt").write_text(message)
+    sh(other, "add", f"{message}.txt")
+    sh(other, "commit", "-q", "-m", message)
+    sh(other, "push", "-q", "origin", f"HEAD:refs/other/{message}")
+    return sh(other, "rev-parse", "HEAD")
+
+
+def pre_receive(remote: Path, first: str, later: str = "") -> None:
+    """A hook doing ``first`` during the first push only (``later`` during the others): the
+    adversary that moves the branch after git advertised it and before the update."""
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nunset GIT_QUARANTINE_PATH\nif [ ! -e raced ]; then touch raced; "
+                    f"{first or ':'}; else {later or ':'}; fi\n")
+    hook.chmod(0o755)
+
+
+@pytest.fixture(params=["path", "file", "http"])
+def transport(request: pytest.FixtureRequest, tmp_path: Path, remote: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Any:
+    """How publish reaches the bare remote: a path, a file:// URL, or smart HTTP with a token."""
+    if request.param == "path":
+        yield str(remote)
+    elif request.param == "file":
+        yield f"file://{remote}"
+    else:
+        from git_servers import git_http_server
+
+        with git_http_server(tmp_path, token=TOKEN) as base:
+            monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+            yield f"{base}/{remote.name}"
+
+
+MOVES = ["fetch first", "non-fast-forward", "stale info", "moved during the push",
+         "created during the push", "lock held during the push"]
+
+
+@pytest.mark.parametrize("move", MOVES)
+def test_every_way_the_branch_moves_is_retried(
+    tmp_path: Path, work: Path, remote: Path, transport: str, move: str,
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each of git's answers for "the branch moved" (client side from the advertisement, server
+    side from the ref transaction) is re-applied on the new head and pushed on attempt 2."""
+    caplog.set_level("INFO", logger="scholar_stats.publish")
+    if move != "created during the push":
+        pub.publish(write_results(tmp_path / "r1", 100, DAY1), repo=work, now=DAY1)
+    survivor = "index.html" if move == "non-fast-forward" else "other.txt"
+    expect = {"fetch first": "fetch first", "non-fast-forward": "non-fast-forward",
+              "stale info": "stale info", "moved during the push": "but expected",
+              "created during the push": "reference already exists",
+              "lock held during the push": ".lock': File exists"}[move]
+    ref = f"refs/heads/{BRANCH}"
+    if move in ("moved during the push", "created during the push"):
+        other = moved_away(remote, "other")
+        pre_receive(remote, f"git update-ref {ref} {other}")
+    elif move == "lock held during the push":
+        survivor = ""
+        pre_receive(remote, f"touch {ref}.lock", f"rm -f {ref}.lock")
+    calls: list[int] = []
+
+    def race(attempt: int) -> None:
+        calls.append(attempt)
+        if attempt > 1:
+            return
+        if move in ("fetch first", "stale info"):
+            sh(remote, "update-ref", ref, moved_away(remote, "other"))
+        elif move == "non-fast-forward":  # a commit publish already has: the site's main
+            sh(remote, "update-ref", ref, sh(work, "rev-parse", "HEAD"))
+
+    day2 = DAY1 + timedelta(days=1)
+    before = snapshot(work)
+    result = pub.publish(write_results(tmp_path / "r2", 150, day2), repo=work, now=day2,
+                         remote=transport, squash=move == "stale info", before_push=race)
+    assert result.pushed and calls == [1, 2]
+    assert expect in caplog.text  # git really answered this way, and publish said so
+    assert sh(remote, "rev-parse", BRANCH) == result.commit
+    assert json.loads(branch_file(remote, "gs_data.json"))["citedby"] == 150
+    if survivor:  # re-applied on the new head: what the other writer pushed is still there
+        assert branch_file(remote, survivor)
+    assert sh(remote, "rev-list", "--min-parents=2", BRANCH) == ""  # linear
+    assert not list(remote.glob("refs/heads/*.lock"))
+    assert snapshot(work) == before
+    out, err = capsys.readouterr()
+    assert TOKEN not in out + err + caplog.text
+
+
+def race_hook(remote: Path, racers: int) -> None:
+    """Hold every push in pre-receive until all ``racers`` have arrived (or 30 s passed), once:
+    the first round then collides for sure, as runs started by one cron minute do."""
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\nmkdir -p arrived\n[ -e released ] && exit 0\ntouch arrived/$$\ni=0\n"
+        f'while [ "$(ls arrived | wc -l)" -lt {racers} ] && [ $i -lt 300 ]; do '
+        "sleep 0.1; i=$((i+1)); done\ntouch released\n"
+    )
+    hook.chmod(0o755)
+
+
+RACE_SECONDS = 60  # README: retries stop after 60 s
+
+
+def test_ten_racing_publish_processes_all_land(tmp_path: Path, work: Path, remote: Path) -> None:
+    """10 real `scholar-stats publish` processes, each with its own author, on one remote."""
+    racers = 10
+    race_hook(remote, racers)
+    ids = [f"RACE{i:02d}xxAAAJ" for i in range(racers)]
+    for i, scholar_id in enumerate(ids):
+        write_results(tmp_path / f"run{i}" / scholar_id, 100 + i, DAY1, scholar_id=scholar_id)
+    started = time.monotonic()
+    procs = [subprocess.Popen([sys.executable, "-m", "scholar_stats", "publish",
+                               str(tmp_path / f"run{i}"), "--repo", str(work)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(racers)]
+    outcomes = [(proc.wait(timeout=RACE_SECONDS + 60), *proc.communicate()) for proc in procs]
+    took = time.monotonic() - started
+    assert [code for code, _, _ in outcomes] == [0] * racers, outcomes
+    assert len(list((remote / "arrived").iterdir())) >= racers  # they really collided
+    assert took < RACE_SECONDS + 30, took
+    log = sh(remote, "rev-list", "--parents", BRANCH).splitlines()
+    assert len(log) == racers  # one commit per run, none lost
+    assert [len(line.split()) for line in log] == [2] * (racers - 1) + [1]  # a line
+    for i, scholar_id in enumerate(ids):
+        assert json.loads(branch_file(remote, f"{scholar_id}/gs_data.json"))["citedby"] == 100 + i
+        assert [value for _, value in history(remote, f"{scholar_id}/")] == [100 + i]
+
+
+def test_a_branch_that_keeps_moving_stops_retrying_in_time(
+    tmp_path: Path, work: Path, remote: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pub.publish(write_results(tmp_path / "r1", 100, DAY1), repo=work, now=DAY1)
+    monkeypatch.setattr(pub, "RETRY_SECONDS", 2.0)
+
+    def always(attempt: int) -> None:
+        other_clone_pushes(tmp_path, remote, f"n{attempt}")
+
+    day2 = DAY1 + timedelta(days=1)
+    started = time.monotonic()
+    with pytest.raises(PublishFailed) as info:
+        pub.publish(write_results(tmp_path / "r2", 150, day2), repo=work, now=day2,
+                    attempts=1000, before_push=always)
+    took = time.monotonic() - started
+    assert took < 2.0 + 15, took  # the window, plus one last attempt on a loaded machine
+    message = str(info.value)
+    assert re.search(r"after \d+ attempts in \d+ s", message) and "\n" not in message
+    assert "moving" in message
+
+
+def test_only_regular_files_are_published(tmp_path: Path, work: Path, remote: Path) -> None:
+    """Symlinks (to a file or folder, outside or inside) and a FIFO are skipped with a warning
+    naming each; nothing they point to reaches the branch, and the FIFO does not hang."""
+    secret = "OUTSIDE-SECRET-7c1f"
+    outside = tmp_path / "outside"
+    (outside / "folder").mkdir(parents=True)
+    (outside / "private.key").write_text(secret)
+    (outside / "folder" / "gs_data.json").write_text(json.dumps({"name": secret}))
+    results = write_results(tmp_path / "results", 100, DAY1)
+    (results / "stolen.key").symlink_to(outside / "private.key")
+    (results / "shields" / "alias.json").symlink_to(results / "shields" / "citations.json")
+    (results / "linked").symlink_to(outside / "folder", target_is_directory=True)
+    (results / "dangling").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(results / "pipe")
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "scholar_stats", "publish", str(results),
+                           "--repo", str(work)], capture_output=True, text=True, timeout=120)
+    assert time.monotonic() - started < 60
+    assert proc.returncode == 0, proc.stderr
+    warnings = proc.stderr.splitlines()
+    for name in ("stolen.key", "shields/alias.json", "linked", "dangling", "pipe"):
+        assert sum(name in line and "warning" in line and "skipped" in line
+                   for line in warnings) == 1, (name, warnings)
+    assert len(warnings) == 5, warnings
+    names = set(sh(remote, "ls-tree", "-r", "--name-only", BRANCH).splitlines())
+    assert names == {*render_author_files(AuthorData(SID, gs_data(100), 2021)), "status.json",
+                     "history.csv"}
+    assert sh(remote, "ls-tree", "-r", BRANCH).count("100644 blob") == len(names)
+    for name in names:
+        assert secret not in branch_file(remote, name).decode()
+
+
+@pytest.mark.parametrize("case", ["missing", "a file", "not a repository", "no such remote",
+                                  "remote path is not a repository"])
+def test_a_bad_repository_or_remote_is_named(
+    tmp_path: Path, work: Path, remote: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = write_results(tmp_path / "r", 100, DAY1)
+    (tmp_path / "plain.txt").write_text("x")
+    (tmp_path / "plain").mkdir()
+    argv, expect = {
+        "missing": (["--repo", str(tmp_path / "nonexistent")], "does not exist"),
+        "a file": (["--repo", str(tmp_path / "plain.txt")], "not a folder"),
+        "not a repository": (["--repo", str(tmp_path / "plain")], "not a git repository"),
+        "no such remote": (["--repo", str(work), "--remote", "upstream"], "no remote named"),
+        "remote path is not a repository": (["--repo", str(work), "--remote",
+                                             str(tmp_path / "plain")], "not a git repository"),
+    }[case]
+    before = sh(remote, "for-each-ref")
+    assert main(["publish", str(results), *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert expect in err and "branch" not in err, err
+    assert sh(remote, "for-each-ref") == before
+
+
+@pytest.mark.parametrize("name", [
+    "HEAD", "@", "refs/heads/x", "-x", "--force", "heads/x", "tags/v1", "remotes/origin/x",
+    "FETCH_HEAD", "ORIG_HEAD", "0123456789abcdef0123456789abcdef01234567", "@{-1}", "a..b",
+    "x.lock", "a b", "", "x/", "ma\nin",
+])
+def test_odd_branch_names_are_refused_before_anything_is_pushed(
+    tmp_path: Path, work: Path, remote: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = write_results(tmp_path / "r", 100, DAY1)
+    before = sh(remote, "for-each-ref")
+    assert main(["publish", str(results), "--repo", str(work), f"--branch={name}"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "branch" in err, err
+    assert sh(remote, "for-each-ref") == before  # no odd ref was created
+
+
+@pytest.mark.parametrize("name", ["google-scholar-stats", "stats/scholar", "gh-pages-data", "é"])
+def test_ordinary_branch_names_are_accepted(tmp_path: Path, work: Path, remote: Path,
+                                            name: str) -> None:
+    results = write_results(tmp_path / "r", 100, DAY1)
+    assert pub.publish(results, repo=work, branch=name, now=DAY1).pushed
+    refs = sh(remote, "for-each-ref", "--format=%(refname)", "refs/heads/").splitlines()
+    assert refs == sorted({"refs/heads/main", f"refs/heads/{name}"})
+
+
+def branch_with(remote: Path, tmp_path: Path, entries: list[str]) -> str:
+    """Push a branch whose root tree is built by ``git mktree`` from ``entries`` (ls-tree lines
+    with ``{blob}`` for a blob holding "x"), so it can hold what no checkout would write."""
+    blob = subprocess.run(["git", "-C", str(remote), "hash-object", "-w", "--stdin"],
+                          input=b"x", capture_output=True, check=True).stdout.decode().strip()
+    listing = "".join(line.format(blob=blob) + "\n" for line in entries)
+    tree = subprocess.run(["git", "-C", str(remote), "mktree"], input=listing.encode(),
+                          capture_output=True, check=True).stdout.decode().strip()
+    commit = subprocess.run(["git", "-C", str(remote), "commit-tree", tree, "-m", "odd"],
+                            capture_output=True, check=True).stdout.decode().strip()
+    sh(remote, "update-ref", f"refs/heads/{BRANCH}", commit)
+    return commit
+
+
+def test_entries_that_are_not_regular_files_stay_as_they_are(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    """A symlink, an executable and a submodule already on the branch keep mode and object."""
+    gitlink = "0123456789abcdef0123456789abcdef01234567"
+    branch_with(remote, tmp_path, ["120000 blob {blob}\tlink", "100755 blob {blob}\trun.sh",
+                                   f"160000 commit {gitlink}\tsub", "100644 blob {blob}\tkeep.txt"])
+    before = {line.split("\t")[1]: line.split("\t")[0]
+              for line in sh(remote, "ls-tree", BRANCH).splitlines()}
+    assert pub.publish(write_results(tmp_path / "r", 100, DAY1), repo=work, now=DAY1).pushed
+    after = {line.split("\t")[1]: line.split("\t")[0]
+             for line in sh(remote, "ls-tree", BRANCH).splitlines()}
+    assert {path: after[path] for path in before} == before
+    assert json.loads(branch_file(remote, "gs_data.json"))["citedby"] == 100
+
+
+def test_branch_paths_that_leave_the_folder_are_never_read(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    """Tree entries named '..' or '.git' (git mktree makes them): the Action seeds its folder
+    from read_branch, so such a path would write outside it, or into a git dir."""
+    escaped = subprocess.run(["git", "-C", str(remote), "hash-object", "-w", "--stdin"],
+                             input=b"escaped", capture_output=True, check=True).stdout.decode()
+    inner = subprocess.run(["git", "-C", str(remote), "mktree"], capture_output=True, check=True,
+                           input=f"100644 blob {escaped.strip()}\tescaped.txt\n".encode())
+    tree = inner.stdout.decode().strip()
+    branch_with(remote, tmp_path, [f"040000 tree {tree}\t..", f"040000 tree {tree}\t.git",
+                                   f"040000 tree {tree}\tsub", "100644 blob {blob}\tok.txt"])
+    files = pub.read_branch(work, remote="origin", branch=BRANCH)
+    assert files == {"ok.txt": b"x", "sub/escaped.txt": b"escaped"}
+
+
+def test_a_push_whose_answer_is_lost_counts_as_pushed(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    """The server updates the branch, then dies before it reports (a reference-transaction
+    hook kills receive-pack): git sees only a disconnect, yet the commit is on the branch."""
+    hook = remote / "hooks" / "reference-transaction"
+    hook.write_text('#!/bin/sh\n[ "$1" = committed ] && kill -9 $PPID\nexit 0\n')
+    hook.chmod(0o755)
+    result = pub.publish(write_results(tmp_path / "r", 100, DAY1), repo=work, now=DAY1)
+    assert result.pushed and sh(remote, "rev-parse", BRANCH) == result.commit
+
+
+@pytest.mark.parametrize("content", [b"garbage", b'{"citedby": 5}', b"[1]", b"\xff\xfe",
+                                     b'{"citedby": "many", "citedby5y": 1, "hindex": 1}'])
+def test_a_damaged_gs_data_json_is_named_and_nothing_is_pushed(
+    tmp_path: Path, work: Path, remote: Path, content: bytes,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    results = write_results(tmp_path / "r", 100, DAY1)
+    (results / "gs_data.json").write_bytes(content)
+    before = sh(remote, "for-each-ref")
+    assert main(["publish", str(results), "--repo", str(work)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "gs_data.json" in err, err
+    assert "internal error" not in err
+    assert sh(remote, "for-each-ref") == before
