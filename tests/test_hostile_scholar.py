@@ -141,6 +141,127 @@ def test_the_request_timeout_is_a_total_per_request(
     assert len(fake_scholar.requests) == 2
 
 
+def _stopped_attempt_recorded(db: str, scholar_id: str) -> None:
+    with Store(db) as store:
+        attempt = store.attempts(scholar_id)[0]
+        assert (attempt.outcome, attempt.exit_code) == ("network", 6)
+        assert "stopped" in attempt.message
+        # the lease was released: another process can take the author at once
+        assert store.claim(scholar_id, datetime.now(timezone.utc), 60)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with Store(url) as store:
+        store.add_authors([REAL_ID], 86400, datetime.now(timezone.utc))
+    return url
+
+
+def _stop_during_a_fetch(
+    args: list[str], fake: FakeScholar, *, env: dict[str, str] | None = None,
+    ready: Callable[[subprocess.Popen[str]], None] | None = None,
+    fetching: Callable[[], bool] | None = None,
+) -> tuple[float, subprocess.Popen[str], str, str]:
+    """Start ``scholar-stats ARGS``, wait until a fetch is under way (by default: a request
+    reached the trickling Scholar), send SIGTERM and time how long the process takes to exit."""
+    fake.mode = "trickle_body"
+    fetching = fetching or (lambda: bool(fake.requests))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scholar_stats", *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        if ready is not None:
+            ready(proc)
+        wait_for(lambda: fetching() or proc.poll() is not None, "no fetch started")
+        assert proc.poll() is None, proc.communicate()[1]
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("still running 30 s after SIGTERM") from None
+        took = time.monotonic() - signalled
+        print(f"{' '.join(args[:1])}: exited {took:.2f} s after SIGTERM")
+        return took, proc, out, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+STOP_BOUND = 5.0  # seconds from SIGTERM to exit, whatever the fetch under way is doing
+# uvicorn re-raises the signal it caught once it has shut down cleanly, so `serve` ends "killed
+# by SIGTERM" (as a process should); `schedule` exits 0.
+SERVE_STOPPED = (0, -signal.SIGTERM)
+
+
+def test_schedule_stops_within_seconds_of_sigterm_during_a_fetch(
+    fake_scholar: FakeScholar, db: str
+) -> None:
+    took, proc, out, err = _stop_during_a_fetch(["schedule", "--db", db], fake_scholar)
+    assert took < STOP_BOUND, err
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    _stopped_attempt_recorded(db, REAL_ID)
+
+
+def test_schedule_stops_within_seconds_of_sigterm_during_a_connect(
+    fake_scholar: FakeScholar, db: str
+) -> None:
+    with unconnectable_listener() as port:
+        took, proc, out, err = _stop_during_a_fetch(
+            ["schedule", "--db", db], fake_scholar,
+            env={"SCHOLAR_STATS_SCHOLAR_URL": f"http://127.0.0.1:{port}",
+                 "SCHOLAR_STATS_TIMEOUT": "60"},
+            fetching=lambda: connecting_to(port))
+    assert took < STOP_BOUND, err
+    assert proc.returncode == 0, err
+    _stopped_attempt_recorded(db, REAL_ID)
+
+
+def test_serve_stops_within_seconds_of_sigterm_during_a_scheduled_fetch(
+    fake_scholar: FakeScholar, db: str
+) -> None:
+    args = ["serve", "--port", str(free_port()), "--db", db]
+    took, proc, out, err = _stop_during_a_fetch(args, fake_scholar)
+    assert took < STOP_BOUND, err
+    assert proc.returncode in SERVE_STOPPED, err
+    assert "Traceback" not in err
+    _stopped_attempt_recorded(db, REAL_ID)
+
+
+def test_serve_stops_within_seconds_of_sigterm_during_an_admin_refresh(
+    fake_scholar: FakeScholar, db: str
+) -> None:
+    port = free_port()
+    token = "admin-t0ken"
+
+    def ask_for_a_refresh(proc: subprocess.Popen[str]) -> None:
+        def up() -> bool:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                return True
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.communicate()[1]
+                return False
+
+        wait_for(up, "serve did not come up")
+        answer = httpx.post(f"http://127.0.0.1:{port}/authors/{REAL_ID}/refresh",
+                            headers={"Authorization": f"Bearer {token}"}, json={"force": True})
+        assert answer.status_code == 202
+
+    args = ["serve", "--port", str(port), "--db", db, "--no-scheduler"]
+    took, proc, out, err = _stop_during_a_fetch(
+        args, fake_scholar, env={"SCHOLAR_STATS_ADMIN_TOKEN": token}, ready=ask_for_a_refresh)
+    assert took < STOP_BOUND, err
+    assert proc.returncode in SERVE_STOPPED, err
+    assert "Traceback" not in err and token not in out + err
+    _stopped_attempt_recorded(db, REAL_ID)
+
+
 # -- class 2: pages are bounded ----------------------------------------------------------------
 
 MEMORY_CAP_MB = 1500  # the child's address space: a regression fails instead of eating RAM
