@@ -14,7 +14,10 @@ one. Each tick fetches at most one author, so:
   the ``before_request`` hook and counted in the store, so it holds across processes; an
   author it cannot cover waits;
 - a block (exit 3) pauses all fetching (store-wide, 30 min doubling to 24 h), not found retries
-  weekly, a page not understood at the next interval (see ``plan``).
+  weekly, a page not understood at the next interval (see ``plan``);
+- ``shutdown`` stops a fetch under way at once (its deadline is cancelled: sleeps wake, sockets
+  are shut down), so SIGTERM ends ``schedule`` and ``serve`` within seconds; the attempt is
+  recorded as a network failure ("stopped") and its lease released.
 """
 
 from __future__ import annotations
@@ -33,12 +36,14 @@ from .errors import AuthorBusy
 from .fetch import FetchOutcome, attempt_fetch
 from .plan import utcnow
 from .refresh import DEFAULT_REQUESTS_PER_HOUR, FetchFunction, Refresher, RequestBudget
+from .scholar import Cancellation, Deadline
 from .settings import FetchSettings
 from .store import Store
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "scholar-stats-refresh"
+STOPPING = "scholar-stats is shutting down"
 
 
 class RefreshScheduler:
@@ -68,6 +73,7 @@ class RefreshScheduler:
         self._next_start: datetime | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._lock = threading.Lock()
+        self._cancellation = Cancellation()  # cancelled by shutdown: ends the fetch under way
 
     # state
 
@@ -96,6 +102,7 @@ class RefreshScheduler:
     def start(self) -> None:
         """Continue the plan from the store: the pacing counts from the last attempt."""
         now = self.clock()
+        self._cancellation = Cancellation()
         recent = self.store.attempts(limit=1)
         if recent:
             self._next_start = recent[0].at + timedelta(seconds=self.spacing * recent[0].requests)
@@ -112,7 +119,9 @@ class RefreshScheduler:
         self._scheduler = scheduler
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop ticking; with ``wait`` a fetch under way finishes and is recorded first."""
+        """Stop ticking and stop the fetch under way at once; with ``wait``, return after it is
+        recorded (as stopped) and its lease released."""
+        self._cancellation.cancel(STOPPING)
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
 
@@ -141,8 +150,11 @@ class RefreshScheduler:
             if self._next_start is not None and now < self._next_start:
                 return None
             for author in self.store.due_authors(now):
+                if self._cancellation.cancelled:
+                    return None
                 try:
-                    outcome = self.refresher.refresh(author.scholar_id, due_only=True)
+                    outcome = self.refresher.refresh(
+                        author.scholar_id, due_only=True, deadline=self._deadline())
                 except AuthorBusy as busy:  # another process took it since the list was read
                     log.info("%s", busy)
                     continue
@@ -157,16 +169,20 @@ class RefreshScheduler:
     def refresh_now(self, scholar_id: str) -> FetchOutcome | None:
         """Fetch one author now (e.g. asked for by the service), under the same rules."""
         with self._lock:
-            if self.store.paused_until(self.clock()) is not None:
+            if self._cancellation.cancelled or self.store.paused_until(self.clock()) is not None:
                 return None
             try:
-                outcome = self.refresher.refresh(scholar_id)
+                outcome = self.refresher.refresh(scholar_id, deadline=self._deadline())
             except AuthorBusy as busy:
                 log.info("%s", busy)
                 return None
             if outcome is not None:
                 self._after(outcome)
             return outcome
+
+    def _deadline(self) -> Deadline:
+        """A fresh deadline for one fetch, which ``shutdown`` can cancel."""
+        return Deadline(self.refresher.settings.deadline, cancellation=self._cancellation)
 
     def _after(self, outcome: FetchOutcome) -> None:
         self.last_outcome = outcome

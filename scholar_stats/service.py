@@ -255,6 +255,7 @@ class Service:
         self.scheduler: Any = None
         self._refresh_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._refresher: Any = None
+        self._cancellation: Any = None  # close cancels it: ends the refresh pool's fetch
         # What the last sync saw, and when an entry next needs rebuilding for its age alone:
         # a poll with nothing new returns after one small query.
         self._synced_marker: tuple[str, int] | None = None
@@ -412,19 +413,26 @@ class Service:
             self.store.mark_due(scholar_id, datetime.now(timezone.utc))
             return
         if self._refresh_pool is None:
+            from .scholar import Cancellation
+
             self._refresh_pool = concurrent.futures.ThreadPoolExecutor(1, "scholar-stats-refresh")
+            self._cancellation = Cancellation()
 
         def job() -> None:
             if self.scheduler is not None and not force:
                 self.scheduler.refresh_now(scholar_id)  # calls on_result itself
                 return
             from .refresh import Refresher, RequestBudget
+            from .scholar import Deadline
 
             if self._refresher is None:
                 budget = RequestBudget(self.store, self.settings.requests_per_hour)
                 self._refresher = Refresher(self.store, self.fetch_settings(), budget)
             refresher = replace(self._refresher, force=force)
-            outcome = refresher.refresh(scholar_id)
+            if self._cancellation.cancelled:
+                return
+            deadline = Deadline(refresher.settings.deadline, cancellation=self._cancellation)
+            outcome = refresher.refresh(scholar_id, deadline=deadline)
             if outcome is not None:
                 self.on_result(outcome)
 
@@ -459,6 +467,9 @@ class Service:
             return f"unknown ({type(exc).__name__})"
 
     def close(self) -> None:
+        """Stop the fetches under way at once (each is recorded as stopped), then clean up."""
+        if self._cancellation is not None:
+            self._cancellation.cancel("scholar-stats is shutting down")
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None

@@ -12,16 +12,22 @@
   page cut at 60 %), relayout (the metrics table renamed), relayout_rows (row markup renamed).
 * ``doctor(scholar_id, html)`` rewrites every profile page before it is sent (a lying server);
   a profile request for an id in ``hold`` waits until that ``threading.Event`` is set.
+* Hostile modes (issue 9): trickle_headers / trickle_body (the answer one byte every
+  ``trickle_seconds``), gzip (the page gzipped, as a real server does), gzip_bomb (``bomb``: gzip
+  bytes sent as the page), huge (``huge_bytes`` of HTML streamed with no Content-Length),
+  redirect (a 302 to ``redirect_to``, relative or on another host).
 """
 
 from __future__ import annotations
 
 import html
+import gzip
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -85,10 +91,15 @@ class FakeScholar:
         self.mode = "ok"
         self.queue: list[str] = []
         self.requests: list[str] = []
+        self.headers: list[Message] = []  # each request's headers (case-insensitive lookup)
         self.retry_after = "1"
         self.stall_seconds = 30.0
         self.doctor: Callable[[str, str], str] | None = None
         self.hold: dict[str, threading.Event] = {}
+        self.trickle_seconds = 0.5
+        self.bomb = b""
+        self.huge_bytes = 50 * 2**20
+        self.redirect_to = "/"
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._real: dict[str, tuple[bytes, str]] = {}
@@ -156,8 +167,15 @@ class FakeScholar:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (ConnectionResetError, BrokenPipeError):
+                    pass  # the client hung up without reading the answer: clients may do so
+
             def do_GET(self) -> None:  # noqa: N802
                 fake.requests.append(self.path)
+                fake.headers.append(self.headers)
                 mode = fake._next_mode()
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query)
@@ -184,6 +202,12 @@ class FakeScholar:
                     return self._redirect(f"/sorry/index?continue={self.path}")
                 if mode == "signin_redirect":
                     return self._redirect(_SIGN_IN)
+                if mode == "redirect":
+                    return self._redirect(fake.redirect_to)
+                if mode == "gzip_bomb":
+                    return self._send(200, fake.bomb, {"Content-Encoding": "gzip"})
+                if mode == "huge":
+                    return self._send_huge()
                 if parts.path != "/citations":
                     return self._send(404, b"not found")
                 held = fake.hold.get(query.get("user", [""])[0])
@@ -202,7 +226,49 @@ class FakeScholar:
                     body = body.replace(b'id="gsc_rsb_st"', b'id="gsc_rsb_stats"')
                 elif mode == "relayout_rows":
                     body = body.replace(b'class="gsc_a_at"', b'class="gsc_a_title"')
-                return self._send(200, body, {"Content-Type": f"text/html; charset={charset}"})
+                headers = {"Content-Type": f"text/html; charset={charset}"}
+                if mode == "gzip":
+                    body = gzip.compress(body)
+                    headers["Content-Encoding"] = "gzip"
+                if mode in ("trickle_headers", "trickle_body"):
+                    return self._trickle(body, headers, headers_too=mode == "trickle_headers")
+                return self._send(200, body, headers)
+
+            def _head(self, status: int, headers: dict[str, str]) -> bytes:
+                lines = [f"HTTP/1.1 {status} OK"] + [f"{k}: {v}" for k, v in headers.items()]
+                return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+            def _trickle(self, body: bytes, headers: dict[str, str], headers_too: bool) -> None:
+                """The answer one byte every ``trickle_seconds``: from its first byte, or from
+                the body's (the status line and headers sent at once)."""
+                message = self._head(200, {**headers, "Content-Length": str(len(body))}) + body
+                start = 0 if headers_too else len(message) - len(body)
+                try:
+                    self.wfile.write(message[:start])
+                    self.wfile.flush()
+                    for i in range(start, len(message)):
+                        if fake._stop.wait(fake.trickle_seconds):
+                            return
+                        self.wfile.write(message[i : i + 1])
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+            def _send_huge(self) -> None:
+                """``huge_bytes`` of HTML, streamed with no Content-Length (until the close)."""
+                head = self._head(200, {"Content-Type": "text/html; charset=UTF-8",
+                                        "Connection": "close"})
+                filler = b"<p>" + b"x" * (2**20 - 7) + b"</p>\n"
+                try:
+                    self.wfile.write(head + b"<html><body>")
+                    for _ in range(fake.huge_bytes // len(filler)):
+                        if fake._stop.is_set():
+                            return
+                        self.wfile.write(filler)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
 
             def _redirect(self, location: str) -> None:
                 self._send(302, b"", {"Location": location})
