@@ -716,23 +716,28 @@ def run_workers(args: Any, settings: ServiceSettings, workers: int) -> None:
 
 
 def _flags_as_env(args: Any) -> dict[str, str]:
+    """Every ``serve`` flag as its variable, so a worker parsing ``serve`` sees what was given
+    here (and never an unused, possibly bad, value the flags overrode)."""
     flags = {
         "DB": getattr(args, "db", None),
         "PROXY": getattr(args, "proxy", None),
         "DEADLINE": getattr(args, "deadline", None),
         "DELAY": getattr(args, "delay", None),
         "REQUESTS_PER_HOUR": getattr(args, "requests_per_hour", None),
-        "NO_SCHEDULER": "1" if getattr(args, "no_scheduler", False) else None,
+        "NO_SCHEDULER": "true" if getattr(args, "no_scheduler", False) else "false",
+        "HOST": getattr(args, "host", None),
+        "PORT": getattr(args, "port", None),
+        "WORKERS": getattr(args, "workers", None),
     }
     return {f"SCHOLAR_STATS_{name}": str(value) for name, value in flags.items() if value is not None}
 
 
 def worker_app() -> FastAPI:
     """The app of one ``serve --workers N`` worker (uvicorn calls this factory in each)."""
-    from .cli import build_parser
+    from .cli import parse_args
 
     sys.setswitchinterval(SWITCH_INTERVAL)
-    args = build_parser().parse_args(["serve"])
+    args = parse_args(["serve"])
     supervisor_schedules = not args.no_scheduler
     return create_app(service_settings(args, scheduler=False,
                                        scheduler_elsewhere=supervisor_schedules))
