@@ -90,3 +90,13 @@ def test_port_0_picks_a_free_port_and_says_which(db: str, workers: str) -> None:
         port = int(base.rsplit(":", 1)[1])
         assert port != 0
         assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
+
+
+def test_an_app_that_fails_to_start_is_not_reported_as_blocked(tmp_path: Path) -> None:
+    """uvicorn exits 3 when the app's startup fails; 3 is "blocked by Scholar" here."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    db = f"sqlite:///{a_file / 'store.db'}"  # cannot be created: its folder is a file
+    done = run_cli(["serve", "--db", db, "--port", "0", "--no-scheduler"], timeout=30)
+    assert done.returncode not in (0, 3), done.stderr
+    assert done.stderr.splitlines()[-1].startswith("scholar-stats: ")
