@@ -1,7 +1,7 @@
 """Command line entry point.
 
-Only argparse and the standard library are imported here, so ``--help`` stays fast: each
-command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind it) is imported only when
+Only argparse, the standard library, ``errors`` and ``settings`` (the value parsers, standard
+library only) are imported here, so ``--help`` stays fast: each command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind it) is imported only when
 that command runs. Every flag has an environment variable; the flag wins.
 
 Environment defaults are read after parsing, and only for the flags of the command being run:
