@@ -1,8 +1,11 @@
 """Command line entry point.
 
-Only argparse and the standard library are imported here, so ``--help`` stays fast: each
-command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind it) is imported only when
+Only argparse, the standard library, ``errors`` and ``settings`` (the value parsers, standard
+library only) are imported here, so ``--help`` stays fast: each command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind it) is imported only when
 that command runs. Every flag has an environment variable; the flag wins.
+
+Environment defaults are read after parsing, and only for the flags of the command being run:
+a bad ``SCHOLAR_STATS_PORT`` concerns ``serve`` alone, and ``--help`` never reads any.
 """
 
 from __future__ import annotations
@@ -10,54 +13,50 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TypeVar
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 from . import __version__
-
-ENV_PREFIX = "SCHOLAR_STATS_"
-
-
-def env(name: str, default: str | None = None) -> str | None:
-    """The value of ``SCHOLAR_STATS_<name>``, or ``default`` when unset or empty."""
-    return os.environ.get(ENV_PREFIX + name) or default
+from .errors import ScholarStatsError, UsageError
+from .settings import (
+    parse_bool, parse_count, parse_interval, parse_port, parse_proxy_url, parse_seconds, read_env,
+)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value < 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+def flag_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse`` as an argparse ``type``: its ValueError message becomes argparse's message."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
-T = TypeVar("T")
+@dataclass(frozen=True)
+class FromEnv:
+    """A flag's default: ``SCHOLAR_STATS_<name>`` read with the flag's own ``parse`` (``default``
+    when unset or empty). This is where a flag is bound to its variable: argparse leaves such an
+    object in the namespace when the flag is not given, and :func:`parse_args` resolves the ones
+    of the command being run, so no other command ever reads the variable."""
 
+    name: str
+    default: Any = None
+    parse: Callable[[str], Any] = str
 
-def _bad_env(name: str, problem: Exception) -> NoReturn:
-    print(f"scholar-stats: error: {ENV_PREFIX}{name}: {problem}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def _env_default(name: str, default: str, parse: Callable[[str], T]) -> T:
-    """A flag's default from ``SCHOLAR_STATS_<name>``, read with the flag's own ``parse``; a bad
-    value exits 2 naming the variable."""
-    raw = env(name, default)
-    assert raw is not None
-    try:
-        return parse(raw)
-    except argparse.ArgumentTypeError as exc:
-        _bad_env(name, exc)
+    def resolve(self) -> Any:
+        return read_env(self.name, self.default, self.parse)
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
-        default=env("DB"),
+        default=FromEnv("DB"),
         metavar="URL",
         help="SQLAlchemy database URL [env SCHOLAR_STATS_DB; default: a SQLite file in the "
         "user data directory, see README]",
@@ -67,57 +66,43 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
 def _add_fetch_tuning(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--proxy",
-        default=env("PROXY"),
+        type=flag_type(parse_proxy_url),
+        default=FromEnv("PROXY", None, parse_proxy_url),
         metavar="URL",
         help="proxy for Scholar requests: http://, https:// or socks5://user:pass@host:port "
         "[env SCHOLAR_STATS_PROXY]",
     )
     parser.add_argument(
         "--deadline",
-        type=_positive_float,
-        default=_env_default("DEADLINE", "300", _positive_float),
+        type=flag_type(parse_seconds),
+        default=FromEnv("DEADLINE", 300.0, parse_seconds),
         metavar="SECONDS",
         help="the whole run ends by then: no request, retry or sleep goes past it "
         "[env SCHOLAR_STATS_DEADLINE; default 300]",
     )
     parser.add_argument(
         "--delay",
-        type=_positive_float,
-        default=_env_default("DELAY", "5", _positive_float),
+        type=flag_type(parse_seconds),
+        default=FromEnv("DELAY", 5.0, parse_seconds),
         metavar="SECONDS",
         help="politeness delay between Scholar pages, jittered +-50%% "
         "[env SCHOLAR_STATS_DELAY; default 5]",
     )
 
 
-def _interval_seconds(text: str) -> float:
-    """A refresh interval: more than 0 s, at most ``plan.MAX_INTERVAL`` (as ``POST /authors``)."""
-    from .plan import MAX_INTERVAL
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= MAX_INTERVAL:  # NaN fails too
-        raise argparse.ArgumentTypeError(
-            f"expected seconds, more than 0 and at most {MAX_INTERVAL:g} (365 days), got {text!r}"
-        )
-    return value
-
-
-def _at_least_one(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return int(text)
-
-
 def _add_budget(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--requests-per-hour", type=_at_least_one, metavar="N",
-        default=_env_default("REQUESTS_PER_HOUR", "30", _at_least_one),
+        "--requests-per-hour", type=flag_type(parse_count), metavar="N",
+        default=FromEnv("REQUESTS_PER_HOUR", 30, parse_count),
         help="at most N Scholar requests (every page and retry) in any hour "
         "[env SCHOLAR_STATS_REQUESTS_PER_HOUR; default 30]",
     )
+
+
+def _switch(parser: argparse.ArgumentParser, *flags: str, env: str, help: str) -> None:  # noqa: A002
+    """An on/off flag: given means on; otherwise ``SCHOLAR_STATS_<env>`` read with parse_bool."""
+    parser.add_argument(*flags, action="store_true", default=FromEnv(env, False, parse_bool),
+                        help=help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,10 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         "SCHOLAR_STATS_SCHOLAR_URL (default https://scholar.google.com).",
     )
     parser.add_argument("--version", action="version", version=f"scholar-stats {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", default=bool(env("VERBOSE")),
-        help="log every request and retry to stderr [env SCHOLAR_STATS_VERBOSE]",
-    )
+    _switch(parser, "-v", "--verbose", env="VERBOSE",
+            help="log every request and retry to stderr [env SCHOLAR_STATS_VERBOSE]")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     fetch = sub.add_parser(
@@ -150,14 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID")
     fetch.add_argument(
-        "--out", default=env("OUT", "results"), metavar="DIR",
+        "--out", default=FromEnv("OUT", "results"), metavar="DIR",
         help="output folder [env SCHOLAR_STATS_OUT; default results]",
     )
     _add_fetch_tuning(fetch)
-    fetch.add_argument(
-        "--force", action="store_true", default=bool(env("FORCE")),
-        help="write even when the new numbers drop implausibly [env SCHOLAR_STATS_FORCE]",
-    )
+    _switch(fetch, "--force", env="FORCE",
+            help="write even when the new numbers drop implausibly [env SCHOLAR_STATS_FORCE]")
     fetch.set_defaults(handler="scholar_stats.fetch:cli_fetch")
 
     publish = sub.add_parser(
@@ -167,24 +148,24 @@ def build_parser() -> argparse.ArgumentParser:
         "push it, without touching the working tree, index or current branch.",
     )
     publish.add_argument("dir", metavar="DIR")
-    publish.add_argument("--branch", default=env("BRANCH", "google-scholar-stats"),
+    publish.add_argument("--branch", default=FromEnv("BRANCH", "google-scholar-stats"),
                          help="[env SCHOLAR_STATS_BRANCH; default google-scholar-stats]")
-    publish.add_argument("--remote", default=env("REMOTE", "origin"),
+    publish.add_argument("--remote", default=FromEnv("REMOTE", "origin"),
                          help="[env SCHOLAR_STATS_REMOTE; default origin]")
-    publish.add_argument("--repo", default=env("REPO", "."), metavar="PATH",
+    publish.add_argument("--repo", default=FromEnv("REPO", "."), metavar="PATH",
                          help="the git repository [env SCHOLAR_STATS_REPO; default .]")
-    publish.add_argument("--message", default=env("MESSAGE"), metavar="TEXT",
+    publish.add_argument("--message", default=FromEnv("MESSAGE"), metavar="TEXT",
                          help="commit message [env SCHOLAR_STATS_MESSAGE]")
-    publish.add_argument("--squash", action="store_true", default=bool(env("SQUASH")),
-                         help="replace the branch with a single commit [env SCHOLAR_STATS_SQUASH]")
+    _switch(publish, "--squash", env="SQUASH",
+            help="replace the branch with a single commit [env SCHOLAR_STATS_SQUASH]")
     publish.set_defaults(handler="scholar_stats.publish:cli_publish")
 
     authors = sub.add_parser("authors", help="manage the tracked authors in the store")
     authors_sub = authors.add_subparsers(dest="authors_command", metavar="ACTION", required=True)
     add = authors_sub.add_parser("add", help="track authors")
     add.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID")
-    add.add_argument("--interval", type=_interval_seconds,
-                     default=_env_default("INTERVAL", "86400", _interval_seconds),
+    add.add_argument("--interval", type=flag_type(parse_interval),
+                     default=FromEnv("INTERVAL", 86400.0, parse_interval),
                      metavar="SECONDS",
                      help="refresh interval [env SCHOLAR_STATS_INTERVAL; default 86400]")
     _add_db(add)
@@ -214,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write the files of `fetch --out` from the store")
     export.add_argument("scholar_id", metavar="SCHOLAR_ID")
-    export.add_argument("--out", default=env("OUT", "results"), metavar="DIR",
+    export.add_argument("--out", default=FromEnv("OUT", "results"), metavar="DIR",
                         help="[env SCHOLAR_STATS_OUT; default results]")
     _add_db(export)
     export.set_defaults(handler="scholar_stats.commands:cli_export")
@@ -226,18 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.set_defaults(handler="scholar_stats.commands:cli_schedule")
 
     serve = sub.add_parser("serve", help="serve badges and data over HTTP (with the scheduler)")
-    serve.add_argument("--host", default=env("HOST", "127.0.0.1"),
+    serve.add_argument("--host", default=FromEnv("HOST", "127.0.0.1"),
                        help="[env SCHOLAR_STATS_HOST; default 127.0.0.1]")
-    serve.add_argument("--port", type=int, default=int(env("PORT", "8000") or 8000),
-                       help="[env SCHOLAR_STATS_PORT; default 8000]")
-    serve.add_argument("--no-scheduler", action="store_true", default=bool(env("NO_SCHEDULER")),
-                       help="serve only; do not refresh [env SCHOLAR_STATS_NO_SCHEDULER]")
+    serve.add_argument("--port", type=flag_type(parse_port),
+                       default=FromEnv("PORT", 8000, parse_port),
+                       help="1-65535, or 0 to let the system pick a free port (the log line "
+                       "names it) [env SCHOLAR_STATS_PORT; default 8000]")
+    _switch(serve, "--no-scheduler", env="NO_SCHEDULER",
+            help="serve only; do not refresh [env SCHOLAR_STATS_NO_SCHEDULER]")
     _add_db(serve)
     _add_fetch_tuning(serve)
     _add_budget(serve)
     serve.add_argument(
-        "--workers", type=_at_least_one, metavar="N",
-        default=_env_default("WORKERS", "1", _at_least_one),
+        "--workers", type=flag_type(parse_count), metavar="N",
+        default=FromEnv("WORKERS", 1, parse_count),
         help="worker processes sharing the port, each holding every author in memory; the "
         "scheduler then runs in the supervisor [env SCHOLAR_STATS_WORKERS; default 1]",
     )
@@ -245,15 +228,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line, then fill each flag not given from its environment variable:
+    only the flags of the command being run are in the namespace, so only they are read. A bad
+    value exits 2 naming the variable, like a bad flag."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name, value in list(vars(args).items()):
+        if isinstance(value, FromEnv):
+            try:
+                setattr(args, name, value.resolve())
+            except UsageError as exc:
+                _usage_exit(str(exc))
+    return args
+
+
+def _usage_exit(message: str) -> NoReturn:
+    print(f"scholar-stats: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
+    try:
+        debug = read_env("DEBUG", False, parse_bool)
+    except UsageError as exc:
+        _usage_exit(str(exc))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     module_name, func_name = args.handler.split(":")
-    from .errors import ScholarStatsError
 
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
@@ -265,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("scholar-stats: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
-        if env("DEBUG"):
+        if debug:
             raise
         print(
             f"scholar-stats: internal error: {type(exc).__name__}: {exc} "

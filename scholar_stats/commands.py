@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import AuthorBusy, ScholarStatsError, UsageError
+from .errors import AuthorBusy, UsageError
 from .export import author_files
 from .files import write_files
 from .history import HISTORY_COLUMNS, render_history_csv
@@ -197,10 +197,7 @@ def cli_export(args: Any) -> int:
         print(f"scholar-stats: {scholar_id}: no data fetched yet; run: scholar-stats refresh "
               f"{scholar_id}", file=sys.stderr)
     out = Path(args.out)
-    try:
-        write_files(out, files)
-    except OSError as exc:
-        raise ScholarStatsError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    write_files(out, files)  # all or nothing; OutputNotWritable (exit 9) names path and cause
     print(f"{scholar_id}: {len(files)} files -> {out}")
     return 0
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ScholarStatsError
-from .files import read_metrics, read_status, write_atomic, write_files
+from .files import check_writable, read_metrics, read_status, write_files
 from .gate import check_plausible
 from .model import AuthorData, FetchStatus, Metrics, validate_scholar_id
 from .parse import parse_profile
@@ -109,22 +109,23 @@ def output_folders(out: Path, scholar_ids: list[str]) -> dict[str, Path]:
 
 
 def save_outcome(folder: Path, outcome: FetchOutcome) -> None:
-    """Write the data files (only on success), then ``status.json`` (always)."""
-    try:
-        if outcome.data is not None:
-            write_files(folder, render_author_files(outcome.data))
-        write_atomic(folder / STATUS, render_status(outcome.status))
-    except OSError as exc:
-        raise ScholarStatsError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    """Write the data files (only on success) and ``status.json``, all or nothing: when the
+    folder cannot take them (``OutputNotWritable``), every file of the author stays as it was."""
+    files = render_author_files(outcome.data) if outcome.data is not None else {}
+    files[STATUS] = render_status(outcome.status)
+    write_files(folder, files)
 
 
 def cli_fetch(args: Any) -> int:
     scholar_ids = list(dict.fromkeys(validate_scholar_id(i) for i in args.scholar_ids))
     settings = FetchSettings.from_args(args)
+    folders = output_folders(Path(args.out), scholar_ids)
+    for folder in folders.values():
+        check_writable(folder)  # exit 9 before a single request is spent
     deadline = Deadline(settings.deadline)
     worst = 0
     with ScholarClient(settings, deadline) as client:
-        for scholar_id, folder in output_folders(Path(args.out), scholar_ids).items():
+        for scholar_id, folder in folders.items():
             previous_status = read_status(folder)
             previous = read_metrics(folder)
             outcome = attempt_fetch(
@@ -136,14 +137,16 @@ def cli_fetch(args: Any) -> int:
                 last_success=previous_status.last_success if previous_status else None,
                 client=client,
             )
+            if not outcome.ok:
+                kept = " (previous data kept)" if previous else ""
+                print(log_safe(f"scholar-stats: {outcome.status.message}{kept}"), file=sys.stderr)
+            # A folder that cannot take the files ends the run (exit 9): the next authors'
+            # requests would be spent for nothing.
             save_outcome(folder, outcome)
             if outcome.ok:
                 print(log_safe(  # the message quotes the scraped name
                     f"{outcome.status.message} ({outcome.status.requests} requests, "
                     f"{outcome.status.duration_seconds:.1f} s) -> {folder}"
                 ))
-            else:
-                kept = " (previous data kept)" if previous else ""
-                print(log_safe(f"scholar-stats: {outcome.status.message}{kept}"), file=sys.stderr)
             worst = max(worst, outcome.exit_code)
     return worst

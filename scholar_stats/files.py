@@ -1,41 +1,134 @@
-"""The results folder on disk: atomic writes, and reading back what a previous run wrote."""
+"""The results folder on disk: all-or-nothing writes, and reading back what a previous run wrote.
+
+Every local failure (no space, a read-only folder, a file where a folder should be) is an
+``OutputNotWritable`` naming the path and the cause, never a traceback; when it happens while
+the new files are being written, the files already there are left exactly as they were.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
+from .errors import OutputNotWritable
 from .model import FetchStatus, Metrics
 from .render import GS_DATA, STATUS
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``.
-
-    A reader (a web server, a git add) sees the old file or the new one, never half of one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write one file atomically: a reader sees the old file or the new one, never half."""
+    write_files(path.parent, {path.name: data})
 
 
 def write_files(folder: Path, files: dict[str, bytes]) -> None:
-    """Write each relative path of ``files`` under ``folder``, atomically one by one.
+    """Write each relative path of ``files`` under ``folder``: all of them, or none.
 
-    ``gs_data.json`` goes last: it is the file that says "this data is complete".
+    Every file is first written in full to a temporary file beside its target and fsynced; only
+    when all were written are they renamed over the targets (a rename needs no space), with
+    ``gs_data.json`` last: it is the file that says "this data is complete". So a disk that
+    fills up, or any other failure while writing, leaves every old file as it was.
+
+    New files get the mode any tool gives them (0666 less the umask, applied by the kernel when
+    the file is created: no process-wide state is read or changed); a replaced file keeps its
+    mode. Raises ``OutputNotWritable`` naming the path and the cause.
     """
-    for relpath in sorted(files, key=lambda name: name == GS_DATA):
-        write_atomic(folder / relpath, files[relpath])
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for relpath in sorted(files, key=lambda name: name == GS_DATA):
+            target = folder / relpath
+            staged.append((_stage(target, files[relpath]), target))
+        renamed = 0
+        for temporary, target in staged:
+            try:
+                os.replace(temporary, target)
+            except OSError as exc:
+                kept = "; the files before it were replaced" if renamed else ""
+                raise OutputNotWritable(f"cannot write {target}: {_cause(exc)}{kept}") from None
+            renamed += 1
+    finally:
+        for temporary, _target in staged:
+            _remove_quietly(temporary)
+
+
+def _stage(target: Path, data: bytes) -> Path:
+    """``data`` in a new temporary file beside ``target``, fsynced; its path."""
+    ensure_folder(target.parent)
+    try:
+        existing = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise _not_writable(target, exc) from None
+    if existing is not None and stat.S_ISDIR(existing.st_mode):  # found now, not at the rename
+        raise OutputNotWritable(f"cannot write {target}: {os.strerror(errno.EISDIR)}")
+    mode = None if existing is None else stat.S_IMODE(existing.st_mode)
+    for _attempt in range(100):
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _not_writable(target, exc) from None
+    else:  # pragma: no cover - 100 collisions of 32 random bits
+        raise OutputNotWritable(f"cannot write {target}: no free temporary name")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        _remove_quietly(temporary)
+        raise _not_writable(target, exc) from None
+    except BaseException:
+        _remove_quietly(temporary)
+        raise
+    return temporary
+
+
+def ensure_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) unless it is there; a file in its place is
+    ``OutputNotWritable`` ("Not a directory"), not a "File exists"."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputNotWritable(f"cannot write to {folder}: {os.strerror(errno.ENOTDIR)}") from None
+    except OSError as exc:
+        raise OutputNotWritable(f"cannot write to {exc.filename or folder}: {_cause(exc)}") from None
+
+
+def check_writable(folder: Path) -> None:
+    """Fail now, before any request is spent, when ``folder`` cannot take new files: create it,
+    then create and remove an empty file in it."""
+    ensure_folder(folder)
+    probe = folder / f".write-check.{secrets.token_hex(4)}.tmp"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+    except OSError as exc:
+        raise OutputNotWritable(f"cannot write to {folder}: {_cause(exc)}") from None
+    _remove_quietly(probe)
+
+
+def _not_writable(target: Path, exc: OSError) -> OutputNotWritable:
+    return OutputNotWritable(f"cannot write {target}: {_cause(exc)} (the files there are unchanged)")
+
+
+def _cause(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def read_metrics(folder: Path) -> Metrics | None:
@@ -45,7 +138,7 @@ def read_metrics(folder: Path) -> Metrics | None:
     treats as "nothing to compare with" only when the file is missing entirely.
     """
     try:
-        data = json.loads((folder / GS_DATA).read_bytes())
+        data = json.loads(_read(folder / GS_DATA))
         return Metrics.from_gs_data(data)
     except FileNotFoundError:
         return None
@@ -55,6 +148,18 @@ def read_metrics(folder: Path) -> Metrics | None:
 
 def read_status(folder: Path) -> FetchStatus | None:
     try:
-        return FetchStatus.from_dict(json.loads((folder / STATUS).read_bytes()))
+        return FetchStatus.from_dict(json.loads(_read(folder / STATUS)))
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
+
+
+def _read(path: Path) -> bytes:
+    """The bytes of a file of a previous run; a file that is there but cannot be read (a
+    folder in its place, no permission) is ``OutputNotWritable``: the gate must not be skipped
+    by mistaking it for a first run."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise OutputNotWritable(f"cannot read {path}: {_cause(exc)}") from None

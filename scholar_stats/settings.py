@@ -1,13 +1,99 @@
-"""How to reach Scholar: one frozen value built from flags and environment, passed down."""
+"""How to reach Scholar: one frozen value built from flags and environment, passed down.
+
+Also the parsers every setting is read with, whether it comes from a flag or from its
+``SCHOLAR_STATS_*`` variable: pure functions that return the value or raise ``ValueError`` with
+a message meant for a person ("expected ..., got ..."); the caller names the flag or variable.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from .errors import UsageError
+
+ENV_PREFIX = "SCHOLAR_STATS_"
+T = TypeVar("T")
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def parse_bool(text: str) -> bool:
+    """true/false, 1/0, yes/no, on/off in any case: anything else is a mistake, not "true"."""
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(f"expected true/false, 1/0, yes/no or on/off, got {text!r}")
+
+
+def parse_seconds(text: str) -> float:
+    """A finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def parse_count(text: str) -> int:
+    """A whole number >= 1 (workers, attempts, requests per hour)."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def parse_interval(text: str) -> float:
+    """A refresh interval: more than 0 s, at most ``plan.MAX_INTERVAL`` (as ``POST /authors``)."""
+    from .plan import MAX_INTERVAL
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= MAX_INTERVAL:  # NaN fails too
+        raise ValueError(
+            f"expected seconds, more than 0 and at most {MAX_INTERVAL:g} (365 days), got {text!r}"
+        )
+    return value
+
+
+def parse_port(text: str) -> int:
+    """A TCP port 1-65535, or 0 for "let the system pick one"."""
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise ValueError(f"expected a port number 1-65535 (0 picks a free one), got {text!r}")
+    return int(text)
+
+
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def parse_proxy_url(text: str) -> str:
+    """A proxy URL we can use; the message never echoes its password."""
+    problem = url_problem(text, PROXY_SCHEMES)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def read_env(name: str, default: T, parse: Callable[[str], T]) -> T:
+    """``SCHOLAR_STATS_<name>`` read with ``parse``; ``default`` when unset or empty. A bad value
+    is a usage error (exit 2) naming the variable."""
+    raw = os.environ.get(ENV_PREFIX + name)
+    if not raw:
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise UsageError(f"{ENV_PREFIX}{name}: {exc}") from None
 
 DEFAULT_SCHOLAR_URL = "https://scholar.google.com"
 
@@ -34,7 +120,7 @@ class FetchSettings:
             raise UsageError("SCHOLAR_STATS_ATTEMPTS must be at least 1")
         check_url(self.scholar_url, "SCHOLAR_STATS_SCHOLAR_URL", ("http", "https"))
         if self.proxy:
-            check_url(self.proxy, "--proxy", ("http", "https", "socks5", "socks5h"))
+            check_url(self.proxy, "--proxy", PROXY_SCHEMES)
 
     @classmethod
     def from_args(cls, args: Any) -> FetchSettings:
@@ -46,37 +132,34 @@ class FetchSettings:
             deadline=float(getattr(args, "deadline", cls.deadline)),
             delay=float(getattr(args, "delay", cls.delay)),
             timeout=env_number("TIMEOUT", cls.timeout),
-            attempts=int(env_number("ATTEMPTS", cls.attempts)),
+            attempts=read_env("ATTEMPTS", cls.attempts, parse_count),
             backoff=env_number("BACKOFF", cls.backoff),
         )
 
 
 def env_number(name: str, default: float) -> float:
     """``SCHOLAR_STATS_<name>`` as a finite number >= 0, ``default`` when unset; else exit 2."""
-    raw = os.environ.get(f"SCHOLAR_STATS_{name}")
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        raise UsageError(f"SCHOLAR_STATS_{name} must be a finite number >= 0, got {raw!r}")
-    return value
+    return read_env(name, default, parse_seconds)
 
 
 def check_url(url: str, name: str, schemes: tuple[str, ...]) -> None:
     """Refuse a URL we cannot use, without ever echoing its credentials."""
+    problem = url_problem(url, schemes)
+    if problem:
+        raise UsageError(f"{name}: {problem}")
+
+
+def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """What is wrong with ``url`` (credentials redacted), or ``None`` when it is usable."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise UsageError(f"{name} is not a valid URL") from None
+        return "not a valid URL"
     if parts.scheme not in schemes or not parts.hostname:
-        raise UsageError(
-            f"{name} must be a URL like {schemes[0]}://host:port "
-            f"(schemes: {', '.join(schemes)}); got {redact_url(url)!r}"
-        )
+        return (f"expected a URL like {schemes[0]}://host:port (schemes: {', '.join(schemes)}), "
+                f"got {redact_url(url)!r}")
+    return None
 
 
 def redact_url(url: str) -> str:

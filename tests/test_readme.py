@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from scholar_stats import errors
-from scholar_stats.cli import build_parser
+from scholar_stats.cli import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text("utf-8")
@@ -28,7 +28,7 @@ def test_every_fetch_flag_in_the_readme_obeys_its_env_var(monkeypatch) -> None:
     assert {flag for flag, _ in rows} == set(SAMPLES)
     for flag, env in rows:
         monkeypatch.setenv(env, SAMPLES[flag])
-    args = build_parser().parse_args(["fetch", "DhtAFkwAAAAJ"])
+    args = parse_args(["fetch", "DhtAFkwAAAAJ"])
     assert (args.out, args.proxy, args.deadline, args.delay, args.force) == (
         "elsewhere", "http://proxy.example:3128", 7.0, 9.0, True)
 
