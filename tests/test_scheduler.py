@@ -86,8 +86,8 @@ def test_authors_are_refreshed_at_their_own_offsets(
     fake_scholar: FakeScholar, settings: FetchSettings, store: Store,
     running: list[RefreshScheduler],
 ) -> None:
-    interval = 2.0
-    ids = spread_ids(fake_scholar, interval, 4, gap=0.4)
+    interval = 4.0  # slots a second apart: lateness on a loaded machine stays well inside one
+    ids = spread_ids(fake_scholar, interval, 4, gap=0.8)
     store.add_authors(ids, interval, utcnow())
     results: list[str] = []
     scheduler = RefreshScheduler(store, settings, on_result=lambda o: results.append(o.scholar_id),
@@ -96,19 +96,19 @@ def test_authors_are_refreshed_at_their_own_offsets(
     scheduler.start()
     running.append(scheduler)
     assert scheduler.state == "running"
-    wait_until(lambda: all(len(store.attempts(i)) >= 2 for i in ids), timeout=8)
+    wait_until(lambda: all(len(store.attempts(i)) >= 2 for i in ids), timeout=16)
     scheduler.shutdown()
     second_round = []
     for scholar_id in ids:
         first, second = sorted(a.at for a in store.attempts(scholar_id))[:2]
         phase = ((second - EPOCH).total_seconds()) % interval
         distance = abs(phase - stable_offset(scholar_id, interval))
-        assert min(distance, interval - distance) < 0.3, scholar_id  # fired at its own slot
-        assert timedelta(seconds=0.9) <= second - first <= timedelta(seconds=3.3)  # slot nearest +2 s
+        assert min(distance, interval - distance) < 0.6, scholar_id  # fired at its own slot
+        assert timedelta(seconds=1.8) <= second - first <= timedelta(seconds=6.6)  # slot nearest +4 s
         second_round.append((second, scholar_id))
     # the second round happens in the order of the slots, not all at once
     times = sorted(t for t, _ in second_round)
-    assert all(b - a >= timedelta(seconds=0.2) for a, b in zip(times, times[1:]))
+    assert all(b - a >= timedelta(seconds=0.4) for a, b in zip(times, times[1:]))
     assert set(results) == set(ids)
     assert scheduler.last_success() is not None
     assert all(store.latest(i) is not None for i in ids)
