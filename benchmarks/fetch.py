@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fake_scholar import running_fake_scholar  # noqa: E402
+from fake_scholar import running_fake_scholar
 
-from scholar_stats.fetch import attempt_fetch  # noqa: E402
-from scholar_stats.scholar import Deadline  # noqa: E402
-from scholar_stats.settings import FetchSettings  # noqa: E402
+from scholar_stats.net.deadline import Deadline
+from scholar_stats.refresh.attempt import attempt_fetch
+from scholar_stats.settings import FetchSettings
 
 
 def ours(url: str, scholar_id: str) -> tuple[int, float, int]:

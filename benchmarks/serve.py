@@ -42,9 +42,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scholar_stats.fetch import FetchOutcome  # noqa: E402
-from scholar_stats.model import AuthorData, FetchStatus  # noqa: E402
-from scholar_stats.store import Store  # noqa: E402
+from scholar_stats.core.model import AuthorData, FetchStatus
+from scholar_stats.refresh.attempt import FetchOutcome
+from scholar_stats.store.database import Store
 
 BIG = "BIGAUTHOR300"
 
@@ -145,7 +145,7 @@ def bare_app() -> Any:
 def bare(static: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from scholar_stats.service import UVICORN_OPTIONS
+    from scholar_stats.service.server import UVICORN_OPTIONS
 
     os.environ["BENCH_STATIC"] = static
     sys.path.insert(0, str(Path(__file__).parent))

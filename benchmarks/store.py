@@ -31,9 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scholar_stats.fetch import FetchOutcome  # noqa: E402
-from scholar_stats.model import AuthorData, FetchStatus  # noqa: E402
-from scholar_stats.store import Store  # noqa: E402
+from scholar_stats.core.model import AuthorData, FetchStatus
+from scholar_stats.refresh.attempt import FetchOutcome
+from scholar_stats.store.database import Store
 
 START = datetime(2025, 1, 1, 6, 0, tzinfo=timezone.utc)
 

@@ -18,10 +18,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from . import __version__
-from .errors import ScholarStatsError, UsageError
-from .settings import (
-    parse_bool, parse_count, parse_interval, parse_port, parse_proxy_url, parse_seconds, read_env,
+from scholar_stats import __version__
+from scholar_stats.errors import ScholarStatsError, UsageError
+from scholar_stats.settings import (
+    parse_bool,
+    parse_count,
+    parse_interval,
+    parse_port,
+    parse_proxy_url,
+    parse_seconds,
+    read_env,
 )
 
 
@@ -99,7 +105,7 @@ def _add_budget(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _switch(parser: argparse.ArgumentParser, *flags: str, env: str, help: str) -> None:  # noqa: A002
+def _switch(parser: argparse.ArgumentParser, *flags: str, env: str, help: str) -> None:
     """An on/off flag: given means on; otherwise ``SCHOLAR_STATS_<env>`` read with parse_bool."""
     parser.add_argument(*flags, action="store_true", default=FromEnv(env, False, parse_bool),
                         help=help)
@@ -139,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fetch_tuning(fetch)
     _switch(fetch, "--force", env="FORCE",
             help="write even when the new numbers drop implausibly [env SCHOLAR_STATS_FORCE]")
-    fetch.set_defaults(handler="scholar_stats.fetch:cli_fetch")
+    fetch.set_defaults(handler="scholar_stats.commands.fetch:cli_fetch")
 
     publish = sub.add_parser(
         "publish",
@@ -158,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="commit message [env SCHOLAR_STATS_MESSAGE]")
     _switch(publish, "--squash", env="SQUASH",
             help="replace the branch with a single commit [env SCHOLAR_STATS_SQUASH]")
-    publish.set_defaults(handler="scholar_stats.publish:cli_publish")
+    publish.set_defaults(handler="scholar_stats.publish.branch:cli_publish")
 
     authors = sub.add_parser("authors", help="manage the tracked authors in the store")
     authors_sub = authors.add_subparsers(dest="authors_command", metavar="ACTION", required=True)
@@ -169,14 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="SECONDS",
                      help="refresh interval [env SCHOLAR_STATS_INTERVAL; default 86400]")
     _add_db(add)
-    add.set_defaults(handler="scholar_stats.commands:cli_authors_add")
+    add.set_defaults(handler="scholar_stats.commands.tracked:cli_authors_add")
     remove = authors_sub.add_parser("remove", help="stop tracking an author (keeps nothing)")
     remove.add_argument("scholar_id", metavar="SCHOLAR_ID")
     _add_db(remove)
-    remove.set_defaults(handler="scholar_stats.commands:cli_authors_remove")
+    remove.set_defaults(handler="scholar_stats.commands.tracked:cli_authors_remove")
     listing = authors_sub.add_parser("list", help="tracked authors, last success, next due")
     _add_db(listing)
-    listing.set_defaults(handler="scholar_stats.commands:cli_authors_list")
+    listing.set_defaults(handler="scholar_stats.commands.tracked:cli_authors_list")
 
     refresh = sub.add_parser(
         "refresh", help="one pass over the due authors (or the given ones), then exit",
@@ -185,26 +191,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(refresh)
     _add_fetch_tuning(refresh)
     _add_budget(refresh)
-    refresh.set_defaults(handler="scholar_stats.commands:cli_refresh")
+    refresh.set_defaults(handler="scholar_stats.commands.tracked:cli_refresh")
 
     history = sub.add_parser("history", help="an author's metric history from the store")
     history.add_argument("scholar_id", metavar="SCHOLAR_ID")
     history.add_argument("--format", choices=("table", "csv", "json"), default="table")
     _add_db(history)
-    history.set_defaults(handler="scholar_stats.commands:cli_history")
+    history.set_defaults(handler="scholar_stats.commands.tracked:cli_history")
 
     export = sub.add_parser("export", help="write the files of `fetch --out` from the store")
     export.add_argument("scholar_id", metavar="SCHOLAR_ID")
     export.add_argument("--out", default=FromEnv("OUT", "results"), metavar="DIR",
                         help="[env SCHOLAR_STATS_OUT; default results]")
     _add_db(export)
-    export.set_defaults(handler="scholar_stats.commands:cli_export")
+    export.set_defaults(handler="scholar_stats.commands.tracked:cli_export")
 
     schedule = sub.add_parser("schedule", help="run the refresh scheduler in the foreground")
     _add_db(schedule)
     _add_fetch_tuning(schedule)
     _add_budget(schedule)
-    schedule.set_defaults(handler="scholar_stats.commands:cli_schedule")
+    schedule.set_defaults(handler="scholar_stats.commands.tracked:cli_schedule")
 
     serve = sub.add_parser("serve", help="serve badges and data over HTTP (with the scheduler)")
     serve.add_argument("--host", default=FromEnv("HOST", "127.0.0.1"),
@@ -224,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes sharing the port, each holding every author in memory; the "
         "scheduler then runs in the supervisor [env SCHOLAR_STATS_WORKERS; default 1]",
     )
-    serve.set_defaults(handler="scholar_stats.service:cli_serve")
+    serve.set_defaults(handler="scholar_stats.service.server:cli_serve")
     return parser
 
 
@@ -270,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scholar-stats: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
+    except Exception as exc:
         if debug:
             raise
         print(

@@ -14,9 +14,9 @@ import secrets
 import stat
 from pathlib import Path
 
-from .errors import OutputNotWritable
-from .model import FetchStatus, Metrics
-from .render import GS_DATA, STATUS
+from scholar_stats.core.model import FetchStatus, Metrics
+from scholar_stats.errors import OutputNotWritable
+from scholar_stats.outputs.render import GS_DATA, STATUS
 
 
 def write_atomic(path: Path, data: bytes) -> None:

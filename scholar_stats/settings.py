@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from .errors import UsageError
+from scholar_stats.errors import UsageError
 
 ENV_PREFIX = "SCHOLAR_STATS_"
 T = TypeVar("T")
@@ -53,7 +53,7 @@ def parse_count(text: str) -> int:
 
 def parse_interval(text: str) -> float:
     """A refresh interval: more than 0 s, at most ``plan.MAX_INTERVAL`` (as ``POST /authors``)."""
-    from .plan import MAX_INTERVAL
+    from scholar_stats.core.plan import MAX_INTERVAL
 
     try:
         value = float(text)
@@ -94,6 +94,7 @@ def read_env(name: str, default: T, parse: Callable[[str], T]) -> T:
         return parse(raw)
     except ValueError as exc:
         raise UsageError(f"{ENV_PREFIX}{name}: {exc}") from None
+
 
 DEFAULT_SCHOLAR_URL = "https://scholar.google.com"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from fake_scholar import FakeScholar, running_fake_scholar
 
 

@@ -20,8 +20,8 @@
 
 from __future__ import annotations
 
-import html
 import gzip
+import html
 import re
 import threading
 import time
@@ -164,7 +164,7 @@ class FakeScholar:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
             def handle(self) -> None:
@@ -173,7 +173,7 @@ class FakeScholar:
                 except (ConnectionResetError, BrokenPipeError):
                     pass  # the client hung up without reading the answer: clients may do so
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 fake.requests.append(self.path)
                 fake.headers.append(self.headers)
                 mode = fake._next_mode()

@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import uvicorn
 from fastapi import FastAPI
-
-from scholar_stats.store import Store
 from store_helpers import success
+
+from scholar_stats.store.database import Store
 
 FRESH = "FRESHAUTHOR1"
 STALE = "STALEAUTHOR1"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from scholar_stats.core.model import AuthorData, FetchStatus
 from scholar_stats.errors import ScholarStatsError
-from scholar_stats.fetch import FetchOutcome
-from scholar_stats.model import AuthorData, FetchStatus
+from scholar_stats.refresh.attempt import FetchOutcome
 
 PG_ENV = "SCHOLAR_STATS_TEST_PG_URL"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)

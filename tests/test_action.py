@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 import yaml
-
-from scholar_stats.action import annotation, parse_ids, run_action
-from scholar_stats.model import FetchStatus, Metrics
-from scholar_stats.summary import AuthorReport, log_safe, render_summary
-
 from test_publish import BRANCH, SID, TOKEN, git_env, remote, sh, snapshot, work  # noqa: F401
+
+from scholar_stats.core.model import FetchStatus, Metrics
+from scholar_stats.outputs.summary import AuthorReport, log_safe, render_summary
+from scholar_stats.publish.action import annotation, parse_ids, run_action
 
 
 def action_env(tmp_path: Path, work: Path, **extra: str) -> dict[str, str]:

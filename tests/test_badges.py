@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from scholar_stats import badges
-from scholar_stats.chart import render_citations_chart
+from scholar_stats.outputs import badges
+from scholar_stats.outputs.chart import render_citations_chart
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 HOSTILE = [

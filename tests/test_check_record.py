@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from fake_scholar import fixture_path
-from scholar_stats import parse
+from store_helpers import T0, database_url, gs_data, success
+from test_validate import DOCTORED, NOW, REAL, parse_doctored
+
 from scholar_stats.errors import PageNotUnderstood
-from scholar_stats.parse import (
+from scholar_stats.sources.scholar import parse
+from scholar_stats.sources.scholar.parse import (
     MAX_COUNT,
     MAX_PUB_ID_LENGTH,
     MAX_PUBLICATIONS,
@@ -21,9 +23,7 @@ from scholar_stats.parse import (
     check_record,
     parse_profile,
 )
-from scholar_stats.store import Store
-from store_helpers import T0, database_url, gs_data, success
-from test_validate import DOCTORED, NOW, REAL, parse_doctored
+from scholar_stats.store.database import Store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from cli_helpers import ROOT, cli_env, run_cli, run_main, serving
 from fake_scholar import FakeScholar
 from service_helpers import free_port
@@ -69,7 +68,7 @@ def variables_read_by_the_code() -> set[str]:
     """Names in ``SCHOLAR_STATS_NAME`` literals, and first arguments of the helpers that read
     ``SCHOLAR_STATS_<name>``."""
     names: set[str] = set()
-    for path in (ROOT / "scholar_stats").glob("*.py"):
+    for path in (ROOT / "scholar_stats").rglob("*.py"):
         text = path.read_text("utf-8")
         names |= set(re.findall(r"SCHOLAR_STATS_([A-Z][A-Z0-9_]*)", text))
         names |= set(re.findall(r"\b(?:env|env_number|read_env|FromEnv|_env_default|env_flag)"
@@ -281,9 +280,10 @@ def test_force_false_keeps_the_gate_on(fake_scholar: FakeScholar, tmp_path: Path
 
 
 def test_squash_false_appends_a_commit(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
-    from scholar_stats.model import AuthorData
-    from scholar_stats.render import render_author_files
     from store_helpers import gs_data
+
+    from scholar_stats.core.model import AuthorData
+    from scholar_stats.outputs.render import render_author_files
 
     remote, repo = git_remote_and_clone(tmp_path, clean_env)
     results = tmp_path / "results"
@@ -321,12 +321,12 @@ def test_verbose_off_is_quiet(fake_scholar: FakeScholar, tmp_path: Path) -> None
 
 
 def test_debug_false_keeps_the_one_line_error(clean_env: pytest.MonkeyPatch) -> None:
-    import scholar_stats.commands
+    import scholar_stats.commands.tracked
 
     def broken(args: object) -> int:
         raise RuntimeError("a bug")
 
-    clean_env.setattr(scholar_stats.commands, "cli_authors_list", broken)
+    clean_env.setattr(scholar_stats.commands.tracked, "cli_authors_list", broken)
     for off in FALSE:
         clean_env.setenv("SCHOLAR_STATS_DEBUG", off)
         code, _out, err = run_main(["authors", "list"])

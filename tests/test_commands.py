@@ -7,14 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from fake_scholar import FakeScholar
-from scholar_stats.cli import main
-from scholar_stats.export import author_files
-from scholar_stats.history import parse_history_csv
-from scholar_stats.plan import utcnow
-from scholar_stats.store import Store
 from store_helpers import sqlite_url
+
+from scholar_stats.cli import main
+from scholar_stats.core.plan import utcnow
+from scholar_stats.outputs.export import author_files
+from scholar_stats.outputs.history import parse_history_csv
+from scholar_stats.store.database import Store
 
 REAL = "LZ5D_p4AAAAJ"  # a real saved page the fake serves (12 publications)
 SYN = "SYNTHAAAAAAJ"

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fake_scholar import FakeScholar
+
 from scholar_stats import __version__
 from scholar_stats.cli import main
 
@@ -264,8 +264,9 @@ def test_bad_proxy_url_is_a_usage_error_without_the_secret(tmp_path: Path, capsy
 
 
 def test_socks5_proxy_url_is_accepted(tmp_path: Path) -> None:
-    from scholar_stats.scholar import Deadline, ScholarClient
+    from scholar_stats.net.deadline import Deadline
     from scholar_stats.settings import FetchSettings
+    from scholar_stats.sources.scholar.client import ScholarClient
 
     settings = FetchSettings(proxy="socks5://user:pw@127.0.0.1:1", attempts=1)
     with ScholarClient(settings, Deadline(5)) as client:
@@ -293,8 +294,9 @@ def test_version_and_help_do_not_import_scholarly() -> None:
 
 def test_request_headers_look_like_a_browser(fake_scholar: FakeScholar, tmp_path: Path) -> None:
     seen: list[str] = []
-    from scholar_stats.scholar import Deadline, ScholarClient
+    from scholar_stats.net.deadline import Deadline
     from scholar_stats.settings import FetchSettings
+    from scholar_stats.sources.scholar.client import ScholarClient
 
     settings = FetchSettings(scholar_url=fake_scholar.url, delay=0)
     with ScholarClient(settings, Deadline(10), before_request=lambda: seen.append("x")) as client:

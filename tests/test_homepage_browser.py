@@ -23,12 +23,13 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from fake_scholar import FakeScholar
-from scholar_stats.cli import main
-from scholar_stats.service import ServiceSettings, create_app
-from scholar_stats.store import Store
 from service_helpers import running_server
+
+from scholar_stats.cli import main
+from scholar_stats.service.app import create_app
+from scholar_stats.service.settings import ServiceSettings
+from scholar_stats.store.database import Store
 
 REAL = "LZ5D_p4AAAAJ"  # a real saved profile page the fake Scholar serves (12 publications)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

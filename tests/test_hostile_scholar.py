@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from fake_scholar import FakeScholar, running_fake_scholar
 from hostile import (
     ROOT,
@@ -28,11 +27,12 @@ from hostile import (
     silent_listener,
     unconnectable_listener,
 )
-from scholar_stats.cli import main
-from scholar_stats.errors import PageNotUnderstood
-from scholar_stats.store import Store
 from service_helpers import free_port
 from test_fetch_cli import REAL_ID, snapshot
+
+from scholar_stats.cli import main
+from scholar_stats.errors import PageNotUnderstood
+from scholar_stats.store.database import Store
 
 OTHER_ID = "amIMrIEAAAAJ"  # another real profile
 SLACK = 2.0  # a run ends within its deadline plus this (process start-up included)
@@ -100,14 +100,16 @@ def test_a_server_or_proxy_that_never_answers_ends_within_the_deadline(
 
 @pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:1", "socks5://127.0.0.1:1"])
 def test_every_transport_runs_on_the_bounded_backend(proxy: str | None) -> None:
-    """The one private seam into httpx/httpcore (scholar._bounded_transport): fails loudly if an
+    """The one private seam into httpx/httpcore (scholar.bounded_transport): fails loudly if an
     upgrade moves it, whatever the proxy kind."""
-    from scholar_stats.scholar import Deadline, ScholarClient, _BoundedBackend
+    from scholar_stats.net.bounded import BoundedBackend
+    from scholar_stats.net.deadline import Deadline
     from scholar_stats.settings import FetchSettings
+    from scholar_stats.sources.scholar.client import ScholarClient
 
     with ScholarClient(FetchSettings(proxy=proxy), Deadline(5)) as client:
         pool = client._http._transport._pool  # type: ignore[attr-defined]
-        assert isinstance(pool._network_backend, _BoundedBackend)
+        assert isinstance(pool._network_backend, BoundedBackend)
 
 
 def test_several_ids_share_one_deadline(
@@ -318,7 +320,7 @@ def _chunks(data: bytes, size: int = 65536) -> Iterator[bytes]:
 def test_read_bounded_stops_at_the_caps() -> None:
     import gzip
 
-    from scholar_stats.scholar import MAX_PAGE_BYTES, read_bounded
+    from scholar_stats.net.bounded import MAX_PAGE_BYTES, read_bounded
 
     page = b"<html>" + b"x" * 1000 + b"</html>"
     assert read_bounded(_chunks(page), None, None) == page

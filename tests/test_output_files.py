@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import cli_env, run_main
 from fake_scholar import FakeScholar
 from small_disk import files_of, run_on_small_disk

@@ -6,12 +6,16 @@ import re
 from datetime import datetime, timezone
 
 import pytest
-
 from fake_scholar import fixture_path, last_page_of
+
+from scholar_stats.core.model import AuthorData
 from scholar_stats.errors import AuthorNotFound, Blocked, PageNotUnderstood
-from scholar_stats.model import AuthorData
-from scholar_stats.parse import check_not_blocked, parse_profile, profile_path
-from scholar_stats.scholar import decode_body
+from scholar_stats.net.bounded import decode_body
+from scholar_stats.sources.scholar.parse import (
+    check_not_blocked,
+    parse_profile,
+    profile_path,
+)
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 
@@ -173,5 +177,5 @@ def test_absent_fields_stay_absent() -> None:
 
 def test_decode_prefers_the_http_header_charset() -> None:
     assert decode_body("é".encode("latin-1"), "text/html; charset=ISO-8859-1") == "é"
-    assert decode_body("é".encode("utf-8"), "text/html") == "é"
+    assert decode_body("é".encode(), "text/html") == "é"
     assert decode_body(b'<meta charset="ISO-8859-1">\xe9', None).endswith("é")

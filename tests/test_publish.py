@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from scholar_stats import publish as pub
 from scholar_stats.cli import main
+from scholar_stats.core.model import AuthorData, FetchStatus
 from scholar_stats.errors import PublishFailed
-from scholar_stats.history import parse_history_csv
-from scholar_stats.model import AuthorData, FetchStatus
-from scholar_stats.render import render_author_files, render_status
+from scholar_stats.outputs.history import parse_history_csv
+from scholar_stats.outputs.render import render_author_files, render_status
+from scholar_stats.publish import branch as pub
+from scholar_stats.publish import git as pubgit
 
 SID = "LZ5D_p4AAAAJ"
 BRANCH = "google-scholar-stats"
@@ -302,7 +303,7 @@ def test_push_refused_by_the_remote_exits_8_with_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hook = remote / "hooks" / "pre-receive"
-    hook.write_text(f"#!/bin/sh\necho 'branch is protected'\nprintenv GITHUB_TOKEN\nexit 1\n")
+    hook.write_text("#!/bin/sh\necho 'branch is protected'\nprintenv GITHUB_TOKEN\nexit 1\n")
     hook.chmod(0o755)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     results = write_results(tmp_path / "r1", 100, DAY1)
@@ -325,10 +326,10 @@ def test_token_is_used_by_git_but_never_shown_or_stored(
     # git itself gets the token from the helper, for any https remote, without a prompt
     fill = subprocess.run(["git", "-C", str(work), "credential", "fill"],
                           input="protocol=https\nhost=github.com\n\n", capture_output=True,
-                          text=True, env=pub.auth_env({**os.environ, "GIT_TERMINAL_PROMPT": "0"}),
+                          text=True, env=pubgit.auth_env({**os.environ, "GIT_TERMINAL_PROMPT": "0"}),
                           check=True)
     assert f"password={TOKEN}" in fill.stdout and "username=x-access-token" in fill.stdout
-    assert TOKEN not in json.dumps(pub.auth_env(dict(os.environ)) | {"GITHUB_TOKEN": ""})
+    assert TOKEN not in json.dumps(pubgit.auth_env(dict(os.environ)) | {"GITHUB_TOKEN": ""})
 
     code = main(["-v", "publish", str(write_results(tmp_path / "r1", 100, DAY1)),
                  "--repo", str(work)])
@@ -390,14 +391,14 @@ def test_only_volatile_changes_is_semantic() -> None:
 
 def test_scrub_removes_token_and_url_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    text = pub.scrub(f"fatal: https://user:pw@host/x {TOKEN} done")
+    text = pubgit.scrub(f"fatal: https://user:pw@host/x {TOKEN} done")
     assert TOKEN not in text and "pw@" not in text and "https://***@host/x" in text
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is required")
 def test_git_helper_reports_one_line(tmp_path: Path) -> None:
     with pytest.raises(pub.GitError) as info:
-        pub.git(tmp_path, "rev-parse", "HEAD")
+        pubgit.git(tmp_path, "rev-parse", "HEAD")
     assert "\n" not in str(info.value) and "rev-parse" in str(info.value)
 
 

@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-
 from fake_scholar import FakeScholar
-from scholar_stats.plan import utcnow
-from scholar_stats.refresh import Refresher, RequestBudget
-from scholar_stats.settings import FetchSettings
-from scholar_stats.store import Store
 from store_helpers import T0, database_url
+
+from scholar_stats.core.plan import utcnow
+from scholar_stats.refresh.budget import Refresher, RequestBudget
+from scholar_stats.settings import FetchSettings
+from scholar_stats.store.database import Store
 
 REAL = "LZ5D_p4AAAAJ"  # a real saved page: 56 citations
 FIRST, SECOND = "PASSAAAAAAAJ", "PASSBBBBBBBJ"  # due passes take them in this order

@@ -7,13 +7,25 @@ import json
 
 import pytest
 
-from scholar_stats.errors import Implausible
-from scholar_stats.gate import check_plausible
-from scholar_stats.history import (
-    HistoryRow, parse_history_csv, render_history_csv, upsert_row,
+from scholar_stats.core.gate import check_plausible
+from scholar_stats.core.model import (
+    METRIC_NAMES,
+    AuthorData,
+    Metrics,
+    validate_scholar_id,
 )
-from scholar_stats.model import METRIC_NAMES, AuthorData, Metrics, validate_scholar_id
-from scholar_stats.render import endpoint_json, metric_label, render_author_files
+from scholar_stats.errors import Implausible
+from scholar_stats.outputs.history import (
+    HistoryRow,
+    parse_history_csv,
+    render_history_csv,
+    upsert_row,
+)
+from scholar_stats.outputs.render import (
+    endpoint_json,
+    metric_label,
+    render_author_files,
+)
 
 SHIELDS_KEYS = {
     "schemaVersion", "label", "message", "color", "labelColor", "isError", "namedLogo",

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fake_scholar import FakeScholar
-from scholar_stats.fetch import attempt_fetch
-from scholar_stats.plan import EPOCH, Policy, stable_offset, utcnow
-from scholar_stats.scheduler import RefreshScheduler
-from scholar_stats.settings import FetchSettings
-from scholar_stats.store import Store
 from store_helpers import sqlite_url, success
+
+from scholar_stats.core.plan import EPOCH, Policy, stable_offset, utcnow
+from scholar_stats.refresh.attempt import attempt_fetch
+from scholar_stats.refresh.scheduler import RefreshScheduler
+from scholar_stats.settings import FetchSettings
+from scholar_stats.store.database import Store
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:

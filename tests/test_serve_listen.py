@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from cli_helpers import cli_env, run_cli, serving
 from service_helpers import free_port
 

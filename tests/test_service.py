@@ -13,15 +13,25 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-
-from scholar_stats.export import author_files
-from scholar_stats.model import METRIC_NAMES
-from scholar_stats.service import ServiceSettings, create_app
-from scholar_stats.store import Store
 from service_helpers import (
-    BIG, EMPTY, FRESH, STALE, TOKEN, UNTRACKED, client_for, fill_store, now, pubs,
+    BIG,
+    EMPTY,
+    FRESH,
+    STALE,
+    TOKEN,
+    UNTRACKED,
+    client_for,
+    fill_store,
+    now,
+    pubs,
 )
 from store_helpers import success
+
+from scholar_stats.core.model import METRIC_NAMES
+from scholar_stats.outputs.export import author_files
+from scholar_stats.service.app import create_app
+from scholar_stats.service.settings import ServiceSettings
+from scholar_stats.store.database import Store
 
 pytestmark = pytest.mark.anyio
 SVG_NS = "{http://www.w3.org/2000/svg}"

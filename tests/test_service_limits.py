@@ -19,14 +19,24 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-
-from scholar_stats.service import ADMIN_BODY_LIMIT, ServiceSettings, create_app
-from scholar_stats.snapshot import LRU, MAX_QUERY_BYTES, Reply, footprint
 from service_helpers import (
-    FRESH, STALE, TOKEN, UNTRACKED, LogRecords, TcpForwarder, fill_store, peak_rss_kib,
-    running_serve, running_server,
+    FRESH,
+    STALE,
+    TOKEN,
+    UNTRACKED,
+    LogRecords,
+    TcpForwarder,
+    fill_store,
+    peak_rss_kib,
+    running_serve,
+    running_server,
 )
 from store_helpers import PG_ENV, pg_schema_url
+
+from scholar_stats.service.admin import ADMIN_BODY_LIMIT
+from scholar_stats.service.app import create_app
+from scholar_stats.service.settings import ServiceSettings
+from scholar_stats.service.snapshot import LRU, MAX_QUERY_BYTES, Reply, footprint
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BADGE = f"/authors/{FRESH}/badges/citations.svg"

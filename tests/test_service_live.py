@@ -17,14 +17,22 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-
-from scholar_stats.service import ServiceSettings, create_app
-from scholar_stats.snapshot import Snapshot, resolve
-from scholar_stats.store import Store
 from service_helpers import (
-    EMPTY, FRESH, TOKEN, UNTRACKED, fill_store, free_port, now, running_server,
+    EMPTY,
+    FRESH,
+    TOKEN,
+    UNTRACKED,
+    fill_store,
+    free_port,
+    now,
+    running_server,
 )
 from store_helpers import success
+
+from scholar_stats.service.app import create_app
+from scholar_stats.service.settings import ServiceSettings
+from scholar_stats.service.snapshot import Snapshot, resolve
+from scholar_stats.store.database import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -10,13 +11,29 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from store_helpers import (
+    PG_ENV,
+    T0,
+    failure,
+    gs_data,
+    pg_schema_url,
+    sqlite_url,
+    success,
+)
 
-from scholar_stats import store as store_module
-from scholar_stats.errors import AuthorNotFound, Blocked, NetworkFailure, PageNotUnderstood, UsageError
-from scholar_stats.plan import Policy, nearest_slot
-from scholar_stats.render import GS_DATA, render_author_files
-from scholar_stats.store import SCHEMA_VERSION, Store, default_db_url
-from store_helpers import PG_ENV, T0, failure, gs_data, pg_schema_url, sqlite_url, success
+from scholar_stats.core.plan import Policy, nearest_slot
+from scholar_stats.errors import (
+    AuthorNotFound,
+    Blocked,
+    NetworkFailure,
+    PageNotUnderstood,
+    UsageError,
+)
+from scholar_stats.outputs.render import GS_DATA, render_author_files
+from scholar_stats.store import schema
+from scholar_stats.store.connect import default_db_url
+from scholar_stats.store.database import Store
+from scholar_stats.store.schema import SCHEMA_VERSION
 
 A = "LZ5D_p4AAAAJ"
 B = "amIMrIEAAAAJ"
@@ -246,7 +263,7 @@ def _create_v1(url: str) -> None:
             f"last_success_at, last_outcome, last_exit_code) VALUES ('{A}', {ms}, 86400, 'ok', "
             f"{ms + 86400000}, {ms}, 'ok', 0)"
         )
-        record = store_module.json.dumps(gs_data(A, {"p1": 7}))
+        record = json.dumps(gs_data(A, {"p1": 7}))
         conn.execute(
             sa.text("INSERT INTO profiles VALUES (:id, :at, 2021, :gs)"),
             {"id": A, "at": ms, "gs": record},
@@ -290,7 +307,7 @@ def test_migrations_build_the_schema_the_code_queries(db_url: str) -> None:
     Store(db_url).close()
     engine = sa.create_engine(db_url)
     inspector = sa.inspect(engine)
-    for table in store_module.META.sorted_tables:
+    for table in schema.META.sorted_tables:
         columns = {c["name"] for c in inspector.get_columns(table.name)}
         assert columns == {c.name for c in table.columns}, table.name
     engine.dispose()

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-from scholar_stats import store as store_module
-from scholar_stats.errors import StoreUnavailable
-from scholar_stats.store import PG_CONNECT_TIMEOUT, SCHEMA_VERSION, Store
 from store_helpers import PG_ENV, T0, database_url, pg_schema_url, success
 from test_store import A, _create_v1
+
+from scholar_stats.errors import StoreUnavailable
+from scholar_stats.store import schema
+from scholar_stats.store.connect import PG_CONNECT_TIMEOUT
+from scholar_stats.store.database import Store
+from scholar_stats.store.schema import SCHEMA_VERSION
 
 SECRET = "S3cretPassw0rd"
 
@@ -151,7 +153,7 @@ def test_a_store_with_its_marker_but_a_damaged_marker_row_is_refused(db_url: str
     Store(db_url).close()
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:
-        conn.execute(sa.delete(store_module.store_marker))
+        conn.execute(sa.delete(schema.store_marker))
     engine.dispose()
     result = cli("authors", "list", "--db", db_url)
     assert result.returncode == 2 and "not a scholar-stats store" in one_line(result)

@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
 from fake_scholar import FakeScholar, fixture_path
-from scholar_stats.cli import main
-from scholar_stats.parse import parse_profile
-from scholar_stats.store import Store
 from store_helpers import T0, database_url
+
+from scholar_stats.cli import main
+from scholar_stats.sources.scholar.parse import parse_profile
+from scholar_stats.store.database import Store
 
 REAL = "LZ5D_p4AAAAJ"  # a real saved page: 56 citations, 12 publications
 OTHER = "amIMrIEAAAAJ"
@@ -159,9 +159,10 @@ def test_the_longest_interval_is_accepted_and_refreshes(
 def test_post_authors_shares_the_interval_bound(tmp_path: Path) -> None:
     """The service and the command line accept the same intervals (plan.MAX_INTERVAL)."""
     import anyio
-
-    from scholar_stats.service import ServiceSettings, create_app
     from service_helpers import TOKEN, client_for
+
+    from scholar_stats.service.app import create_app
+    from scholar_stats.service.settings import ServiceSettings
 
     db = f"sqlite:///{tmp_path / 'store.db'}"
     app = create_app(ServiceSettings(db_url=db, scheduler=False, poll_seconds=0,

@@ -1,0 +1,1 @@
+"""The command handlers: each takes the parsed arguments and returns the exit code."""

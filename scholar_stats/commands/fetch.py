@@ -1,0 +1,70 @@
+"""``scholar-stats fetch``: fetch authors into a results folder, all or nothing per author."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from scholar_stats.core.model import (
+    validate_scholar_id,
+)
+from scholar_stats.files import check_writable, read_metrics, read_status, write_files
+from scholar_stats.net.deadline import Deadline
+from scholar_stats.outputs.render import STATUS, render_author_files, render_status
+from scholar_stats.outputs.summary import log_safe
+from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch
+from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.scholar.client import ScholarClient
+
+
+def output_folders(out: Path, scholar_ids: list[str]) -> dict[str, Path]:
+    """One id: straight into ``out`` (a drop-in for AcadHomepage's ``results/``); several:
+    ``out/<id>/``."""
+    if len(scholar_ids) == 1:
+        return {scholar_ids[0]: out}
+    return {scholar_id: out / scholar_id for scholar_id in scholar_ids}
+
+
+def save_outcome(folder: Path, outcome: FetchOutcome) -> None:
+    """Write the data files (only on success) and ``status.json``, all or nothing: when the
+    folder cannot take them (``OutputNotWritable``), every file of the author stays as it was."""
+    files = render_author_files(outcome.data) if outcome.data is not None else {}
+    files[STATUS] = render_status(outcome.status)
+    write_files(folder, files)
+
+
+def cli_fetch(args: Any) -> int:
+    scholar_ids = list(dict.fromkeys(validate_scholar_id(i) for i in args.scholar_ids))
+    settings = FetchSettings.from_args(args)
+    folders = output_folders(Path(args.out), scholar_ids)
+    for folder in folders.values():
+        check_writable(folder)  # exit 9 before a single request is spent
+    deadline = Deadline(settings.deadline)
+    worst = 0
+    with ScholarClient(settings, deadline) as client:
+        for scholar_id, folder in folders.items():
+            previous_status = read_status(folder)
+            previous = read_metrics(folder)
+            outcome = attempt_fetch(
+                scholar_id,
+                settings,
+                deadline,
+                previous=previous,
+                force=args.force,
+                last_success=previous_status.last_success if previous_status else None,
+                client=client,
+            )
+            if not outcome.ok:
+                kept = " (previous data kept)" if previous else ""
+                print(log_safe(f"scholar-stats: {outcome.status.message}{kept}"), file=sys.stderr)
+            # A folder that cannot take the files ends the run (exit 9): the next authors'
+            # requests would be spent for nothing.
+            save_outcome(folder, outcome)
+            if outcome.ok:
+                print(log_safe(  # the message quotes the scraped name
+                    f"{outcome.status.message} ({outcome.status.requests} requests, "
+                    f"{outcome.status.duration_seconds:.1f} s) -> {folder}"
+                ))
+            worst = max(worst, outcome.exit_code)
+    return worst

@@ -1,0 +1,225 @@
+"""The store commands: ``authors add|remove|list``, ``refresh``, ``history``, ``export`` and
+``schedule``. Each handler takes the argparse Namespace and returns the exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from scholar_stats.core.model import validate_scholar_id
+from scholar_stats.core.plan import utcnow
+from scholar_stats.errors import AuthorBusy, UsageError
+from scholar_stats.files import write_files
+from scholar_stats.outputs.export import author_files
+from scholar_stats.outputs.history import HISTORY_COLUMNS, render_history_csv
+from scholar_stats.settings import FetchSettings
+from scholar_stats.store.database import Store
+from scholar_stats.store.values import TrackedAuthor
+
+REQUESTS_PER_HOUR_ENV = "SCHOLAR_STATS_REQUESTS_PER_HOUR"
+
+
+def _ids(values: list[str]) -> list[str]:
+    """Every id validated (exit 2 on the first bad one) before anything is touched."""
+    return list(dict.fromkeys(validate_scholar_id(value) for value in values))
+
+
+def _requests_per_hour(args: Any) -> int:
+    raw = getattr(args, "requests_per_hour", None) or os.environ.get(REQUESTS_PER_HOUR_ENV) or 30
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"{REQUESTS_PER_HOUR_ENV} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise UsageError(f"{REQUESTS_PER_HOUR_ENV} must be at least 1")
+    return value
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def tracked_or_exit(store: Store, scholar_id: str) -> TrackedAuthor:
+    author = store.get_author(scholar_id)
+    if author is None:
+        raise UsageError(
+            f"{scholar_id} is not tracked; add it with: scholar-stats authors add {scholar_id}"
+        )
+    return author
+
+
+def cli_authors_add(args: Any) -> int:
+    ids = _ids(args.scholar_ids)
+    with Store(args.db) as store:
+        added = set(store.add_authors(ids, args.interval, utcnow()))
+    for scholar_id in ids:
+        verb = "tracking" if scholar_id in added else "already tracked (interval updated)"
+        print(f"{scholar_id}: {verb}, every {args.interval:g} s")
+    return 0
+
+
+def cli_authors_remove(args: Any) -> int:
+    scholar_id = validate_scholar_id(args.scholar_id)
+    with Store(args.db) as store:
+        if not store.remove_author(scholar_id):
+            raise UsageError(f"{scholar_id} is not tracked")
+    print(f"{scholar_id}: no longer tracked; its history was deleted")
+    return 0
+
+
+def cli_authors_list(args: Any) -> int:
+    with Store(args.db) as store:
+        authors = store.list_authors()
+        paused = store.paused_until(utcnow())
+    if not authors:
+        print("no authors tracked; add one with: scholar-stats authors add SCHOLAR_ID")
+        return 0
+    rows = [("SCHOLAR_ID", "STATE", "LAST SUCCESS (UTC)", "NEXT DUE (UTC)", "INTERVAL")]
+    rows += [
+        (a.scholar_id, a.state, _when(a.last_success), _when(a.next_due),
+         f"{a.interval_seconds:g} s")
+        for a in authors
+    ]
+    print(_table(rows))
+    if paused is not None:
+        print(f"all fetching paused until {_when(paused)} UTC after Scholar blocked a request")
+    return 0
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
+    )
+
+
+def cli_refresh(args: Any) -> int:
+    """One pass over the due authors (or the given ones), then exit: for system cron.
+
+    The pass shares one deadline (``--deadline``) and one client (politeness delay between
+    authors), respects the hourly budget and a block pause, and stops at a block. Exit code:
+    the highest among the attempts; a given id that another live process is fetching is
+    ``AuthorBusy`` (12). A due author that another pass has taken, or has just fetched, is
+    left to it.
+    """
+    from scholar_stats.net.deadline import Deadline
+    from scholar_stats.refresh.budget import BudgetSpent, Refresher, RequestBudget
+    from scholar_stats.sources.scholar.client import ScholarClient
+
+    ids = _ids(args.scholar_ids)
+    due_pass = not ids
+    settings = FetchSettings.from_args(args)
+    with Store(args.db) as store:
+        now = utcnow()
+        for scholar_id in ids:
+            tracked_or_exit(store, scholar_id)
+        if not ids:
+            paused = store.paused_until(now)
+            if paused is not None:
+                print(f"scholar-stats: fetching is paused until {_when(paused)} UTC after "
+                      "Scholar blocked a request; nothing fetched", file=sys.stderr)
+                return 0
+            ids = [a.scholar_id for a in store.due_authors(now)]
+        if not ids:
+            print("no author is due")
+            return 0
+        budget = RequestBudget(store, _requests_per_hour(args))
+        refresher = Refresher(store, settings, budget)
+        deadline = Deadline(settings.deadline)
+        worst = 0
+        with ScholarClient(settings, deadline, before_request=budget.take) as client:
+            for scholar_id in ids:
+                if deadline.expired or budget.remaining() == 0:
+                    print(f"scholar-stats: stopped before {scholar_id}: "
+                          + ("deadline passed" if deadline.expired else "request budget spent")
+                          + "; the rest stay due", file=sys.stderr)
+                    break
+                try:
+                    outcome = refresher.refresh(scholar_id, deadline=deadline, client=client,
+                                                due_only=due_pass)
+                except AuthorBusy as busy:
+                    if not due_pass:
+                        print(f"scholar-stats: {busy}", file=sys.stderr)
+                        worst = max(worst, busy.exit_code)
+                    continue
+                if outcome is None:
+                    if not due_pass:
+                        print(f"scholar-stats: {scholar_id}: not fetched: the budget of "
+                              f"{budget.limit} Scholar requests per hour cannot cover it now; "
+                              "try again later", file=sys.stderr)
+                        worst = max(worst, BudgetSpent.exit_code)
+                    continue
+                if isinstance(outcome.error, BudgetSpent):  # pragma: no cover - refresher skips
+                    continue
+                stream = sys.stdout if outcome.ok else sys.stderr
+                print(("" if outcome.ok else "scholar-stats: ") + outcome.status.message,
+                      file=stream)
+                worst = max(worst, outcome.exit_code)
+                if outcome.exit_code == 3:
+                    print("scholar-stats: Scholar blocked us; the other authors wait for the "
+                          "pause to end", file=sys.stderr)
+                    break
+        return worst
+
+
+def history_json(rows: list[Any]) -> bytes:
+    return json.dumps([{"date": r.date, **dict(r.values)} for r in rows], indent=1).encode() + b"\n"
+
+
+def cli_history(args: Any) -> int:
+    scholar_id = validate_scholar_id(args.scholar_id)
+    with Store(args.db) as store:
+        tracked_or_exit(store, scholar_id)
+        rows = store.history(scholar_id)
+    if args.format == "csv":
+        sys.stdout.write(render_history_csv(rows).decode())
+    elif args.format == "json":
+        sys.stdout.write(history_json(rows).decode())
+    else:
+        if not rows:
+            print(f"{scholar_id}: no history yet")
+            return 0
+        table = [tuple(HISTORY_COLUMNS)]
+        table += [(r.date, *(str(r.values[name]) for name in HISTORY_COLUMNS[1:])) for r in rows]
+        print(_table(table))
+    return 0
+
+
+def cli_export(args: Any) -> int:
+    """Write the files of ``fetch --out`` (plus history.csv) from the store, atomically."""
+    scholar_id = validate_scholar_id(args.scholar_id)
+    with Store(args.db) as store:
+        files = author_files(store, scholar_id, now=utcnow())
+    if "gs_data.json" not in files:
+        print(f"scholar-stats: {scholar_id}: no data fetched yet; run: scholar-stats refresh "
+              f"{scholar_id}", file=sys.stderr)
+    out = Path(args.out)
+    write_files(out, files)  # all or nothing; OutputNotWritable (exit 9) names path and cause
+    print(f"{scholar_id}: {len(files)} files -> {out}")
+    return 0
+
+
+def cli_schedule(args: Any) -> int:
+    """Run the scheduler in the foreground until SIGINT/SIGTERM; one line per fetch."""
+    from scholar_stats.refresh.scheduler import RefreshScheduler
+
+    settings = FetchSettings.from_args(args)
+
+    def report(outcome: Any) -> None:
+        stream = sys.stdout if outcome.ok else sys.stderr
+        print(outcome.status.message, file=stream, flush=True)
+
+    with Store(args.db) as store:
+        scheduler = RefreshScheduler(
+            store, settings, on_result=report, requests_per_hour=_requests_per_hour(args)
+        )
+        count = len(store.list_authors())
+        print(f"scheduler started: {count} tracked authors in {store.display_url}; "
+              "Ctrl-C to stop", flush=True)
+        scheduler.run_until_signal()
+    return 0

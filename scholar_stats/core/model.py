@@ -1,0 +1,147 @@
+"""The data scholar-stats deals in: one author's profile as Scholar showed it.
+
+``AuthorData.gs_data`` is the AcadHomepage record (CONTRACT.md §2) exactly as it is written to
+``gs_data.json``; the other fields are what the badges need and ``gs_data.json`` cannot hold
+(the year Scholar's "since" column names).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from scholar_stats.errors import UsageError
+
+SCHOLAR_ID_RE = re.compile(r"[A-Za-z0-9_-]{12}")
+
+
+def validate_scholar_id(value: str) -> str:
+    """Return ``value`` if it is a Scholar user id (12 chars of [A-Za-z0-9_-]), else raise."""
+    if not SCHOLAR_ID_RE.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise UsageError(
+            f"{shown!r} is not a Google Scholar id: expected the 12 characters after 'user=' "
+            "in the profile URL, e.g. DhtAFkwAAAAJ"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """The numbers a badge shows; field names match the ``shields/<metric>.json`` names."""
+
+    citations: int
+    citations_5y: int
+    h_index: int
+    h_index_5y: int
+    i10_index: int
+    i10_index_5y: int
+    publications: int
+
+    @classmethod
+    def from_gs_data(cls, gs_data: dict[str, Any]) -> Metrics:
+        return cls(
+            citations=gs_data["citedby"],
+            citations_5y=gs_data["citedby5y"],
+            h_index=gs_data["hindex"],
+            h_index_5y=gs_data["hindex5y"],
+            i10_index=gs_data["i10index"],
+            i10_index_5y=gs_data["i10index5y"],
+            publications=len(gs_data["publications"]),
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        """Metric name (as in ``shields/<name>.json`` and ``history.csv``) → value."""
+        return {
+            "citations": self.citations,
+            "citations-5y": self.citations_5y,
+            "h-index": self.h_index,
+            "h-index-5y": self.h_index_5y,
+            "i10-index": self.i10_index,
+            "i10-index-5y": self.i10_index_5y,
+            "publications": self.publications,
+        }
+
+
+METRIC_NAMES = tuple(Metrics(0, 0, 0, 0, 0, 0, 0).as_dict())
+
+
+@dataclass(frozen=True)
+class AuthorData:
+    """One successful fetch: the ``gs_data.json`` record plus the since-year of the metrics."""
+
+    scholar_id: str
+    gs_data: dict[str, Any]
+    since_year: int | None
+
+    @property
+    def metrics(self) -> Metrics:
+        return Metrics.from_gs_data(self.gs_data)
+
+    @property
+    def name(self) -> str:
+        return str(self.gs_data.get("name", self.scholar_id))
+
+    @property
+    def updated(self) -> str:
+        return str(self.gs_data["updated"])
+
+
+@dataclass(frozen=True)
+class FetchStatus:
+    """What ``status.json`` says about the last attempt; a failure never touches the data files.
+
+    ``stale``/``stale_reason`` are set by readers that judge the age of the data (``export``,
+    the service); they are left out of the file when ``None``.
+    """
+
+    scholar_id: str
+    outcome: str  # "ok", or the error kind: blocked, not_found, not_understood, network, ...
+    exit_code: int
+    message: str
+    last_attempt: str  # ISO 8601 with offset
+    last_success: str | None
+    requests: int = 0
+    duration_seconds: float = 0.0
+    since_year: int | None = None
+    stale: bool | None = None
+    stale_reason: str | None = None
+
+    @property
+    def error_kind(self) -> str | None:
+        return None if self.outcome == "ok" else self.outcome
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "scholar_id": self.scholar_id,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "error_kind": self.error_kind,
+            "message": self.message,
+            "last_attempt": self.last_attempt,
+            "last_success": self.last_success,
+            "requests": self.requests,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "since_year": self.since_year,
+        }
+        if self.stale is not None:
+            data["stale"] = self.stale
+            data["stale_reason"] = self.stale_reason
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FetchStatus:
+        return cls(
+            scholar_id=str(data["scholar_id"]),
+            outcome=str(data["outcome"]),
+            exit_code=int(data["exit_code"]),
+            message=str(data.get("message", "")),
+            last_attempt=str(data["last_attempt"]),
+            last_success=data.get("last_success"),
+            requests=int(data.get("requests", 0)),
+            duration_seconds=float(data.get("duration_seconds", 0.0)),
+            since_year=data.get("since_year"),
+            stale=data.get("stale"),
+            stale_reason=data.get("stale_reason"),
+        )

@@ -1,0 +1,1 @@
+"""HTTP plumbing every outside source shares: one wall-clock deadline per run and bounded reads."""

@@ -1,0 +1,75 @@
+"""The files of one author rebuilt from the store: what ``export --out`` writes and the service
+serves. Same renderers as ``fetch``, so a homepage can switch sources by changing a base URL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from scholar_stats.core.model import FetchStatus
+from scholar_stats.errors import UsageError
+from scholar_stats.outputs.history import HISTORY_FILE, render_history_csv
+from scholar_stats.outputs.render import STATUS, render_author_files, render_status
+
+if TYPE_CHECKING:  # read through the store it is handed; importing it would pull SQLAlchemy
+    from scholar_stats.store.database import Store
+    from scholar_stats.store.values import TrackedAuthor
+
+DEFAULT_MAX_AGE = 7 * 86400.0
+
+
+def describe_age(seconds: float) -> str:
+    """A short human age: "3 h", "9 days"."""
+    if seconds < 7200:
+        return f"{max(0, round(seconds / 60))} min"
+    if seconds < 2 * 86400:
+        return f"{round(seconds / 3600)} h"
+    return f"{round(seconds / 86400)} days"
+
+
+def judge_staleness(
+    status: FetchStatus, last_success: datetime | None, now: datetime, max_age_seconds: float
+) -> FetchStatus:
+    """``status`` with ``stale``/``stale_reason`` set: stale when the data is older than the
+    max age (or there is none); the reason names the age and the last failure, if any."""
+    failure = "" if status.exit_code == 0 else f"; last attempt failed: {status.message}"
+    if last_success is None:
+        reason = "no successful fetch yet" + failure
+        return dataclasses.replace(status, stale=True, stale_reason=reason)
+    age = (now - last_success).total_seconds()
+    if age <= max_age_seconds:
+        return dataclasses.replace(status, stale=False, stale_reason=None)
+    reason = (
+        f"data is {describe_age(age)} old (older than {describe_age(max_age_seconds)})" + failure
+    )
+    return dataclasses.replace(status, stale=True, stale_reason=reason)
+
+
+def author_files(
+    store: Store, scholar_id: str, *, now: datetime, max_age_seconds: float = DEFAULT_MAX_AGE,
+    author: TrackedAuthor | None = None,
+) -> dict[str, bytes]:
+    """Relative path → bytes: gs_data.json, gs_data_shieldsio.json, shields/*.json,
+    history.csv (only once there is data) and status.json (once there was an attempt).
+
+    Deterministic for the same store state and ``now``. Raises ``UsageError`` for an author
+    that is not tracked. ``author`` saves a read when the caller has just read it.
+    """
+    if author is None:
+        author = store.get_author(scholar_id)
+    if author is None:
+        raise UsageError(
+            f"{scholar_id} is not tracked; add it with: scholar-stats authors add {scholar_id}"
+        )
+    files: dict[str, bytes] = {}
+    data = store.latest(scholar_id)
+    if data is not None:
+        files.update(render_author_files(data))
+        files[HISTORY_FILE] = render_history_csv(store.history(scholar_id, author))
+    status = store.last_status(scholar_id)
+    if status is not None:
+        judged = judge_staleness(status, author.last_success, now, max_age_seconds)
+        files[STATUS] = render_status(judged)
+    return files

@@ -1,0 +1,160 @@
+"""What ``action.yml`` runs: seed, fetch, publish, summarise, decide the job's exit code.
+
+Why Python and not a shell script: the exit-code policy (a blocked day is normal on hosted
+runners) and the summary are easy to get wrong in bash and easy to test here. The action maps
+its inputs to environment variables; nothing from an input is ever pasted into a script.
+
+    SCHOLAR_IDS             ids separated by spaces, commas or newlines (required)
+    SCHOLAR_STATS_BRANCH / _REMOTE / _REPO / _PROXY / _DEADLINE / _DELAY   as for the CLI
+    FAIL_ON_BLOCK           "true" makes a blocked fetch fail the job (default: warn only)
+    GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, RUNNER_TEMP   set by GitHub Actions
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from scholar_stats import cli
+from scholar_stats.errors import Blocked, ScholarStatsError
+from scholar_stats.files import write_files
+from scholar_stats.outputs.summary import log_safe, render_summary, reports_from_files
+from scholar_stats.publish.branch import publish, read_branch
+from scholar_stats.publish.git import scrub
+from scholar_stats.publish.results import read_results
+
+
+def annotation(level: str, title: str, message: str) -> str:
+    """A workflow command line (``::warning title=..::..``), escaped so input cannot inject."""
+    def esc(text: str, extra: str = "") -> str:
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        for char in extra:
+            text = text.replace(char, {":": "%3A", ",": "%2C"}[char])
+        return text
+
+    return f"::{level} title={esc(title, ':,')}::{esc(scrub(message))}"
+
+
+@contextmanager
+def commands_paused() -> Iterator[None]:
+    """GitHub's ``::stop-commands::<token>`` … ``::<token>::`` around output that quotes
+    Scholar: the runner acts on no workflow command in between, whatever got past
+    :func:`log_safe`. The token is random, so no scraped text can end the pause. action.yml
+    sends stderr into stdout, so the pause covers both, in order."""
+    token = secrets.token_hex(16)
+    sys.stderr.flush()
+    print(f"::stop-commands::{token}", flush=True)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        print(f"::{token}::", flush=True)
+
+
+def parse_ids(text: str) -> list[str]:
+    return [part for part in re.split(r"[\s,]+", text) if part]
+
+
+def _append(path: str | None, text: str) -> None:
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def _fetch(ids: list[str], out: Path) -> int:
+    """``scholar-stats fetch`` in this process; ids after ``--``, since one may start with
+    '-'. A usage error (a bad deadline input, a malformed id) is its exit code, not an exit."""
+    try:
+        return cli.main(["fetch", "--out", str(out), "--", *ids])
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+
+
+def run_action(env: Mapping[str, str]) -> int:
+    """The whole job step; returns the exit code the step should end with.
+
+    Everything that may print scraped text runs with workflow commands paused; the action's
+    own annotations are printed after, escaped as GitHub documents.
+    """
+    ids = parse_ids(env.get("SCHOLAR_IDS", ""))
+    if not ids:
+        print(annotation("error", "scholar-stats", "no Scholar id: set the scholar-id input "
+                         "(e.g. from the secret GOOGLE_SCHOLAR_ID)"))
+        return 2
+    repo = Path(env.get("SCHOLAR_STATS_REPO") or env.get("GITHUB_WORKSPACE") or ".")
+    branch = env.get("SCHOLAR_STATS_BRANCH") or "google-scholar-stats"
+    remote = env.get("SCHOLAR_STATS_REMOTE") or "origin"
+    out = Path(tempfile.mkdtemp(prefix="scholar-stats-", dir=env.get("RUNNER_TEMP") or None))
+    _append(env.get("GITHUB_OUTPUT"), f"results-dir={out}\n")
+    notes: list[str] = []  # annotations, printed once commands are on again
+
+    with commands_paused():
+        try:
+            previous = read_branch(repo, remote=remote, branch=branch)
+        except ScholarStatsError as exc:
+            notes.append(annotation("warning", "scholar-stats", f"could not read {branch}: {exc}"))
+            previous = {}
+        write_files(out, previous)
+
+        fetch_code = _fetch(ids, out)
+        published = False
+        try:
+            result = publish(
+                out, repo=repo, branch=branch, remote=remote,
+                message=env.get("SCHOLAR_STATS_MESSAGE") or None,
+                warn=lambda text: notes.append(annotation("warning", "scholar-stats publish",
+                                                          text)),
+            )
+            published = result.pushed
+            outcome = ("published " if result.pushed else "not published: ") + result.reason
+            publish_code = 0
+        except ScholarStatsError as exc:
+            outcome, publish_code = f"publish failed: {exc}", exc.exit_code
+            notes.append(annotation("error", "scholar-stats publish", str(exc)))
+        try:
+            current = read_results(out, warn=lambda text: None)  # publish warned already
+        except ScholarStatsError:  # nothing at all to show (a malformed id on a first run)
+            current = {}
+    _append(env.get("GITHUB_OUTPUT"),
+            f"published={str(published).lower()}\nfetch-exit-code={fetch_code}\n")
+
+    if fetch_code == Blocked.exit_code:
+        outcome += "; Scholar blocked this run, the previous data was kept"
+        notes.append(annotation("warning", "Scholar blocked the fetch",
+                                "previous data kept; see the README for a proxy, a self-hosted "
+                                "runner or the live service"))
+    elif fetch_code:
+        outcome += f"; fetch failed (exit {fetch_code}), the previous data was kept"
+        notes.append(annotation("error", "scholar-stats fetch",
+                                f"fetch failed with exit {fetch_code}; previous data kept "
+                                "(see the log above)"))
+    summary = render_summary(reports_from_files(previous, current), outcome)
+    _append(env.get("GITHUB_STEP_SUMMARY"), summary)
+    for note in notes:
+        print(note)
+    print(log_safe(outcome))
+
+    if publish_code:
+        return publish_code
+    if fetch_code == Blocked.exit_code:
+        return fetch_code if env.get("FAIL_ON_BLOCK", "").lower() == "true" else 0
+    return fetch_code
+
+
+def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # log order
+    try:
+        return run_action(os.environ)
+    except ScholarStatsError as exc:
+        print(annotation("error", "scholar-stats", str(exc)))
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""One attempt at one author: fetch, parse, check and gate, never raising. Every driver
+(``fetch``, ``refresh``, the scheduler, the service) goes through ``attempt_fetch``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from scholar_stats.core.gate import check_plausible
+from scholar_stats.core.model import (
+    AuthorData,
+    FetchStatus,
+    Metrics,
+)
+from scholar_stats.errors import ScholarStatsError
+from scholar_stats.net.deadline import Deadline
+from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.scholar.client import ScholarClient
+from scholar_stats.sources.scholar.parse import parse_profile
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """What one attempt gave: ``data`` only when it succeeded and passed the gate."""
+
+    scholar_id: str
+    data: AuthorData | None
+    status: FetchStatus
+    error: ScholarStatsError | None
+
+    @property
+    def exit_code(self) -> int:
+        return self.status.exit_code
+
+    @property
+    def ok(self) -> bool:
+        return self.data is not None
+
+
+def attempt_fetch(
+    scholar_id: str,
+    settings: FetchSettings,
+    deadline: Deadline,
+    *,
+    previous: Metrics | None,
+    force: bool = False,
+    last_success: str | None = None,
+    before_request: Callable[[], None] | None = None,
+    now: datetime | None = None,
+    client: ScholarClient | None = None,
+) -> FetchOutcome:
+    """Fetch, parse, validate and gate one author. Never raises a ``ScholarStatsError``.
+
+    Pass ``client`` to share one client (and its politeness delay) across several authors.
+    """
+    started_at = now or datetime.now(timezone.utc)
+    started = time.monotonic()
+    own_client = client is None
+    if client is None:
+        client = ScholarClient(settings, deadline, before_request=before_request)
+    requests_before = client.requests_made
+    data: AuthorData | None = None
+    error: ScholarStatsError | None = None
+    try:
+        fetched = parse_profile(scholar_id, client.get_page, started_at)
+        if not force:
+            check_plausible(scholar_id, previous, fetched.metrics)
+        data = fetched
+    except ScholarStatsError as exc:
+        error = exc
+    finally:
+        if own_client:
+            client.close()
+    attempt_time = started_at.isoformat(timespec="seconds")
+    if data is not None:
+        metrics = data.metrics
+        message = (
+            f"{scholar_id}: {data.name}: {metrics.citations} citations, h-index "
+            f"{metrics.h_index}, {metrics.publications} publications"
+        )
+    else:
+        assert error is not None
+        text = str(error)
+        message = text if text.startswith(scholar_id) else f"{scholar_id}: {text}"
+    status = FetchStatus(
+        scholar_id=scholar_id,
+        outcome="ok" if error is None else error.kind,
+        exit_code=0 if error is None else error.exit_code,
+        message=message,
+        last_attempt=attempt_time,
+        last_success=attempt_time if data is not None else last_success,
+        requests=client.requests_made - requests_before,
+        duration_seconds=time.monotonic() - started,
+        since_year=data.since_year if data is not None else None,
+    )
+    return FetchOutcome(scholar_id, data, status, error)

@@ -1,0 +1,226 @@
+"""The live service's app: FastAPI + uvicorn serving the stored data, refreshed by the scheduler.
+
+Public requests never touch Scholar or the database: they are answered from a snapshot of
+prepared bytes (``snapshot.py``) by a pure-ASGI fast path (``fastpath.py``). The snapshot is
+rebuilt per author from ``export.author_files`` when a refresh lands (the scheduler's
+``on_result``), when the store changes under another process (a poll), and when data turns
+stale with age. Nothing is built at import time: ``create_app(settings)`` makes the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from scholar_stats.core.model import METRIC_NAMES
+from scholar_stats.service.fastpath import (
+    FastPath,
+    reply_messages,
+)
+from scholar_stats.service.snapshot import (
+    MAX_QUERY_BYTES,
+    query_too_long,
+    resolve,
+)
+
+if TYPE_CHECKING:
+    from scholar_stats.store.database import Store
+from scholar_stats.service.admin import AdminGuard, add_admin_routes
+from scholar_stats.service.mirror import (
+    DATABASE_DOWN,
+    DATABASE_DOWN_DETAIL,
+    Service,
+    poll_store,
+)
+from scholar_stats.service.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def package_version() -> str:
+    from scholar_stats import __version__
+
+    return __version__
+
+
+class ServiceApp(FastAPI):
+    """FastAPI with the fast path in front of its whole middleware stack.
+
+    Added with ``add_middleware`` the fast path would sit behind FastAPI's own middlewares
+    (error handling, body limit, telemetry), which cost more than answering does.
+    """
+
+    fast_path: FastPath | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fast_path is not None:
+            await self.fast_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+def create_app(settings: ServiceSettings, *, store: Store | None = None) -> FastAPI:
+    """The FastAPI app; public author paths are answered by the fast path in front of it.
+
+    ``store`` lets tests (and the benchmark) pass an open store; otherwise one is opened from
+    ``settings.db_url`` at startup and closed at shutdown.
+    """
+    service = Service(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(service.sync, full=True)
+        await asyncio.to_thread(service.start_scheduler)
+        poller = asyncio.create_task(poll_store(service))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            await asyncio.to_thread(service.close)
+
+    app = ServiceApp(
+        title="scholar-stats",
+        summary="Google Scholar statistics for homepages, served from stored data.",
+        version=package_version(),
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    async def behind(scope: Any, receive: Any, send: Any) -> None:
+        await FastAPI.__call__(app, scope, receive, send)
+
+    rest = AdminGuard(behind, settings.admin_token) if settings.admin_token else behind
+    app.fast_path = FastPath(rest, service.snapshot, service.metrics.count)
+
+    def public(rest: Callable[..., str], summary: str, media: str) -> Callable[..., Any]:
+        """A declared route answering exactly like the fast path (used if a request gets here)."""
+
+        async def handler(request: Request) -> Response:
+            params = request.path_params
+            if len(request.scope["query_string"]) > MAX_QUERY_BYTES:
+                reply = query_too_long(rest(**params))
+            else:
+                reply = resolve(service.snapshot, params["scholar_id"], rest(**params),
+                                dict(request.query_params))
+            start, body = reply_messages(reply, request.method, request.headers.raw)
+            headers = {k.decode(): v.decode() for k, v in start["headers"] if k != b"content-length"}
+            return Response(body, status_code=start["status"], headers=headers)
+
+        handler.__doc__ = summary
+        return handler
+
+    sid = Path(description="Google Scholar user id (12 characters)", examples=["DhtAFkwAAAAJ"])
+    files = {
+        "gs_data.json": ("The AcadHomepage record (what `fetch` writes)", "application/json"),
+        "gs_data_shieldsio.json": ("shields.io endpoint JSON for citations", "application/json"),
+        "status.json": ("The last attempt and whether the data is stale", "application/json"),
+        "history.csv": ("One row per day of every metric", "text/csv"),
+        "chart.svg": ("Citations per year as a bar chart", "image/svg+xml"),
+    }
+    for name, (summary, media) in files.items():
+        app.add_api_route(
+            f"/authors/{{scholar_id}}/{name}", _file_route(public, name, summary, media, sid),
+            methods=["GET"], summary=summary, response_class=Response,
+            operation_id=f"get_{name.replace('.', '_')}",
+            responses={200: {"content": {media: {}}}, 400: {}, 404: {}},
+        )
+
+    metric_path = Path(description="One of: " + ", ".join(METRIC_NAMES), examples=["citations"])
+    endpoint = public(lambda scholar_id, metric: f"shields/{metric}.json",
+                      "shields.io endpoint JSON for one metric", "application/json")
+
+    @app.api_route("/authors/{scholar_id}/shields/{metric}.json", methods=["GET"],
+                   response_class=Response, responses={200: {"content": {"application/json": {}}}})
+    async def shields_json(request: Request, scholar_id: str = sid, metric: str = metric_path) -> Response:
+        """shields.io endpoint JSON for one metric."""
+        return await endpoint(request)
+
+    paper = public(lambda scholar_id, pub_id: f"papers/{pub_id}/shields.json",
+                   "shields.io endpoint JSON for one paper's citations", "application/json")
+
+    @app.api_route("/authors/{scholar_id}/papers/{pub_id}/shields.json", methods=["GET"],
+                   response_class=Response, responses={200: {"content": {"application/json": {}}}})
+    async def paper_json(
+        request: Request, scholar_id: str = sid,
+        pub_id: str = Path(description="The paper's id: `<scholar_id>:<12 chars>` or the part "
+                           "after the colon", examples=["DhtAFkwAAAAJ:ALROH1vI_8AC"]),
+    ) -> Response:
+        """shields.io endpoint JSON for one paper's citations (AcadHomepage's `data=` id)."""
+        return await paper(request)
+
+    badge = public(lambda scholar_id, metric: f"badges/{metric}.svg", "SVG badge", "image/svg+xml")
+
+    @app.api_route("/authors/{scholar_id}/badges/{metric}.svg", methods=["GET"],
+                   response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
+    async def badge_svg(
+        request: Request, scholar_id: str = sid, metric: str = metric_path,
+        label: str | None = Query(None, description="left text (default: the metric's label)"),
+        color: str | None = Query(None, description="shields colour name or hex, e.g. 9cf"),
+        labelColor: str | None = Query(None, description="left background, e.g. f6f6f6"),
+        style: str | None = Query(None, description="flat, flat-square, plastic, for-the-badge, social"),
+    ) -> Response:
+        """A shields-style SVG badge rendered by the service (grey when the data is stale)."""
+        return await badge(request)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        """Scheduler state, last successful fetch, database reachable (503 when it is not)."""
+        try:
+            await asyncio.wait_for(asyncio.to_thread(service.store.schema_version), 5)
+            database = "ok"
+            service.database.reachable()
+        except Exception as exc:  # noqa: BLE001 - report, do not crash
+            database = f"error: {type(exc).__name__}"
+            service.database.failed(exc)
+        entries = service.snapshot.authors.values()
+        successes = [e.last_success for e in entries if e.last_success]
+        body = {
+            "status": "ok" if database == "ok" else "degraded",
+            "database": database,
+            "scheduler": service.scheduler_state(),
+            "authors": len(service.snapshot.authors),
+            "stale_authors": sum(1 for e in entries if e.stale),
+            "last_success": max(successes).isoformat() if successes else None,
+        }
+        return JSONResponse(body, status_code=200 if database == "ok" else 503,
+                            headers={"cache-control": "no-store"})
+
+    @app.get("/metrics", response_class=Response,
+             responses={200: {"content": {"text/plain": {}}}})
+    async def metrics() -> Response:
+        """Prometheus metrics: requests, fetch outcomes, Scholar requests, oldest data age."""
+        body, ctype = await asyncio.to_thread(service.metrics.render)  # reads the store
+        service.database.reachable()
+        return Response(body, media_type=ctype)
+
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        """/metrics and the admin routes when the store cannot be reached: 503, one log line."""
+        service.database.failed(exc)
+        return JSONResponse({"detail": DATABASE_DOWN_DETAIL}, status_code=503,
+                            headers={"cache-control": "no-store"})
+
+    for kind in DATABASE_DOWN:
+        app.add_exception_handler(kind, database_down)
+
+    if settings.admin_token:
+        add_admin_routes(app, service, settings.admin_token)
+    return app
+
+
+def _file_route(
+    public: Callable[..., Any], name: str, summary: str, media: str, sid: Any
+) -> Callable[..., Any]:
+    """The declared route of one fixed file name (a factory, so each keeps its own name)."""
+    handler = public(lambda scholar_id: name, summary, media)
+
+    async def file_route(request: Request, scholar_id: str = sid) -> Response:
+        return await handler(request)
+
+    file_route.__doc__ = summary
+    return file_route

@@ -1,0 +1,170 @@
+"""A thin pure-ASGI answer for the public ``GET``/``HEAD /authors/...`` paths, in front of FastAPI.
+
+FastAPI's per-route machinery (request objects, dependency solving, response classes) costs far
+more than looking up prepared bytes, so these paths are answered here: parse the path, look the
+reply up in the snapshot, negotiate gzip and ``If-None-Match``, send. FastAPI still declares the
+same routes (for the OpenAPI schema) and answers everything else.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from scholar_stats.service.snapshot import (
+    MAX_QUERY_BYTES,
+    SVG,
+    Reply,
+    Snapshot,
+    query_too_long,
+    resolve,
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PREFIX = "/authors/"
+_EMPTY: dict[str, str] = {}
+_SVG_CSP = b"default-src 'none'; style-src 'unsafe-inline'"
+
+
+def route_name(rest: str) -> str:
+    """A bounded label for metrics: which kind of public file was asked for."""
+    if rest.startswith("badges/"):
+        return "badge_svg"
+    if rest.startswith("shields/") or rest == "gs_data_shieldsio.json":
+        return "endpoint_json"
+    if rest.startswith("papers/"):
+        return "paper_json"
+    return rest if rest in ("gs_data.json", "status.json", "history.csv", "chart.svg") else "other"
+
+
+def _etag_matches(header: bytes, etag: bytes) -> bool:
+    if header.strip() == b"*":
+        return True
+    for candidate in header.split(b","):
+        candidate = candidate.strip()
+        if candidate.startswith(b"W/"):
+            candidate = candidate[2:]
+        if candidate == etag:
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=256)  # clients send the same few values again and again
+def _accepts_gzip(header: bytes) -> bool:
+    for part in header.lower().split(b","):
+        coding, _, params = part.strip().partition(b";")
+        if coding.strip() in (b"gzip", b"*"):
+            q = params.replace(b" ", b"")
+            return not (q.startswith(b"q=0") and q.rstrip(b"0.") in (b"q=", b"q"))
+    return False
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed_headers(ctype: bytes, cache: bytes, gzip_variant: bool | None) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers every answer of one kind shares (``gzip_variant``: None when the reply has no
+    gzip form, else whether this answer is the gzipped one); built once, not per request."""
+    out = [
+        (b"content-type", ctype),
+        (b"cache-control", cache),
+        (b"access-control-allow-origin", b"*"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    if ctype == SVG:
+        out.append((b"content-security-policy", _SVG_CSP))
+    if gzip_variant is not None:
+        out.append((b"vary", b"accept-encoding"))
+        if gzip_variant:
+            out.append((b"content-encoding", b"gzip"))
+    return tuple(out)
+
+
+def reply_messages(reply: Reply, method: str, headers: list[tuple[bytes, bytes]]) -> tuple[Message, bytes]:
+    """The ``http.response.start`` message and body for ``reply`` given the request headers."""
+    inm = accept = None
+    for key, value in headers:
+        if key == b"if-none-match":
+            inm = value
+        elif key == b"accept-encoding":
+            accept = value
+    if reply.gz is None:
+        variant, body, etag = None, reply.body, reply.etag
+    elif accept is not None and _accepts_gzip(accept):
+        variant, body, etag = True, reply.gz, reply.gz_etag
+    else:
+        variant, body, etag = False, reply.body, reply.etag
+    fixed = _fixed_headers(reply.ctype, reply.cache, variant)
+    status = reply.status
+    if inm is not None and status == 200 and _etag_matches(inm, etag):
+        out = [h for h in fixed if h[0] not in (b"content-type", b"content-encoding")]
+        out.append((b"etag", etag))
+        status, body = 304, b""
+    else:
+        out = [*fixed, (b"etag", etag), (b"content-length", b"%d" % len(body))]
+    if method == "HEAD":
+        body = b""
+    return {"type": "http.response.start", "status": status, "headers": out}, body
+
+
+class FastPath:
+    """ASGI middleware: answers public author paths from ``snapshot``, passes the rest on."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        snapshot: Snapshot,
+        count: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.snapshot = snapshot
+        self.count = count
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if method in ("GET", "HEAD") and path.startswith(PREFIX):
+            scholar_id, slash, rest = path[len(PREFIX):].partition("/")
+            if slash and rest:
+                raw = scope["query_string"]
+                if not raw:
+                    reply = resolve(self.snapshot, scholar_id, rest, _EMPTY)
+                elif len(raw) <= MAX_QUERY_BYTES:
+                    query = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+                    reply = resolve(self.snapshot, scholar_id, rest, query)
+                else:  # never parsed: its values could only be refused, or kept as cache keys
+                    reply = query_too_long(rest)
+                start, body = reply_messages(reply, method, scope["headers"])
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+                if self.count is not None:
+                    self.count(route_name(rest), start["status"])
+                return
+        if self.count is None:
+            await self.app(scope, receive, send)
+            return
+        status = [500]
+
+        async def send_counting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counting)
+        finally:
+            self.count(_other_route(path), status[0])
+
+
+def _other_route(path: str) -> str:
+    if path in ("/healthz", "/metrics", "/openapi.json", "/docs"):
+        return path.lstrip("/")
+    return "admin" if path.startswith("/authors") else "other"

@@ -1,0 +1,105 @@
+"""Prometheus metrics of the service, in a registry of its own (no global state)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scholar_stats.service.mirror import Service
+
+
+class Metrics:
+    """Prometheus metrics in a registry of this app's own (nothing global)."""
+
+    def __init__(self, service: Service) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge
+
+        self.registry = CollectorRegistry()
+        # Counted on every public request: a plain dict bumped by the event loop (a prometheus
+        # Counter takes a lock per increment), turned into a counter family when scraped.
+        self.request_counts: dict[tuple[str, int], int] = {}
+        self.registry.register(_RequestCounts(self.request_counts))
+        self.registry.register(_StoreActivity(service))
+        self.fetches = Counter(
+            "scholar_stats_fetch_outcomes", "Fetch attempts made by this process, by outcome",
+            ["outcome"], registry=self.registry,
+        )
+        self.scholar_requests = Counter(
+            "scholar_stats_scholar_requests", "HTTP requests sent to Scholar by this process",
+            registry=self.registry,
+        )
+        oldest = Gauge(
+            "scholar_stats_oldest_data_age_seconds",
+            "Age of the oldest successful fetch among authors with data", registry=self.registry,
+        )
+        oldest.set_function(service.oldest_data_age)
+        tracked = Gauge("scholar_stats_authors", "Authors being served", registry=self.registry)
+        tracked.set_function(lambda: len(service.snapshot.authors))
+        cache = service.snapshot.cache
+        items = Gauge("scholar_stats_reply_cache_items",
+                      "Rendered badges, charts, paper endpoints and parsed profiles in memory",
+                      registry=self.registry)
+        items.set_function(lambda: len(cache))
+        held = Gauge("scholar_stats_reply_cache_bytes", "Bytes those items take (estimated)",
+                     registry=self.registry)
+        held.set_function(lambda: cache.bytes)
+
+    def count(self, route: str, status: int) -> None:
+        """One answered request (called on the event loop only)."""
+        key = (route, status)
+        counts = self.request_counts
+        counts[key] = counts.get(key, 0) + 1
+
+    def render(self) -> tuple[bytes, str]:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _RequestCounts:
+    """A prometheus collector reading ``Metrics.request_counts`` at scrape time."""
+
+    def __init__(self, counts: dict[tuple[str, int], int]) -> None:
+        self.counts = counts
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        family = CounterMetricFamily("scholar_stats_http_requests", "HTTP requests answered",
+                                     labels=["route", "status"])
+        for (route, status), value in sorted(dict(self.counts).items()):
+            family.add_metric([route, str(status)], value)
+        yield family
+
+
+class _StoreActivity:
+    """What every process using the store did (the scheduler may run in another process, e.g.
+    the supervisor of ``serve --workers``): outcomes of the last day, requests of the last hour."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        store = self.service.store
+        now = datetime.now(timezone.utc)
+        outcomes = GaugeMetricFamily(
+            "scholar_stats_store_fetch_outcomes_24h",
+            "Fetch attempts recorded in the store in the last 24 hours, by any process",
+            labels=["outcome"])
+        for outcome, count in sorted(store.outcomes_since(now - timedelta(days=1)).items()):
+            outcomes.add_metric([outcome], count)
+        yield outcomes
+        yield GaugeMetricFamily(
+            "scholar_stats_store_scholar_requests_1h",
+            "Scholar requests counted against the shared hourly budget in the last hour",
+            value=len(store.recent_requests(now, timedelta(hours=1))))

@@ -1,0 +1,361 @@
+"""The store mirrored in memory: ``Service`` keeps the snapshot in step with the store (after a
+refresh, on a poll, when data turns stale) and keeps answering from memory when the database is
+down (``DatabaseHealth``)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy
+import sqlalchemy.exc
+
+from scholar_stats.errors import (
+    StoreUnavailable,
+)
+from scholar_stats.service.snapshot import (
+    AuthorEntry,
+    Snapshot,
+    build_entry,
+)
+
+if TYPE_CHECKING:
+    from scholar_stats.refresh.attempt import FetchOutcome
+    from scholar_stats.settings import FetchSettings
+    from scholar_stats.store.database import Store
+    from scholar_stats.store.values import TrackedAuthor
+from scholar_stats.service.metrics import Metrics
+from scholar_stats.service.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+STALE_REBUILD_SECONDS = 3600.0  # status.json of stale data names its age; refresh that hourly
+
+
+ATTEMPT_ID_MARGIN = 1000  # see Service.sync
+
+
+# What a store that cannot be reached raises: the store's own error, and SQLAlchemy's errors
+# for a lost or refused connection (psycopg's and sqlite3's, wrapped). Other database errors
+# (integrity, programming) are bugs, not an outage, and stay 500s with a traceback.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    StoreUnavailable, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError, sqlalchemy.exc.TimeoutError,
+)
+
+
+DATABASE_DOWN_DETAIL = "the database cannot be reached; public answers continue from memory"
+
+
+def db_password(db_url: str | None) -> str | None:
+    """The database password in ``db_url``, kept out of log lines."""
+    try:
+        return sqlalchemy.make_url(db_url).password if db_url else None
+    except sqlalchemy.exc.ArgumentError:  # the store says what is wrong with it when it opens
+        return None
+
+
+class DatabaseHealth:
+    """Whether the store could be reached at the last try, logged once per change of state.
+
+    The poll, ``/healthz``, ``/metrics`` and the admin routes report here, so a database that
+    stays away for an hour logs one line when it goes and one when it is back, not a traceback
+    per poll.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self.problem: str | None = None  # why the last try failed; None while reachable
+        self._secrets = [secret for secret in secrets if secret]
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> None:
+        problem = self.describe(exc)
+        with self._lock:
+            was_up, self.problem = self.problem is None, problem
+        if was_up:
+            log.warning("the database cannot be reached (%s): public answers continue from "
+                        "memory; /metrics and admin requests answer 503 until it is back", problem)
+
+    def reachable(self) -> None:
+        with self._lock:
+            was_down, self.problem = self.problem is not None, None
+        if was_down:
+            log.warning("the database can be reached again")
+
+    def describe(self, exc: BaseException) -> str:
+        """One short line naming the error (the driver's, which SQLAlchemy wraps in ``orig``),
+        without the SQL, its parameters or the database password."""
+        cause = getattr(exc, "orig", None) or exc
+        lines = str(cause).strip().splitlines()
+        text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text[:200]
+
+
+class Service:
+    """The state behind one app: store, snapshot, metrics, scheduler."""
+
+    def __init__(self, settings: ServiceSettings, store: Store | None = None) -> None:
+        self.settings = settings
+        self._own_store = store is None
+        self._store = store
+        self.snapshot = Snapshot(max_age=settings.max_age)
+        self.snapshot.cache.size = settings.badge_cache
+        self.snapshot.cache.max_bytes = settings.badge_cache_bytes
+        self.metrics = Metrics(self)
+        self.database = DatabaseHealth([db_password(settings.db_url)])
+        self.scheduler: Any = None
+        self._refresh_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._refresher: Any = None
+        self._cancellation: Any = None  # close cancels it: ends the refresh pool's fetch
+        # What the last sync saw, and when an entry next needs rebuilding for its age alone:
+        # a poll with nothing new returns after one small query.
+        self._synced_marker: tuple[str, int] | None = None
+        self._next_age_rebuild = 0.0
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from scholar_stats.store.database import Store
+
+            self._store = Store(self.settings.db_url)
+        return self._store
+
+    # building the snapshot (runs in worker threads, never on a public request)
+
+    def build(
+        self, scholar_id: str, now: datetime | None = None, author: TrackedAuthor | None = None
+    ) -> AuthorEntry | None:
+        """A fresh entry from the store, or ``None`` when the author is not tracked (``author``:
+        its row, when the caller has just read it)."""
+        from scholar_stats.outputs.export import author_files
+
+        store = self.store
+        author = author or store.get_author(scholar_id)
+        if author is None:
+            return None
+        now = now or datetime.now(timezone.utc)
+        files = author_files(store, scholar_id, now=now, max_age_seconds=self.settings.stale_age,
+                             author=author)
+        if author.last_success is None:
+            stale, stale_at = True, math.inf
+        else:
+            stale_at = author.last_success.timestamp() + self.settings.stale_age
+            stale = now.timestamp() > stale_at
+            stale_at = math.inf if stale else stale_at
+        return build_entry(
+            scholar_id, files, max_age=self.settings.max_age, stale=stale, stale_at=stale_at,
+            last_attempt=(author.last_attempt, now.timestamp()), last_success=author.last_success,
+        )
+
+    def rebuild(self, scholar_id: str) -> None:
+        entry = self.build(scholar_id)
+        self.snapshot.update({scholar_id: entry} if entry else {}, () if entry else (scholar_id,))
+
+    def sync(self, *, full: bool = False) -> int:
+        """Bring the snapshot in line with the store: new, changed, aged and removed authors.
+
+        A poll first compares the store's change marker: when only attempts were recorded, just
+        those authors are read; when authors were added or removed, all are listed (rare). Only
+        authors whose attempt/success times changed, or whose data has aged, are rebuilt.
+        Returns how many entries were rebuilt.
+        """
+        now = datetime.now(timezone.utc)
+        store = self.store
+        marker = store.change_marker()
+        previous = self._synced_marker
+        current = self.snapshot.authors
+        aged = now.timestamp() >= self._next_age_rebuild
+        if full or previous is None or marker[0] != previous[0]:
+            candidates = store.list_authors()
+            ids = {author.scholar_id for author in candidates}
+            removed = [scholar_id for scholar_id in current if scholar_id not in ids]
+        elif marker[1] != previous[1] or aged:
+            # Attempt ids are handed out before commit; on PostgreSQL a later commit can carry a
+            # smaller id, so look back a little further than the last id seen.
+            candidates = store.authors_attempted_after(previous[1] - ATTEMPT_ID_MARGIN)
+            if aged:
+                known = {author.scholar_id for author in candidates}
+                candidates += [author for author in map(store.get_author, self._aged(now))
+                               if author is not None and author.scholar_id not in known]
+            removed = []
+        else:
+            return 0
+        changed: dict[str, AuthorEntry] = {}
+        for author in candidates:
+            entry = None if full else current.get(author.scholar_id)
+            if entry is not None and not self._outdated(entry, author, now):
+                continue
+            started = time.perf_counter()
+            new = self.build(author.scholar_id, now, author)
+            if new is not None:
+                changed[author.scholar_id] = new
+            if not full:
+                # Rebuilding competes with public requests for the one interpreter: rest twice
+                # as long as the build took, so a refresh landing takes at most a third of it.
+                time.sleep(min(2 * (time.perf_counter() - started), 0.05))
+        if full:
+            self.snapshot.update(changed, full=True)
+        elif changed or removed:
+            self.snapshot.update(changed, removed)
+        self._synced_marker = marker
+        self._next_age_rebuild = min(
+            (self._rebuild_at(entry, now) for entry in self.snapshot.authors.values()),
+            default=math.inf,
+        )
+        if changed:
+            # Entries live long: keep them out of the cyclic GC's scans, whose full passes over
+            # ten thousand authors would otherwise show up as latency spikes.
+            gc.freeze()
+        return len(changed)
+
+    @staticmethod
+    def _rebuild_at(entry: AuthorEntry, now: datetime) -> float:
+        """When ``entry`` must be rebuilt for its age alone: when its data turns stale, or, once
+        stale, hourly (its status.json names the age)."""
+        if entry.stale:
+            return entry.last_attempt[1] + STALE_REBUILD_SECONDS
+        return entry.stale_at
+
+    def _aged(self, now: datetime) -> list[str]:
+        moment = now.timestamp()
+        return [scholar_id for scholar_id, entry in self.snapshot.authors.items()
+                if moment >= self._rebuild_at(entry, now)]
+
+    def _outdated(self, entry: AuthorEntry, author: Any, now: datetime) -> bool:
+        built_attempt, _built_at = entry.last_attempt
+        same = built_attempt == author.last_attempt and entry.last_success == author.last_success
+        return not same or now.timestamp() >= self._rebuild_at(entry, now)
+
+    def oldest_data_age(self) -> float:
+        successes = [e.last_success for e in self.snapshot.authors.values() if e.last_success]
+        if not successes:
+            return 0.0
+        return max(0.0, time.time() - min(s.timestamp() for s in successes))
+
+    # refreshes
+
+    def on_result(self, outcome: FetchOutcome) -> None:
+        """The scheduler's callback (its thread): count the outcome, swap the author's entry."""
+        self.metrics.fetches.labels(outcome.status.outcome).inc()
+        self.metrics.scholar_requests.inc(outcome.status.requests)
+        try:
+            self.rebuild(outcome.scholar_id)
+        except DATABASE_DOWN as exc:  # the poll rebuilds it once the database is back
+            self.database.failed(exc)
+        except Exception:
+            log.exception("could not rebuild %s after a refresh", outcome.scholar_id)
+
+    def fetch_settings(self) -> FetchSettings:
+        if self.settings.fetch is not None:
+            return self.settings.fetch
+        from scholar_stats.settings import FetchSettings
+
+        return FetchSettings.from_args(object())
+
+    def queue_refresh(self, scholar_id: str, force: bool) -> None:
+        """Fetch one author now in a background thread (admin request): never blocks a reply.
+
+        Goes through the scheduler (its budget, pause and pacing) when it runs: directly in this
+        process, or, under ``serve --workers``, by marking the author due for the supervisor's
+        scheduler. Otherwise, or with ``force`` (skip the plausibility gate), through a
+        refresher of its own.
+        """
+        if self.settings.scheduler_elsewhere and not force:
+            self.store.mark_due(scholar_id, datetime.now(timezone.utc))
+            return
+        if self._refresh_pool is None:
+            from scholar_stats.net.deadline import Cancellation
+
+            self._refresh_pool = concurrent.futures.ThreadPoolExecutor(1, "scholar-stats-refresh")
+            self._cancellation = Cancellation()
+
+        def job() -> None:
+            if self.scheduler is not None and not force:
+                self.scheduler.refresh_now(scholar_id)  # calls on_result itself
+                return
+            from scholar_stats.net.deadline import Deadline
+            from scholar_stats.refresh.budget import Refresher, RequestBudget
+
+            if self._refresher is None:
+                budget = RequestBudget(self.store, self.settings.requests_per_hour)
+                self._refresher = Refresher(self.store, self.fetch_settings(), budget)
+            refresher = replace(self._refresher, force=force)
+            if self._cancellation.cancelled:
+                return
+            deadline = Deadline(refresher.settings.deadline, cancellation=self._cancellation)
+            outcome = refresher.refresh(scholar_id, deadline=deadline)
+            if outcome is not None:
+                self.on_result(outcome)
+
+        self._refresh_pool.submit(job)
+
+    # lifecycle
+
+    def start_scheduler(self) -> None:
+        if not self.settings.scheduler:
+            return
+        from scholar_stats.refresh.scheduler import RefreshScheduler
+
+        self.scheduler = RefreshScheduler(
+            self.store, self.fetch_settings(), on_result=self.on_result,
+            requests_per_hour=self.settings.requests_per_hour,
+        )
+        self.scheduler.start()
+
+    def scheduler_state(self) -> str:
+        if self.settings.scheduler_elsewhere:
+            where = "in the supervisor process"
+            try:
+                until = self.store.paused_until(datetime.now(timezone.utc))
+            except DATABASE_DOWN as exc:  # health must answer even then
+                return f"unknown ({type(exc).__name__}; {where})"
+            return f"paused until {until.isoformat(timespec='seconds')} ({where})" if until else f"running ({where})"
+        if self.scheduler is None:
+            return "disabled"
+        try:
+            return str(self.scheduler.state)
+        except Exception as exc:  # noqa: BLE001 - health must answer even then
+            return f"unknown ({type(exc).__name__})"
+
+    def close(self) -> None:
+        """Stop the fetches under way at once (each is recorded as stopped), then clean up."""
+        if self._cancellation is not None:
+            self._cancellation.cancel("scholar-stats is shutting down")
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None
+        if self._refresh_pool is not None:
+            self._refresh_pool.shutdown(wait=True, cancel_futures=True)
+            self._refresh_pool = None
+        if self._own_store and self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+async def poll_store(service: Service) -> None:
+    """Pick up changes other processes made to the store, and data turning stale with age."""
+    interval = service.settings.poll_seconds
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(service.sync)
+        except DATABASE_DOWN as exc:  # logged once, not every poll; retried next time
+            service.database.failed(exc)
+        except Exception:
+            log.warning("polling the store failed", exc_info=True)
+        else:
+            service.database.reachable()

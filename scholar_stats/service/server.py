@@ -1,0 +1,173 @@
+"""Running the service: ``scholar-stats serve``, the listening socket, one process or several
+workers sharing it, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from typing import Any
+
+from fastapi import FastAPI
+
+from scholar_stats.errors import (
+    CannotListen,
+    ScholarStatsError,
+)
+from scholar_stats.service.app import create_app
+from scholar_stats.service.settings import ServiceSettings, service_settings
+
+log = logging.getLogger(__name__)
+
+
+def cli_serve(args: Any) -> int:
+    """``scholar-stats serve``: uvicorn with the app and the scheduler in one process, or with
+    ``--workers N``, N worker processes and the scheduler in the supervisor.
+
+    The port is bound before anything else starts, so a port that cannot be had ends the
+    command at once with exit 11 (CannotListen) and one line.
+    """
+    settings = service_settings(args)
+    workers = getattr(args, "workers", 1)
+    sock = listen_socket(args.host, args.port)
+    try:
+        log.warning("serving on %s (scheduler %s, admin routes %s, %d worker%s)",
+                    _base_url(args.host, sock.getsockname()[1]),
+                    "on" if settings.scheduler else "off",
+                    "on" if settings.admin_token else "off", workers, "" if workers == 1 else "s")
+        if workers == 1:
+            run_server(create_app(settings), sock)
+        else:
+            run_workers(args, settings, workers, sock)
+    finally:
+        sock.close()
+    return 0
+
+
+# uvicorn as ``serve`` runs it: quiet, no access log, no Server header, no trust in proxies.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_level": "warning", "access_log": False, "server_header": False, "proxy_headers": False,
+}
+
+
+# Refreshes rebuild answers in worker threads; a GIL switch interval of 0.5 ms (Python's
+# default is 5 ms) keeps that work from holding up the event loop, so a refresh landing does
+# not show in the latency of public requests.
+SWITCH_INTERVAL = 0.0005
+
+
+LISTEN_BACKLOG = 2048  # uvicorn's default
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` and listening (port 0: one the system picks).
+
+    Bound here rather than by uvicorn, which on a bind error logs and exits with code 3 (ours
+    for "blocked by Scholar"): a port that is taken, a privileged port, an address this machine
+    does not have or a host name that does not resolve is ``CannotListen`` naming the cause.
+    The same family as uvicorn picks: IPv6 when the host has a colon, else IPv4.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    where = f"{_host_for_url(host)}:{port}"
+    try:
+        address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0,
+                                     socket.AI_PASSIVE)[0][4]
+    except (socket.gaierror, UnicodeError) as exc:
+        cause = exc.strerror if isinstance(exc, socket.gaierror) else "not a valid host name"
+        raise CannotListen(f"cannot listen on {where}: {cause}") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)  # --workers hands it to the worker processes
+    return sock
+
+
+def _host_for_url(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _base_url(host: str, port: int) -> str:
+    return f"http://{_host_for_url(host)}:{port}"
+
+
+def run_server(app: FastAPI, sock: socket.socket) -> None:
+    """Run ``app`` under uvicorn (uvloop and httptools when installed) on the bound ``sock``."""
+    import uvicorn
+
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    server = uvicorn.Server(uvicorn.Config(app, **UVICORN_OPTIONS))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C after a graceful shutdown, as uvicorn.run treats it
+        pass
+    except SystemExit:
+        # uvicorn exits with code 3 when the app's startup fails; 3 is "blocked by Scholar" here
+        raise ScholarStatsError("the service did not start; the error is logged above") from None
+
+
+def run_workers(args: Any, settings: ServiceSettings, workers: int, sock: socket.socket) -> None:
+    """``serve --workers N``: uvicorn's process manager runs N workers sharing the bound
+    ``sock``, each with its own snapshot (memory grows with N); this process migrates the
+    store, runs the scheduler, and the workers' polls pick up what it records.
+
+    A worker builds its settings the way this process did: by parsing ``serve`` with no flags,
+    from the environment, into which the flags given here are copied first (every flag has an
+    env var). Nothing is written to disk and nothing is printed.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from scholar_stats.store.database import Store
+
+    os.environ.update(_flags_as_env(args))
+    store = Store(settings.db_url)  # migrates once, before the workers open it
+    scheduler = None
+    try:
+        if settings.scheduler:
+            from scholar_stats.refresh.scheduler import RefreshScheduler
+
+            assert settings.fetch is not None
+            scheduler = RefreshScheduler(store, settings.fetch,
+                                         requests_per_hour=settings.requests_per_hour)
+            scheduler.start()
+        config = uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=workers,
+                                **UVICORN_OPTIONS)
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
+        store.close()
+
+
+def _flags_as_env(args: Any) -> dict[str, str]:
+    """Every ``serve`` flag as its variable, so a worker parsing ``serve`` sees what was given
+    here (and never an unused, possibly bad, value the flags overrode)."""
+    flags = {
+        "DB": getattr(args, "db", None),
+        "PROXY": getattr(args, "proxy", None),
+        "DEADLINE": getattr(args, "deadline", None),
+        "DELAY": getattr(args, "delay", None),
+        "REQUESTS_PER_HOUR": getattr(args, "requests_per_hour", None),
+        "NO_SCHEDULER": "true" if getattr(args, "no_scheduler", False) else "false",
+        "HOST": getattr(args, "host", None),
+        "PORT": getattr(args, "port", None),
+        "WORKERS": getattr(args, "workers", None),
+    }
+    return {f"SCHOLAR_STATS_{name}": str(value) for name, value in flags.items() if value is not None}
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``serve --workers N`` worker (uvicorn calls this factory in each)."""
+    from scholar_stats.cli import parse_args
+
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    args = parse_args(["serve"])
+    supervisor_schedules = not args.no_scheduler
+    return create_app(service_settings(args, scheduler=False,
+                                       scheduler_elsewhere=supervisor_schedules))

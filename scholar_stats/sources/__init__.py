@@ -1,0 +1,1 @@
+"""Where profiles come from. One subpackage per outside service, each the only code that talks to it."""

@@ -1,0 +1,129 @@
+"""Reading back what was recorded: latest profile and metrics, history, attempts."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
+
+import sqlalchemy as sa
+
+from scholar_stats.core.model import AuthorData, FetchStatus, Metrics
+from scholar_stats.outputs.history import HistoryRow
+from scholar_stats.store.schema import (
+    METRIC_COLUMNS,
+    attempts,
+    authors,
+    metric_history,
+    profiles,
+    pub_citations,
+    publications,
+)
+from scholar_stats.store.values import Attempt, TrackedAuthor
+
+log = logging.getLogger(__name__)
+
+
+from scholar_stats.store.base import StoreBase
+
+
+class Reads(StoreBase):
+    """Reads of recorded profiles, history and attempts (part of ``Store``)."""
+
+    def latest(self, scholar_id: str) -> AuthorData | None:
+        """The last good profile, exactly as fetched (``gs_data.json`` rebuilds byte for byte)."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(profiles.c.gs_data, profiles.c.since_year)
+                .where(profiles.c.scholar_id == scholar_id)
+            ).first()
+        if row is None:
+            return None
+        return AuthorData(scholar_id, json.loads(row.gs_data), row.since_year)
+
+    def latest_metrics(self, scholar_id: str) -> Metrics | None:
+        """The metrics the plausibility gate compares a new fetch with."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(metric_history).where(metric_history.c.scholar_id == scholar_id)
+                .order_by(metric_history.c.at.desc()).limit(1)
+            ).first()
+        if row is None:
+            return None
+        return Metrics(*(getattr(row, name) for name in METRIC_COLUMNS))
+
+    def last_status(self, scholar_id: str) -> FetchStatus | None:
+        """``status.json`` of the last attempt (``last_success`` as the store knows it)."""
+        with self._read() as conn:
+            text = conn.execute(
+                sa.select(authors.c.last_status).where(authors.c.scholar_id == scholar_id)
+            ).scalar()
+        return FetchStatus.from_dict(json.loads(text)) if text else None
+
+    def metric_changes(self, scholar_id: str) -> list[tuple[datetime, Metrics]]:
+        """Every stored metric change, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(metric_history).where(metric_history.c.scholar_id == scholar_id)
+                .order_by(metric_history.c.at)
+            )
+            return [(row.at, Metrics(*(getattr(row, n) for n in METRIC_COLUMNS))) for row in rows]
+
+    def history(self, scholar_id: str, author: TrackedAuthor | None = None) -> list[HistoryRow]:
+        """One row per UTC day from the first fetch to the last successful check: the values
+        known at the end of that day (rebuilt from the change-only rows). ``author`` saves a
+        read when the caller has just read it."""
+        changes = self.metric_changes(scholar_id)
+        author = author or self.get_author(scholar_id)
+        if not changes or author is None:
+            return []
+        last_day = (author.last_success or changes[-1][0]).astimezone(timezone.utc).date()
+        rows: list[HistoryRow] = []
+        day = changes[0][0].astimezone(timezone.utc).date()
+        index = 0
+        current = changes[0][1]
+        while day <= last_day:
+            while index < len(changes) and changes[index][0].astimezone(timezone.utc).date() <= day:
+                current = changes[index][1]
+                index += 1
+            rows.append(HistoryRow(day.isoformat(), MappingProxyType(current.as_dict())))
+            day += timedelta(days=1)
+        return rows
+
+    def publication_history(self, scholar_id: str) -> dict[str, list[tuple[datetime, int]]]:
+        """Publication id → its citation-count changes, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(publications.c.pub_id, pub_citations.c.at, pub_citations.c.num_citations)
+                .join(pub_citations, pub_citations.c.publication_id == publications.c.id)
+                .where(publications.c.scholar_id == scholar_id)
+                .order_by(publications.c.pub_id, pub_citations.c.at)
+            )
+            result: dict[str, list[tuple[datetime, int]]] = {}
+            for row in rows:
+                result.setdefault(row.pub_id, []).append((row.at, row.num_citations))
+            return result
+
+    def attempts(self, scholar_id: str | None = None, *, limit: int = 100) -> list[Attempt]:
+        """The newest attempts first."""
+        query = (
+            sa.select(attempts).order_by(attempts.c.at.desc(), attempts.c.id.desc()).limit(limit)
+        )
+        if scholar_id is not None:
+            query = query.where(attempts.c.scholar_id == scholar_id)
+        with self._read() as conn:
+            return [
+                Attempt(r.scholar_id, r.at, r.outcome, r.exit_code, r.error_kind, r.message,
+                        r.requests, r.duration_seconds)
+                for r in conn.execute(query)
+            ]
+
+    def outcomes_since(self, since: datetime) -> dict[str, int]:
+        """How many attempts ended in each outcome since ``since``, by any process."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(attempts.c.outcome, sa.func.count())
+                .where(attempts.c.at > since).group_by(attempts.c.outcome)
+            )
+            return {outcome: int(count) for outcome, count in rows}

@@ -1,0 +1,276 @@
+"""Recording an attempt: the profile, change-only metric and citation history, the attempt row,
+next-due time and pause, in one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from scholar_stats.core.model import AuthorData
+from scholar_stats.core.plan import (
+    backoff_seconds,
+    next_due_after,
+)
+from scholar_stats.errors import Blocked
+
+if TYPE_CHECKING:
+    from scholar_stats.refresh.attempt import FetchOutcome
+from scholar_stats.store.schema import (
+    METRIC_COLUMNS,
+    UtcMillis,
+    attempts,
+    authors,
+    metric_history,
+    profiles,
+    pub_citations,
+    publications,
+)
+from scholar_stats.store.values import Pause, encode_gs_data, iso_utc
+
+log = logging.getLogger(__name__)
+
+
+from scholar_stats.store.base import StoreBase
+
+
+class Recording(StoreBase):
+    """Recording attempts and their results (part of ``Store``)."""
+
+    def record_outcome(self, outcome: FetchOutcome, now: datetime) -> None:
+        """Record one attempt; only a success touches the profile and the history."""
+        self.record_outcomes([outcome], now)
+
+    def record_outcomes(self, outcomes: Iterable[FetchOutcome], now: datetime) -> None:
+        """Record several attempts in one transaction, with a few set-wise statements per
+        batch (the path ``record_outcome``, ``refresh`` and the benchmark use).
+
+        Outcomes for authors that are not tracked (removed while fetching) are dropped.
+        """
+        pending = list(outcomes)
+        cutoff = now - timedelta(seconds=self.policy.attempt_retention)
+        # encoded before the write lock is taken: the slow part runs while others write
+        texts = {id(o): encode_gs_data(o.data.gs_data) for o in pending if o.data is not None}
+        with self._write() as conn:
+            while pending:  # runs without a repeated author, so each sees the previous one
+                seen: set[str] = set()
+                run: list[FetchOutcome] = []
+                while pending and pending[0].scholar_id not in seen:
+                    seen.add(pending[0].scholar_id)
+                    run.append(pending.pop(0))
+                self._record_run(conn, run, now, texts)
+            conn.execute(sa.delete(attempts).where(attempts.c.at < cutoff))
+
+    def _record_run(
+        self, conn: Connection, run: list[FetchOutcome], now: datetime, texts: dict[int, str]
+    ) -> None:
+        ids = [o.scholar_id for o in run]
+        tracked = {
+            row.scholar_id: row
+            for row in conn.execute(sa.select(authors).where(authors.c.scholar_id.in_(ids)))
+        }
+        for outcome in run:
+            if outcome.scholar_id not in tracked:
+                log.warning("%s is not tracked (removed while fetching?): result not stored",
+                            outcome.scholar_id)
+        run = [o for o in run if o.scholar_id in tracked]
+        if not run:
+            return
+        conn.execute(sa.insert(attempts), [
+            {"scholar_id": o.scholar_id, "at": now, "outcome": o.status.outcome,
+             "exit_code": o.status.exit_code, "error_kind": o.status.error_kind,
+             "message": o.status.message, "requests": o.status.requests,
+             "duration_seconds": o.status.duration_seconds}
+            for o in run
+        ])
+        successes = [o.data for o in run if o.data is not None]
+        if successes:
+            ids = [d.scholar_id for d in successes]
+            before: dict[str, datetime] = {
+                row[0]: row[1] for row in conn.execute(
+                    sa.select(profiles.c.scholar_id, profiles.c.fetched_at)
+                    .where(profiles.c.scholar_id.in_(ids))
+                )
+            }
+            at = self._instants(ids, before, now)
+            gs_texts = {o.scholar_id: texts[id(o)] for o in run if o.data is not None}
+            self._store_profiles(conn, successes, at, before, gs_texts)
+            self._store_metrics(conn, successes, at)
+            self._store_publications(conn, successes, at, before)
+        conn.execute(
+            sa.update(authors).where(authors.c.scholar_id == sa.bindparam("sid")).values(
+                state=sa.bindparam("state"), last_attempt_at=sa.bindparam("attempt"),
+                last_success_at=sa.bindparam("success"), last_outcome=sa.bindparam("state"),
+                last_exit_code=sa.bindparam("code"), last_status=sa.bindparam("status"),
+                next_due_at=sa.bindparam("due"), lease_until=None, lease_holder=None,
+            ),
+            [self._author_update(tracked[o.scholar_id], o, now) for o in run],
+        )
+        pause = self._pause_in(conn)
+        for outcome in run:
+            if outcome.status.exit_code == Blocked.exit_code:
+                level = pause.level + 1 if pause is not None else 0
+                pause = Pause(now + timedelta(seconds=backoff_seconds(level, self.policy)), level)
+            elif outcome.data is not None:
+                pause = None  # Scholar answers again: the backoff starts over
+        if pause != self._pause_in(conn):
+            self._set_pause(conn, pause)
+
+    def _author_update(self, author: Any, outcome: FetchOutcome, now: datetime) -> dict[str, Any]:
+        status = outcome.status
+        last_success = now if outcome.data is not None else author.last_success_at
+        previous = json.loads(author.last_status) if author.last_status else {}
+        stored_status = dataclasses.replace(
+            status,
+            last_attempt=iso_utc(now),
+            last_success=iso_utc(last_success) if last_success else None,
+            since_year=status.since_year if outcome.data is not None
+            else previous.get("since_year"),
+        )
+        due = next_due_after(
+            author.scholar_id, author.interval_seconds, status.exit_code, now, self.policy
+        )
+        return {
+            "sid": author.scholar_id, "state": status.outcome, "attempt": now,
+            "success": last_success, "code": status.exit_code,
+            "status": json.dumps(stored_status.as_dict(), ensure_ascii=False),
+            "due": due if due is not None else author.next_due_at,
+        }
+
+    def _instants(
+        self, ids: list[str], before: dict[str, datetime], now: datetime
+    ) -> dict[str, datetime]:
+        """The time each success is stored at: ``now``, or 1 ms after the author's previous
+        success if that was not earlier (history keys are (author, time); order is kept)."""
+        now = UtcMillis().process_result_value(UtcMillis().process_bind_param(now, None), None)
+        assert now is not None
+        return {
+            sid: now if sid not in before or before[sid] < now
+            else before[sid] + timedelta(milliseconds=1)
+            for sid in ids
+        }
+
+    def _store_profiles(
+        self, conn: Connection, batch: list[AuthorData], at: dict[str, datetime],
+        before: dict[str, datetime], texts: dict[str, str],
+    ) -> None:
+        rows = [
+            {"sid": d.scholar_id, "fetched_at": at[d.scholar_id], "since_year": d.since_year,
+             "gs_data": texts[d.scholar_id]}
+            for d in batch
+        ]
+        updates = [r for r in rows if r["sid"] in before]
+        if updates:
+            conn.execute(
+                sa.update(profiles).where(profiles.c.scholar_id == sa.bindparam("sid"))
+                .values(fetched_at=sa.bindparam("fetched_at"),
+                        since_year=sa.bindparam("since_year"), gs_data=sa.bindparam("gs_data")),
+                updates,
+            )
+        inserts = [{**r, "scholar_id": r.pop("sid")} for r in rows if r["sid"] not in before]
+        if inserts:
+            conn.execute(sa.insert(profiles), inserts)
+
+    def _store_metrics(
+        self, conn: Connection, batch: list[AuthorData], at: dict[str, datetime]
+    ) -> None:
+        """A metric_history row only for authors whose metrics differ from their last row."""
+        ids = [d.scholar_id for d in batch]
+        newest = (
+            sa.select(metric_history.c.scholar_id, sa.func.max(metric_history.c.at).label("at"))
+            .where(metric_history.c.scholar_id.in_(ids))
+            .group_by(metric_history.c.scholar_id).subquery()
+        )
+        last = {
+            row[0]: tuple(row[1:])
+            for row in conn.execute(
+                sa.select(metric_history.c.scholar_id,
+                          *(metric_history.c[name] for name in METRIC_COLUMNS))
+                .join(newest, sa.and_(metric_history.c.scholar_id == newest.c.scholar_id,
+                                      metric_history.c.at == newest.c.at))
+            )
+        }
+        rows = []
+        for data in batch:
+            values = tuple(data.metrics.as_dict().values())
+            if last.get(data.scholar_id) != values:
+                rows.append({"scholar_id": data.scholar_id, "at": at[data.scholar_id],
+                             **dict(zip(METRIC_COLUMNS, values))})
+        if rows:
+            conn.execute(sa.insert(metric_history), rows)
+
+    def _known_publications(
+        self, conn: Connection, ids: list[str], before: dict[str, datetime]
+    ) -> dict[str, dict[str, tuple[int, int]]]:
+        """Each author's {pub_id: (row id, count)}: from the cache while it is current."""
+        known: dict[str, dict[str, tuple[int, int]]] = {}
+        with self._pubs_lock:
+            for sid in ids:
+                cached = self._pubs.get(sid)
+                if cached is not None and sid in before and cached[0] == before[sid]:
+                    known[sid] = cached[1]
+        missing = [sid for sid in ids if sid not in known]
+        for sid in missing:
+            known[sid] = {}
+        if missing:
+            for pk, sid, pub_id, count in conn.execute(
+                sa.select(publications.c.id, publications.c.scholar_id, publications.c.pub_id,
+                          publications.c.last_citations)
+                .where(publications.c.scholar_id.in_(missing))
+            ):
+                known[sid][pub_id] = (pk, count)
+        return known
+
+    def _store_publications(
+        self, conn: Connection, batch: list[AuthorData], at: dict[str, datetime],
+        before: dict[str, datetime],
+    ) -> None:
+        """A pub_citations row only for publications whose count changed (or that are new)."""
+        known = self._known_publications(conn, [d.scholar_id for d in batch], before)
+        new_pubs: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for data in batch:
+            sid = data.scholar_id
+            mine = known[sid] = dict(known[sid])
+            for pub_id, pub in (data.gs_data.get("publications") or {}).items():
+                count = int(pub.get("num_citations") or 0)
+                old = mine.get(pub_id)
+                if old is None:
+                    new_pubs.append({"scholar_id": sid, "pub_id": pub_id, "last_citations": count})
+                elif old[1] != count:
+                    changed.append({"pid": old[0], "count": count, "at": at[sid]})
+                    mine[pub_id] = (old[0], count)
+        if changed:
+            conn.execute(
+                sa.update(publications).where(publications.c.id == sa.bindparam("pid"))
+                .values(last_citations=sa.bindparam("count")),
+                changed,
+            )
+        if new_pubs:
+            conn.execute(sa.insert(publications), new_pubs)
+            fresh = {(p["scholar_id"], p["pub_id"]) for p in new_pubs}
+            for pk, sid, pub_id, count in conn.execute(
+                sa.select(publications.c.id, publications.c.scholar_id,
+                          publications.c.pub_id, publications.c.last_citations)
+                .where(publications.c.scholar_id.in_({p["scholar_id"] for p in new_pubs}))
+            ):
+                if (sid, pub_id) in fresh:
+                    changed.append({"pid": pk, "count": count, "at": at[sid]})
+                    known[sid][pub_id] = (pk, count)
+        if changed:
+            conn.execute(
+                sa.insert(pub_citations),
+                [{"publication_id": c["pid"], "at": c["at"], "num_citations": c["count"]}
+                 for c in changed],
+            )
+        with self._pubs_lock:
+            if len(self._pubs) > 20000:
+                self._pubs.clear()
+            for data in batch:
+                self._pubs[data.scholar_id] = (at[data.scholar_id], known[data.scholar_id])
