@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from scholar_stats.core.model import AuthorData, FetchStatus
 from scholar_stats.refresh.attempt import FetchOutcome
+from scholar_stats.refresh.record import record_outcomes
 from scholar_stats.store.database import Store
 
 BIG = "BIGAUTHOR300"
@@ -97,10 +98,10 @@ def build_store(url: str, count: int) -> None:
             n = 300 if scholar_id == BIG else random.Random(scholar_id).randint(20, 40)
             batch.append(synthetic(scholar_id, n, now))
             if len(batch) == 500:
-                store.record_outcomes(batch, now)
+                record_outcomes(store, batch, now)
                 batch = []
         if batch:
-            store.record_outcomes(batch, now)
+            record_outcomes(store, batch, now)
 
 
 def refresh_authors(url: str, count: int, bump: int) -> None:
@@ -108,7 +109,7 @@ def refresh_authors(url: str, count: int, bump: int) -> None:
     (``bump`` changes every citation count, so every entry really is rebuilt)."""
     now = datetime.now(timezone.utc)
     with Store(url) as store:
-        store.record_outcomes([synthetic(author_id(i), 25, now, bump=bump) for i in range(count)], now)
+        record_outcomes(store, [synthetic(author_id(i), 25, now, bump=bump) for i in range(count)], now)
 
 
 def start_service(db: str, port: int, workers: int) -> subprocess.Popen[bytes]:

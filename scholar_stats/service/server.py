@@ -130,11 +130,13 @@ def run_workers(args: Any, settings: ServiceSettings, workers: int, sock: socket
     scheduler = None
     try:
         if settings.scheduler:
+            from scholar_stats.refresh.engine import RefreshEngine
             from scholar_stats.refresh.scheduler import RefreshScheduler
 
             assert settings.fetch is not None
-            scheduler = RefreshScheduler(store, settings.fetch,
-                                         requests_per_hour=settings.requests_per_hour)
+            engine = RefreshEngine(store, settings.fetch,
+                                   requests_per_hour=settings.requests_per_hour)
+            scheduler = RefreshScheduler(engine)
             scheduler.start()
         config = uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=workers,
                                 **UVICORN_OPTIONS)
