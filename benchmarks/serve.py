@@ -109,7 +109,8 @@ def refresh_authors(url: str, count: int, bump: int) -> None:
     (``bump`` changes every citation count, so every entry really is rebuilt)."""
     now = datetime.now(timezone.utc)
     with Store(url) as store:
-        record_outcomes(store, [synthetic(author_id(i), 25, now, bump=bump) for i in range(count)], now)
+        batch = [synthetic(author_id(i), 25, now, bump=bump) for i in range(count)]
+        record_outcomes(store, batch, now)
 
 
 def start_service(db: str, port: int, workers: int) -> subprocess.Popen[bytes]:

@@ -176,7 +176,7 @@ def test_schedule_handles_sigterm_as_soon_as_it_says_it_started(
         assert proc.stdout is not None
         first = proc.stdout.readline()
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()

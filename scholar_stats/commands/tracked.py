@@ -13,7 +13,7 @@ from typing import Any
 
 from scholar_stats.core.model import validate_scholar_id
 from scholar_stats.core.plan import utcnow
-from scholar_stats.errors import AuthorBusy, UsageError
+from scholar_stats.errors import UsageError
 from scholar_stats.files import write_files
 from scholar_stats.outputs.export import author_files
 from scholar_stats.outputs.history import HISTORY_COLUMNS, render_history_csv

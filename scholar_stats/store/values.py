@@ -96,7 +96,7 @@ class AttemptRecord:
     next_due: datetime | None = None
 
 
-KEEP = "keep"  # ``record_attempts(pause=KEEP)``: the stored pause stays as it is
+KEEP: Literal["keep"] = "keep"  # ``record_attempts(pause=KEEP)``: the stored pause stays as it is
 PauseChange = Pause | None | Literal["keep"]
 
 
