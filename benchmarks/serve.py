@@ -3,7 +3,7 @@
 In one run, on 127.0.0.1 only:
 
 1. builds a SQLite store with N synthetic authors (default 10,000; each 20-40 publications, one
-   with 300) through ``Store.record_outcomes``, the path real fetches take;
+   with 300) through ``refresh.record.record_outcomes``, the path real fetches take;
 2. for each worker count (``--workers``, default 1 and 2) starts ``scholar-stats serve
    --workers N --no-scheduler`` (uvicorn, uvloop + httptools, store poll every second), nginx
    with N worker processes serving the bytes the service sends, and a bare ASGI app under the

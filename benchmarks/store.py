@@ -1,6 +1,6 @@
 """Store benchmark: a year of daily refreshes for 1,000 authors x 200 publications.
 
-Every fetch goes through ``Store.record_outcomes`` (the path ``record_outcome`` uses), one
+Every fetch goes through ``refresh.record.record_outcomes`` (the path the engine uses), one
 transaction per batch of 100 authors, from ``--workers`` processes writing the same database
 (as ``schedule`` and a cron ``refresh`` may). Change model (seeded, so
 runs compare): Scholar recomputes an author's counts on ~30 % of days; on such a day each of the
