@@ -184,3 +184,26 @@ def test_schedule_handles_sigterm_as_soon_as_it_says_it_started(
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert os.path.exists(db_url.removeprefix("sqlite:///"))
+
+
+def test_run_until_signal_installs_the_handler_before_announcing(
+    db_url: str, fake_scholar: FakeScholar
+) -> None:
+    """A SIGTERM sent by the announcement itself (the earliest anyone can react to it) ends
+    the run cleanly, before any fetch: the handler is already in place."""
+    previous = signal.getsignal(signal.SIGTERM)
+    announced: list[bool] = []
+
+    def announce() -> None:
+        announced.append(True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with Store(db_url) as store:
+        scheduler = RefreshScheduler(RefreshEngine(store, fetch_settings(fake_scholar)),
+                                     tick_seconds=0.02)
+        started = time.monotonic()
+        scheduler.run_until_signal(announce)
+        assert time.monotonic() - started < 5
+        assert announced == [True] and not scheduler.running
+    assert fake_scholar.requests == []  # stopped before the first tick
+    assert signal.getsignal(signal.SIGTERM) == previous  # and the old handler is back
