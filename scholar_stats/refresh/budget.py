@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from scholar_stats import config
 from scholar_stats.core.model import FetchStatus
 from scholar_stats.core.plan import DAY, utcnow
 from scholar_stats.errors import (
@@ -28,13 +29,13 @@ from scholar_stats.net.deadline import Deadline
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch
 from scholar_stats.settings import FetchSettings
 from scholar_stats.sources.scholar.client import ScholarClient
+from scholar_stats.sources.scholar.parse import PAGE_SIZE
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import Lease
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REQUESTS_PER_HOUR = 30
-PAGE_SIZE = 100  # publications per profile page
+DEFAULT_REQUESTS_PER_HOUR: int = config.default("requests_per_hour")
 MAX_LEASE = DAY  # a lease outlives the deadline by a minute, but never a day (no overflow)
 
 
