@@ -118,11 +118,11 @@ SETTINGS: tuple[Setting, ...] = (
        metavar="TEXT"),
     _s("squash", False, "replace the branch with a single commit", "publish", flag="--squash",
        switch=True),
-    _s("github_token", None, "token git pushes with, handed to it by a credential helper "
-       "(never in a URL, an argument or a file)", {"publish", "action"}, env="GITHUB_TOKEN",
+    _s("github_token", None, "token git pushes with, handed to git by a credential helper "
+       "through its environment: never in a URL, an argument or a file", {"publish", "action"}, env="GITHUB_TOKEN",
        secret=True, external=True),
     _s("scholar_id", "", "the Action's `scholar-id` input: ids separated by spaces, commas or "
-       "newlines", "action", env="SCHOLAR_IDS"),
+       "newlines", "action", env="SCHOLAR_IDS", shown="none: required"),
     _s("fail_on_block", False, "the Action's `fail-on-block` input: a blocked fetch fails the "
        "job", "action", env="FAIL_ON_BLOCK", parse=parse_bool, shown="off"),
     # the store and refreshing
@@ -135,9 +135,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("stale_age", 7 * 86400.0, "data older than this many seconds is marked stale (grey "
        "badges)", {"export", "serve"}, parse=parse_seconds, shown="604800 (7 days)"),
     # the service
-    _s("host", "127.0.0.1", "address to listen on", "serve", flag="--host"),
+    _s("host", "127.0.0.1", "address to listen on", "serve", flag="--host", metavar="HOST"),
     _s("port", 8000, "1-65535, or 0 to let the system pick a free port (the log line names it)",
-       "serve", parse=parse_port, flag="--port"),
+       "serve", parse=parse_port, flag="--port", metavar="PORT"),
     _s("no_scheduler", False, "serve only; do not refresh", "serve", flag="--no-scheduler",
        switch=True),
     _s("workers", 1, "worker processes sharing the port, each holding every author in memory; "

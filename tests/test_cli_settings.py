@@ -47,14 +47,14 @@ VARIABLES: dict[str, tuple[str | None, set[str]]] = {
     "MESSAGE": (None, {"publish"}),
     "SQUASH": ("perhaps", {"publish"}),
     "DB": (None, STORE),
-    "INTERVAL": ("-5", {"authors add"}),
+    "INTERVAL": ("-5", {"authors add", "serve"}),
     "REQUESTS_PER_HOUR": ("0", {"refresh", "schedule", "serve"}),
     "HOST": (None, {"serve"}),
     "PORT": ("abc", {"serve"}),
     "NO_SCHEDULER": ("sometimes", {"serve"}),
     "WORKERS": ("0", {"serve"}),
     "MAX_AGE": ("an hour", {"serve"}),
-    "STALE_AGE": ("-1", {"serve"}),
+    "STALE_AGE": ("-1", {"serve", "export"}),
     "POLL_SECONDS": ("nan", {"serve"}),
     "BADGE_CACHE": ("many", {"serve"}),
     "BADGE_CACHE_BYTES": ("lots", {"serve"}),
@@ -64,23 +64,65 @@ BOOLEANS = ["VERBOSE", "DEBUG", "FORCE", "SQUASH", "NO_SCHEDULER"]
 FREE_TEXT = "a bad value"
 
 
-def variables_read_by_the_code() -> set[str]:
-    """Names in ``SCHOLAR_STATS_NAME`` literals, and first arguments of the helpers that read
-    ``SCHOLAR_STATS_<name>``."""
-    names: set[str] = set()
-    for path in (ROOT / "scholar_stats").rglob("*.py"):
-        text = path.read_text("utf-8")
-        names |= set(re.findall(r"SCHOLAR_STATS_([A-Z][A-Z0-9_]*)", text))
-        names |= set(re.findall(r"\b(?:env|env_number|read_env|FromEnv|_env_default|env_flag)"
-                                r"\(\s*\"([A-Z][A-Z0-9_]*)\"", text))
-        names |= set(re.findall(r"\benv=\"([A-Z][A-Z0-9_]*)\"", text))
-    return names
+def test_the_declaration_is_what_this_test_covers() -> None:
+    """Every declared SCHOLAR_STATS_* setting is here with the commands that use it, and every
+    one here is declared: nothing is read without being declared (see the next test)."""
+    from scholar_stats import config
 
-
-def test_every_variable_the_code_reads_is_covered_here() -> None:
-    assert variables_read_by_the_code() == set(VARIABLES)
+    declared = {s.variable.removeprefix(config.PREFIX): s.commands - {"action"}
+                for s in config.SETTINGS if s.variable.startswith(config.PREFIX)}
+    assert declared == {name: users for name, (_bad, users) in VARIABLES.items()}
     assert set(BOOLEANS) == {name for name, (bad, _) in VARIABLES.items()
                              if bad in ("loud", "very", "maybe", "perhaps", "sometimes")}
+
+
+# Modules that touch the process environment for something other than a setting, and why.
+ENVIRONMENT_READERS = {
+    "config.py": "the settings: the only module that reads them",
+    "publish/git.py": "hands the environment to git, whose credential helper reads GITHUB_TOKEN "
+                      "from it, and scrubs that token from git's messages",
+    "publish/action.py": "hands the runner's environment to run_action, which resolves the "
+                         "Action's settings through config and reads the runner's own "
+                         "GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP, GITHUB_WORKSPACE",
+    "store/connect.py": "XDG_DATA_HOME: where the user's data directory is, not a setting",
+}
+
+
+def environment_reads(path: Path) -> list[int]:
+    """Lines of ``path`` that touch ``os.environ``/``os.environb``/``os.getenv``/``os.putenv``,
+    however imported (``from os import environ`` included)."""
+    import ast
+
+    tree = ast.parse(path.read_text("utf-8"))
+    names = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in names:
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "os" and any(
+                alias.name in names for alias in node.names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_config_reads_the_environment() -> None:
+    package = ROOT / "scholar_stats"
+    readers = {path.relative_to(package).as_posix() for path in package.rglob("*.py")
+               if environment_reads(path)}
+    assert readers == set(ENVIRONMENT_READERS)
+
+
+def test_the_environment_scan_finds_reads() -> None:
+    """The scan above is not blind: it finds each way of reading the environment."""
+    import tempfile
+
+    for source in ["import os\nos.environ.get('X')", "import os\nos.getenv('X')",
+                   "from os import environ\n", "import os as o\no.environ['X']"]:
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+            handle.write(source)
+        assert environment_reads(Path(handle.name)), source
+        Path(handle.name).unlink()
+    assert environment_reads(ROOT / "scholar_stats" / "parsers.py") == []
 
 
 FAKE_SCHOLAR_VARIABLES = {"SCHOLAR_URL", "BACKOFF", "TIMEOUT", "DELAY"}  # set by fake_scholar
@@ -345,3 +387,54 @@ def test_no_scheduler_false_runs_the_scheduler(tmp_path: Path) -> None:
             while (state := httpx.get(f"{base}/healthz").json()["scheduler"]) != expected:
                 assert time.monotonic() < deadline, (value, state)
                 time.sleep(0.1)
+
+
+# -- the README's table of settings ----------------------------------------------------------
+
+COMMAND_ORDER = ["fetch", "publish", "authors", "refresh", "history", "export", "schedule",
+                 "serve", "action"]
+
+
+def commands_cell(commands: frozenset[str]) -> str:
+    from scholar_stats import config
+
+    if commands == config.COMMANDS:
+        return "all"
+    names = {c.split()[0] for c in commands}  # "authors add" -> "authors"
+    authors = {c for c in commands if c.startswith("authors ")}
+    if authors and authors != {"authors add", "authors remove", "authors list"}:
+        names = (names - {"authors"}) | authors
+    ordered = sorted(names, key=lambda n: COMMAND_ORDER.index(n.split()[0]))
+    return ", ".join("the Action" if n == "action" else f"`{n}`" for n in ordered)
+
+
+def settings_table() -> str:
+    """The README's table of settings, as the declaration says it must read."""
+    from scholar_stats import config
+
+    rows = ["| flag | variable | default | commands | meaning |", "| --- | --- | --- | --- | --- |"]
+    for s in config.SETTINGS:
+        flag = ""
+        if s.flag:
+            flag = ", ".join(f"`{f}`" for f in (s.short, s.flag) if f)
+            if s.metavar and not s.switch:
+                flag = flag[:-1] + f" {s.metavar}`"
+        help_text = s.help + (" (secret: never printed)" if s.secret else "")
+        rows.append(f"| {flag} | `{s.variable}` | {s.shown_default} | "
+                    f"{commands_cell(s.commands)} | {help_text} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_the_readme_table_of_settings_is_the_declaration() -> None:
+    """Both ways: every declared setting is in the README with its flag, default and commands,
+    and the README documents no setting that is not declared. On a mismatch, paste the table
+    this test prints."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    table = settings_table()
+    assert table in readme, "the README's table of settings should read:\n" + table
+    documented = set(re.findall(r"`((?:SCHOLAR_STATS_)[A-Z0-9_]+)`", readme))
+    from scholar_stats import config
+
+    declared = {s.variable for s in config.SETTINGS}
+    not_settings = {"SCHOLAR_STATS_TEST_PG_URL"}  # the test suite's, not scholar-stats'
+    assert documented - declared == not_settings, "documented but not declared"
