@@ -438,3 +438,57 @@ def test_the_readme_table_of_settings_is_the_declaration() -> None:
     declared = {s.variable for s in config.SETTINGS}
     not_settings = {"SCHOLAR_STATS_TEST_PG_URL"}  # the test suite's, not scholar-stats'
     assert documented - declared == not_settings, "documented but not declared"
+
+
+# -- serve --workers: the settings reach the workers as data ------------------------------------
+
+def test_serve_workers_run_with_the_settings_given_as_flags(
+    fake_scholar: FakeScholar, tmp_path: Path,
+) -> None:
+    """``serve --workers 2`` with non-default flags, and variables that say otherwise (which the
+    flags override): every worker serves the flag's database, without a scheduler, adds authors
+    at the flag's interval, and fetches (admin refresh) with the flag's settings; the
+    variable-only settings (max-age, admin token, Scholar URL) reach them too."""
+    from scholar_stats.store.database import Store
+
+    db, decoy = tmp_path / "flag.db", tmp_path / "variable.db"
+    fake_scholar.add_profile("WORKERAUTH01", pubs=5, citations=321)
+    env = {
+        "SCHOLAR_STATS_DB": f"sqlite:///{decoy}", "SCHOLAR_STATS_NO_SCHEDULER": "false",
+        "SCHOLAR_STATS_INTERVAL": "99", "SCHOLAR_STATS_DELAY": "30",
+        "SCHOLAR_STATS_MAX_AGE": "123", "SCHOLAR_STATS_ADMIN_TOKEN": "worker-secret-token",
+    }
+    flags = ["--db", f"sqlite:///{db}", "--port", str(free_port()), "--workers", "2",
+             "--no-scheduler", "--interval", "4321", "--delay", "0", "--deadline", "20"]
+    auth = {"Authorization": "Bearer worker-secret-token"}
+    with serving(flags, env=env) as (base, proc):
+        def fresh(method: str, path: str, **kw: object) -> httpx.Response:
+            with httpx.Client(timeout=10) as client:  # a new connection: either worker
+                return client.request(method, base + path, **kw)  # type: ignore[arg-type]
+
+        assert {fresh("GET", "/healthz").json()["scheduler"] for _ in range(10)} == {"disabled"}
+        assert fresh("POST", "/authors", json={"ids": ["WORKERAUTH01"]},
+                     headers=auth).status_code == 200
+        status = "/authors/WORKERAUTH01/gs_data_shieldsio.json"
+
+        def messages() -> set[str]:
+            return {fresh("GET", status).json()["message"] for _ in range(6)}
+
+        deadline = time.monotonic() + 15
+        while messages() != {"no data yet"}:  # every worker polls the flag's store
+            assert time.monotonic() < deadline, messages()
+            time.sleep(0.1)
+
+        # no scheduler in any worker: the admin refresh fetches in the worker, with --delay 0
+        assert fresh("POST", "/authors/WORKERAUTH01/refresh", headers=auth).status_code == 202
+        while messages() != {"321"}:
+            assert time.monotonic() < deadline, "the worker's refresh never landed"
+            time.sleep(0.1)
+        replies = [fresh("GET", status) for _ in range(6)]
+        assert {r.headers["cache-control"] for r in replies} == {"public, max-age=123"}
+        assert proc.poll() is None
+    with Store(f"sqlite:///{db}") as store:
+        author = store.get_author("WORKERAUTH01")
+    assert author is not None and author.interval_seconds == 4321
+    assert not decoy.exists()
+    assert len(fake_scholar.profile_requests()) == 1
