@@ -492,3 +492,20 @@ def test_serve_workers_run_with_the_settings_given_as_flags(
     assert author is not None and author.interval_seconds == 4321
     assert not decoy.exists()
     assert len(fake_scholar.profile_requests()) == 1
+
+
+def test_the_action_maps_its_inputs_to_declared_settings() -> None:
+    """Each input action.yml hands to the run step is the variable of a declared setting that
+    the Action (or the fetch it runs) reads; the rest of that environment is git's identity."""
+    import yaml
+
+    from scholar_stats import config
+
+    steps = yaml.safe_load((ROOT / "action.yml").read_text("utf-8"))["runs"]["steps"]
+    env = next(step for step in steps if step.get("id") == "run")["env"]
+    from_inputs = {name for name, value in env.items() if "inputs." in str(value)}
+    readers = {s.variable: s.commands for s in config.SETTINGS}
+    assert {name for name in from_inputs
+            if not readers.get(name, set()) & {"action", "fetch"}} == set()
+    assert set(env) - from_inputs == {f"GIT_{who}_{what}" for who in ("AUTHOR", "COMMITTER")
+                                      for what in ("NAME", "EMAIL")}
