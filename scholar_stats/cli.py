@@ -44,8 +44,7 @@ def flag_help(setting: config.Setting) -> str:
 
 
 def add_flag(parser: argparse.ArgumentParser, setting: config.Setting) -> None:
-    assert setting.flag is not None
-    names = [setting.short, setting.flag] if setting.short else [setting.flag]
+    names = [name for name in (setting.short, setting.flag) if name]
     if setting.switch:
         parser.add_argument(*names, action="store_true", default=argparse.SUPPRESS,
                             help=flag_help(setting))

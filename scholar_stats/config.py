@@ -119,8 +119,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("squash", False, "replace the branch with a single commit", "publish", flag="--squash",
        switch=True),
     _s("github_token", None, "token git pushes with, handed to git by a credential helper "
-       "through its environment: never in a URL, an argument or a file", {"publish", "action"}, env="GITHUB_TOKEN",
-       secret=True, external=True),
+       "through its environment: never in a URL, an argument or a file", {"publish", "action"},
+       env="GITHUB_TOKEN", secret=True, external=True),
     _s("scholar_id", "", "the Action's `scholar-id` input: ids separated by spaces, commas or "
        "newlines", "action", env="SCHOLAR_IDS", shown="none: required"),
     _s("fail_on_block", False, "the Action's `fail-on-block` input: a blocked fetch fails the "

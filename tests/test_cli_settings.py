@@ -97,10 +97,10 @@ def environment_reads(path: Path) -> list[int]:
     names = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
     lines = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in names:
-            lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "os" and any(
-                alias.name in names for alias in node.names):
+        attribute = isinstance(node, ast.Attribute) and node.attr in names
+        imported = isinstance(node, ast.ImportFrom) and node.module == "os" and any(
+            alias.name in names for alias in node.names)
+        if attribute or imported:
             lines.append(node.lineno)
     return lines
 

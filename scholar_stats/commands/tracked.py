@@ -20,6 +20,7 @@ from scholar_stats.settings import FetchSettings
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import TrackedAuthor
 
+
 def _ids(values: list[str]) -> list[str]:
     """Every id validated (exit 2 on the first bad one) before anything is touched."""
     return list(dict.fromkeys(validate_scholar_id(value) for value in values))
