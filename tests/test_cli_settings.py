@@ -509,3 +509,28 @@ def test_the_action_maps_its_inputs_to_declared_settings() -> None:
             if not readers.get(name, set()) & {"action", "fetch"}} == set()
     assert set(env) - from_inputs == {f"GIT_{who}_{what}" for who in ("AUTHOR", "COMMITTER")
                                       for what in ("NAME", "EMAIL")}
+
+
+def test_every_variable_named_in_the_code_is_declared() -> None:
+    """No module names a SCHOLAR_STATS_* variable the declaration does not have (messages that
+    name one included), so nothing can be read, or pointed to, without being documented."""
+    from scholar_stats import config
+
+    named: set[str] = set()
+    for path in (ROOT / "scholar_stats").rglob("*.py"):
+        named |= set(re.findall(r"SCHOLAR_STATS_[A-Z][A-Z0-9_]*", path.read_text("utf-8")))
+    assert named - {s.variable for s in config.SETTINGS} == set()
+
+
+def test_a_variable_wins_over_a_default_given_by_the_caller() -> None:
+    """The Action's repository defaults to the workspace; SCHOLAR_STATS_REPO still wins."""
+    from scholar_stats import config
+    from scholar_stats.errors import UsageError
+
+    workspace = {"repo": "/work/space"}
+    assert config.resolve("action", environ={}, defaults=workspace)["repo"] == "/work/space"
+    assert config.resolve("action", environ={"SCHOLAR_STATS_REPO": "."},
+                          defaults=workspace)["repo"] == "."
+    assert config.resolve("action", environ={})["repo"] == "."
+    with pytest.raises(UsageError, match="FAIL_ON_BLOCK: expected true/false"):
+        config.resolve("action", environ={"FAIL_ON_BLOCK": "sure"})
