@@ -48,7 +48,8 @@ class Setting:
     """One setting. ``flag``: its command-line flag (none: environment only); ``switch``: an
     on/off flag that takes no value (its variable is read with parse_bool); ``env``: the
     variable when it is not ``SCHOLAR_STATS_<NAME>``; ``shown``: the default as people read it;
-    ``external``: read by another program from the environment (git), not by scholar-stats."""
+    ``secret``: a token, never printed (``repr=False`` where it is kept); ``external``: read by
+    another program from the environment (git), not by scholar-stats."""
 
     name: str
     default: Any
@@ -79,80 +80,88 @@ class Setting:
         return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
 
 
-def _s(name: str, default: Any, help: str, commands: Any, **more: Any) -> Setting:
+def declare(name: str, default: Any, help: str, commands: str | set[str] | frozenset[str],
+            **more: Any) -> Setting:
+    """A :class:`Setting`; ``commands`` may be one command's name."""
     return Setting(name, default, help, frozenset({commands} if isinstance(commands, str)
                                                   else commands), **more)
 
 
 SETTINGS: tuple[Setting, ...] = (
     # every command
-    _s("verbose", False, "log every request and retry to stderr", COMMANDS,
-       flag="--verbose", short="-v", switch=True),
-    _s("debug", False, "a traceback instead of the one-line internal error", COMMANDS,
-       parse=parse_bool, shown="off"),
+    declare("verbose", False, "log every request and retry to stderr",
+            COMMANDS, flag="--verbose", short="-v", switch=True),
+    declare("debug", False, "a traceback instead of the one-line internal error",
+            COMMANDS, parse=parse_bool, shown="off"),
     # Scholar
-    _s("out", "results", "output folder", {"fetch", "export"}, flag="--out", metavar="DIR"),
-    _s("proxy", None, "proxy for Scholar requests: http://, https:// or "
-       "socks5://user:pass@host:port; the password is never printed", FETCHING,
-       parse=parse_proxy_url, flag="--proxy", metavar="URL"),
-    _s("deadline", 300.0, "the whole run ends by then: no request, retry or sleep goes past it",
-       FETCHING, parse=parse_seconds, flag="--deadline", metavar="SECONDS"),
-    _s("delay", 5.0, "politeness delay between Scholar pages, jittered ±50 %", FETCHING,
-       parse=parse_seconds, flag="--delay", metavar="SECONDS"),
-    _s("force", False, "write even when the plausibility gate refuses the new numbers", "fetch",
-       flag="--force", switch=True),
-    _s("scholar_url", "https://scholar.google.com", "another base URL: a mirror, or a test "
-       "server", FETCHING, parse=parse_scholar_url),
-    _s("timeout", 20.0, "seconds for one request", FETCHING, parse=parse_seconds),
-    _s("attempts", 3, "tries per page for transient failures", FETCHING, parse=parse_count),
-    _s("backoff", 2.0, "first retry wait in seconds, doubled each time, jittered", FETCHING,
-       parse=parse_seconds),
+    declare("out", "results", "output folder",
+            {"fetch", "export"}, flag="--out", metavar="DIR"),
+    declare("proxy", None, "proxy for Scholar requests: http://, https:// or "
+            "socks5://user:pass@host:port; the password is never printed",
+            FETCHING, parse=parse_proxy_url, flag="--proxy", metavar="URL"),
+    declare("deadline", 300.0, "the whole run ends by then: no request, retry or sleep goes "
+            "past it", FETCHING, parse=parse_seconds, flag="--deadline", metavar="SECONDS"),
+    declare("delay", 5.0, "politeness delay between Scholar pages, jittered ±50 %",
+            FETCHING, parse=parse_seconds, flag="--delay", metavar="SECONDS"),
+    declare("force", False, "write even when the plausibility gate refuses the new numbers",
+            "fetch", flag="--force", switch=True),
+    declare("scholar_url", "https://scholar.google.com", "another base URL: a mirror, or a "
+            "test server", FETCHING, parse=parse_scholar_url),
+    declare("timeout", 20.0, "seconds for one request",
+            FETCHING, parse=parse_seconds),
+    declare("attempts", 3, "tries per page for transient failures",
+            FETCHING, parse=parse_count),
+    declare("backoff", 2.0, "first retry wait in seconds, doubled each time, jittered",
+            FETCHING, parse=parse_seconds),
     # publishing
-    _s("branch", "google-scholar-stats", "the branch the files are published to",
-       {"publish", "action"}, flag="--branch", metavar="NAME"),
-    _s("remote", "origin", "the remote pushed to: a configured remote, a URL or a path",
-       {"publish", "action"}, flag="--remote", metavar="NAME"),
-    _s("repo", ".", "the git repository (the Action: the workflow's workspace)",
-       {"publish", "action"}, flag="--repo", metavar="PATH"),
-    _s("message", None, "commit message", {"publish", "action"}, flag="--message",
-       metavar="TEXT"),
-    _s("squash", False, "replace the branch with a single commit", "publish", flag="--squash",
-       switch=True),
-    _s("github_token", None, "token git pushes with, handed to git by a credential helper "
-       "through its environment: never in a URL, an argument or a file", {"publish", "action"},
-       env="GITHUB_TOKEN", secret=True, external=True),
-    _s("scholar_id", "", "the Action's `scholar-id` input: ids separated by spaces, commas or "
-       "newlines", "action", env="SCHOLAR_IDS", shown="none: required"),
-    _s("fail_on_block", False, "the Action's `fail-on-block` input: a blocked fetch fails the "
-       "job", "action", env="FAIL_ON_BLOCK", parse=parse_bool, shown="off"),
+    declare("branch", "google-scholar-stats", "the branch the files are published to",
+            {"publish", "action"}, flag="--branch", metavar="NAME"),
+    declare("remote", "origin", "the remote pushed to: a configured remote, a URL or a path",
+            {"publish", "action"}, flag="--remote", metavar="NAME"),
+    declare("repo", ".", "the git repository (the Action: the workflow's workspace)",
+            {"publish", "action"}, flag="--repo", metavar="PATH"),
+    declare("message", None, "commit message",
+            {"publish", "action"}, flag="--message", metavar="TEXT"),
+    declare("squash", False, "replace the branch with a single commit",
+            "publish", flag="--squash", switch=True),
+    declare("github_token", None, "token git pushes with, handed to git by a credential helper "
+            "through its environment: never in a URL, an argument or a file",
+            {"publish", "action"}, env="GITHUB_TOKEN", secret=True, external=True),
+    declare("scholar_id", "", "the Action's `scholar-id` input: ids separated by spaces, commas "
+            "or newlines", "action", env="SCHOLAR_IDS", shown="none: required"),
+    declare("fail_on_block", False, "the Action's `fail-on-block` input: a blocked fetch fails "
+            "the job", "action", env="FAIL_ON_BLOCK", parse=parse_bool, shown="off"),
     # the store and refreshing
-    _s("db", None, "SQLAlchemy database URL", STORE_COMMANDS, flag="--db", metavar="URL",
-       shown="a SQLite file in the user data directory"),
-    _s("interval", 86400.0, "refresh interval of the authors added (by `serve`: over HTTP)",
-       {"authors add", "serve"}, parse=parse_interval, flag="--interval", metavar="SECONDS"),
-    _s("requests_per_hour", 30, "at most N Scholar requests (every page and retry) in any hour",
-       PACED, parse=parse_count, flag="--requests-per-hour", metavar="N"),
-    _s("stale_age", 7 * 86400.0, "data older than this many seconds is marked stale (grey "
-       "badges)", {"export", "serve"}, parse=parse_seconds, shown="604800 (7 days)"),
+    declare("db", None, "SQLAlchemy database URL",
+            STORE_COMMANDS, flag="--db", metavar="URL",
+            shown="a SQLite file in the user data directory"),
+    declare("interval", 86400.0, "refresh interval of the authors added (by `serve`: over HTTP)",
+            {"authors add", "serve"}, parse=parse_interval, flag="--interval",
+            metavar="SECONDS"),
+    declare("requests_per_hour", 30, "at most N Scholar requests (every page and retry) in any "
+            "hour", PACED, parse=parse_count, flag="--requests-per-hour", metavar="N"),
+    declare("stale_age", 7 * 86400.0, "data older than this many seconds is marked stale (grey "
+            "badges)", {"export", "serve"}, parse=parse_seconds, shown="604800 (7 days)"),
     # the service
-    _s("host", "127.0.0.1", "address to listen on", "serve", flag="--host", metavar="HOST"),
-    _s("port", 8000, "1-65535, or 0 to let the system pick a free port (the log line names it)",
-       "serve", parse=parse_port, flag="--port", metavar="PORT"),
-    _s("no_scheduler", False, "serve only; do not refresh", "serve", flag="--no-scheduler",
-       switch=True),
-    _s("workers", 1, "worker processes sharing the port, each holding every author in memory; "
-       "the scheduler then runs in the supervisor", "serve", parse=parse_count,
-       flag="--workers", metavar="N"),
-    _s("admin_token", None, "enables the admin routes: `Authorization: Bearer <token>`",
-       "serve", secret=True, shown="none: no admin routes"),
-    _s("max_age", 3600, "`Cache-Control: max-age` of public answers, in seconds", "serve",
-       parse=parse_size),
-    _s("poll_seconds", 5.0, "how often the store is checked for other processes' changes",
-       "serve", parse=parse_seconds),
-    _s("badge_cache", 10000, "rendered badges, charts and paper endpoints kept in memory",
-       "serve", parse=parse_size),
-    _s("badge_cache_bytes", 32 * 2**20, "the bytes those may take", "serve", parse=parse_size,
-       shown="33554432 (32 MiB)"),
+    declare("host", "127.0.0.1", "address to listen on",
+            "serve", flag="--host", metavar="HOST"),
+    declare("port", 8000, "1-65535, or 0 to let the system pick a free port (the log line "
+            "names it)", "serve", parse=parse_port, flag="--port", metavar="PORT"),
+    declare("no_scheduler", False, "serve only; do not refresh",
+            "serve", flag="--no-scheduler", switch=True),
+    declare("workers", 1, "worker processes sharing the port, each holding every author in "
+            "memory; the scheduler then runs in the supervisor",
+            "serve", parse=parse_count, flag="--workers", metavar="N"),
+    declare("admin_token", None, "enables the admin routes: `Authorization: Bearer <token>`",
+            "serve", secret=True, shown="none: no admin routes"),
+    declare("max_age", 3600, "`Cache-Control: max-age` of public answers, in seconds",
+            "serve", parse=parse_size),
+    declare("poll_seconds", 5.0, "how often the store is checked for other processes' changes",
+            "serve", parse=parse_seconds),
+    declare("badge_cache", 10000, "rendered badges, charts and paper endpoints kept in memory",
+            "serve", parse=parse_size),
+    declare("badge_cache_bytes", 32 * 2**20, "the bytes those may take",
+            "serve", parse=parse_size, shown="33554432 (32 MiB)"),
 )
 
 BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
