@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -21,23 +20,10 @@ from scholar_stats.settings import FetchSettings
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import TrackedAuthor
 
-REQUESTS_PER_HOUR_ENV = "SCHOLAR_STATS_REQUESTS_PER_HOUR"
-
 
 def _ids(values: list[str]) -> list[str]:
     """Every id validated (exit 2 on the first bad one) before anything is touched."""
     return list(dict.fromkeys(validate_scholar_id(value) for value in values))
-
-
-def _requests_per_hour(args: Any) -> int:
-    raw = getattr(args, "requests_per_hour", None) or os.environ.get(REQUESTS_PER_HOUR_ENV) or 30
-    try:
-        value = int(raw)
-    except ValueError:
-        raise UsageError(f"{REQUESTS_PER_HOUR_ENV} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise UsageError(f"{REQUESTS_PER_HOUR_ENV} must be at least 1")
-    return value
 
 
 def _when(moment: datetime | None) -> str:
@@ -128,7 +114,7 @@ def cli_refresh(args: Any) -> int:
         if not ids:
             print("no author is due")
             return 0
-        engine = RefreshEngine(store, settings, requests_per_hour=_requests_per_hour(args))
+        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
         worst = 0
         for step in engine.run_pass(ids, due_only=due_pass, deadline=Deadline(settings.deadline)):
             if step.stopped is not None:
@@ -183,7 +169,7 @@ def cli_export(args: Any) -> int:
     """Write the files of ``fetch --out`` (plus history.csv) from the store, atomically."""
     scholar_id = validate_scholar_id(args.scholar_id)
     with Store(args.db) as store:
-        files = author_files(store, scholar_id, now=utcnow())
+        files = author_files(store, scholar_id, now=utcnow(), max_age_seconds=args.stale_age)
     if "gs_data.json" not in files:
         print(f"scholar-stats: {scholar_id}: no data fetched yet; run: scholar-stats refresh "
               f"{scholar_id}", file=sys.stderr)
@@ -205,7 +191,7 @@ def cli_schedule(args: Any) -> int:
         print(outcome.status.message, file=stream, flush=True)
 
     with Store(args.db) as store:
-        engine = RefreshEngine(store, settings, requests_per_hour=_requests_per_hour(args))
+        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
         engine.add_listener(report)
         count = len(store.list_authors())
 

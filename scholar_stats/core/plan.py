@@ -26,7 +26,6 @@ from scholar_stats.errors import AuthorNotFound, Blocked, NetworkFailure, UsageE
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 DAY = 86400.0
-DEFAULT_INTERVAL = DAY
 # The longest refresh interval (``authors add --interval``, ``POST /authors``): a year. Longer
 # is not a schedule, and far longer (1e300 s) overflows every date computed from it.
 MAX_INTERVAL = 365 * DAY

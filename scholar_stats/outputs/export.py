@@ -8,6 +8,7 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from scholar_stats import config
 from scholar_stats.core.model import FetchStatus
 from scholar_stats.core.plan import is_stale
 from scholar_stats.errors import UsageError
@@ -18,7 +19,7 @@ if TYPE_CHECKING:  # read through the store it is handed; importing it would pul
     from scholar_stats.store.database import Store
     from scholar_stats.store.values import TrackedAuthor
 
-DEFAULT_MAX_AGE = 7 * 86400.0
+DEFAULT_MAX_AGE: float = config.default("stale_age")  # the setting's declared default
 
 
 def describe_age(seconds: float) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from scholar_stats import config
 from scholar_stats.core.plan import utcnow
 from scholar_stats.errors import FetchError
 from scholar_stats.store.database import Store
 
-DEFAULT_REQUESTS_PER_HOUR = 30
+DEFAULT_REQUESTS_PER_HOUR: int = config.default("requests_per_hour")
 
 
 class BudgetSpent(FetchError):

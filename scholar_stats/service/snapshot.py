@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from scholar_stats import config
 from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
 from scholar_stats.outputs import badges
 from scholar_stats.outputs.chart import render_citations_chart
@@ -42,9 +43,9 @@ _NO_PARAMS = (None,) * len(BADGE_QUERY)
 # The longest query string answered (bytes, as sent): four parameters at their limits fit,
 # percent-encoded; a longer one gets 414 before it is parsed.
 MAX_QUERY_BYTES = 2048
-# The rendered-reply cache (custom badges, charts, paper endpoints, parsed profiles).
-DEFAULT_CACHE_ITEMS = 10000
-DEFAULT_CACHE_BYTES = 32 * 2**20
+# The rendered-reply cache (custom badges, charts, paper endpoints, parsed profiles): its
+# limits are the settings badge_cache and badge_cache_bytes.
+DEFAULT_CACHE_BYTES: int = config.default("badge_cache_bytes")
 
 
 def content_type(name: str) -> bytes:
