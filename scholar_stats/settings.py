@@ -73,6 +73,17 @@ def parse_port(text: str) -> int:
     return int(text)
 
 
+SOURCES = ("auto", "scholar", "serpapi")
+
+
+def parse_source(text: str) -> str:
+    """Where profiles come from: auto (Scholar, then SerpApi when blocked), scholar, serpapi."""
+    word = text.strip().lower()
+    if word not in SOURCES:
+        raise ValueError(f"expected one of {', '.join(SOURCES)}, got {text!r}")
+    return word
+
+
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
