@@ -27,6 +27,7 @@ from scholar_stats.settings import (
     parse_port,
     parse_proxy_url,
     parse_seconds,
+    parse_source,
     read_env,
 )
 
@@ -105,6 +106,22 @@ def _add_budget(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source", type=flag_type(parse_source), metavar="auto|scholar|serpapi",
+        default=FromEnv("SOURCE", "auto", parse_source),
+        help="where profiles come from: auto asks Scholar, then SerpApi when Scholar blocks and "
+        "SERPAPI_API_KEY is set [env SCHOLAR_STATS_SOURCE; default auto]",
+    )
+    parser.add_argument(
+        "--serpapi-monthly-limit", type=flag_type(parse_count), metavar="N",
+        default=FromEnv("SERPAPI_MONTHLY_LIMIT", 100, parse_count),
+        help="at most N SerpApi searches (one per 100 publications) in a calendar month, "
+        "counted in each output folder's status.json "
+        "[env SCHOLAR_STATS_SERPAPI_MONTHLY_LIMIT; default 100]",
+    )
+
+
 def _switch(parser: argparse.ArgumentParser, *flags: str, env: str, help: str) -> None:
     """An on/off flag: given means on; otherwise ``SCHOLAR_STATS_<env>`` read with parse_bool."""
     parser.add_argument(*flags, action="store_true", default=FromEnv(env, False, parse_bool),
@@ -143,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder [env SCHOLAR_STATS_OUT; default results]",
     )
     _add_fetch_tuning(fetch)
+    _add_source(fetch)
     _switch(fetch, "--force", env="FORCE",
             help="write even when the new numbers drop implausibly [env SCHOLAR_STATS_FORCE]")
     fetch.set_defaults(handler="scholar_stats.commands.fetch:cli_fetch")
