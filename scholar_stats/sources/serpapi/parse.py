@@ -74,8 +74,8 @@ def refuse_status(status: int, body: bytes | None) -> NoReturn:
     said = f": {_said(error)}" if error else ""
     if status in (401, 403):
         raise ConfigurationError(
-            f"{KEY_VARIABLE}: SerpApi refused the key (HTTP {status}{said}); set "
-            f"{KEY_VARIABLE} to the key shown at https://serpapi.com/manage-api-key"
+            f"{KEY_VARIABLE}: SerpApi refused the key (HTTP {status}{said}); fix the variable "
+            "(in the Action: the secret passed as serpapi-key)"
         )
     if status == 429 or (error and _out_of_searches(error)):
         raise _spent(status, error)
