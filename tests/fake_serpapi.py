@@ -140,6 +140,10 @@ class FakeSerpApi:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
+            def handle(self) -> None:
+                with suppress(ConnectionResetError, BrokenPipeError):
+                    super().handle()  # the client may hang up without reading the answer
+
             def do_GET(self) -> None:
                 fake.requests.append(self.path)
                 mode = fake._next_mode()

@@ -114,19 +114,21 @@ def test_both_blocked_says_both(fake_scholar: FakeScholar, fake_serpapi: FakeSer
     assert "Scholar blocked" in err and "then SerpApi" in err and "run out of searches" in err
 
 
-@pytest.mark.parametrize("mode, code, words", [
-    ("invalid_key", 2, "SERPAPI_API_KEY"),
-    ("out_of_searches", 3, "run out of searches"),
-    ("rate_limit", 3, "rate-limiting"),
-    ("no_results", 4, "no Scholar profile has this id"),
-    ("malformed", 5, "not JSON"),
-    ("not_json", 5, "not JSON"),
-    ("500", 6, "after 3 attempts"),
+@pytest.mark.parametrize("mode, code, words, billed", [
+    ("invalid_key", 2, "SERPAPI_API_KEY", 0),
+    ("out_of_searches", 3, "run out of searches", 0),
+    ("rate_limit", 3, "rate-limiting", 0),
+    ("no_results", 4, "no Scholar profile has this id", 1),
+    ("malformed", 5, "not JSON", 1),
+    ("not_json", 5, "not JSON", 1),
+    ("500", 6, "after 3 attempts", 0),
 ])
 def test_serpapi_failures_are_one_line_with_their_exit_code(
     fake_serpapi: FakeSerpApi, fake_scholar: FakeScholar, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str], mode: str, code: int, words: str,
+    capsys: pytest.CaptureFixture[str], mode: str, code: int, words: str, billed: int,
 ) -> None:
+    """One line, the previous data kept; only answered searches count toward the month (as
+    SerpApi counts them), errors do not."""
     out = tmp_path / "out"
     assert fetch(MEYER, "--source", "serpapi", "--out", str(out)) == 0
     before = (out / "gs_data.json").read_bytes()
@@ -138,6 +140,7 @@ def test_serpapi_failures_are_one_line_with_their_exit_code(
     assert fake_serpapi.key not in err
     assert (out / "gs_data.json").read_bytes() == before  # previous data kept
     assert status(out)["exit_code"] == code and status(out)["source"] == "serpapi"
+    assert status(out)["serpapi_searches"]["count"] == 1 + billed
 
 
 def test_the_deadline_bounds_a_stalled_serpapi(fake_serpapi: FakeSerpApi, tmp_path: Path,

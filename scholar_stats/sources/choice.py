@@ -122,6 +122,7 @@ def open_sources(sources: SourceSettings, settings: FetchSettings, deadline: Dea
         else:
             client = SerpApiClient(settings, deadline, sources.serpapi_key or "",
                                    base_url=sources.serpapi_url,
-                                   before_request=budget.take if budget else None)
+                                   before_request=budget.check if budget else None,
+                                   on_answer=budget.spend if budget else None)
             opened.append(SerpApiSource(client, budget))
     return opened

@@ -58,8 +58,11 @@ class _RedactKey(logging.Filter):
 
 
 class SerpApiClient:
-    """Fetches SerpApi pages for one run; ``requests_made`` counts every HTTP request sent (each
-    is a search billed to the key)."""
+    """Fetches SerpApi pages for one run; ``requests_made`` counts every HTTP request sent.
+
+    ``before_request`` may refuse a request (the monthly limit); ``on_answer`` is called for
+    each one answered with 200, the searches SerpApi bills.
+    """
 
     def __init__(
         self,
@@ -69,6 +72,7 @@ class SerpApiClient:
         *,
         base_url: str = DEFAULT_SERPAPI_URL,
         before_request: Callable[[], None] | None = None,
+        on_answer: Callable[[], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
@@ -77,6 +81,7 @@ class SerpApiClient:
         self._key = api_key
         self._base_url = base_url.rstrip("/")
         self._before_request = before_request
+        self._on_answer = on_answer
         self._rng = rng or random.Random()
         self._request_ends = time.monotonic()
         self._backend = BoundedBackend(self._seconds_left, deadline.cancellation)
@@ -134,6 +139,8 @@ class SerpApiClient:
             outcome = self._exchange(query)
             if isinstance(outcome, tuple):
                 status, body = outcome
+                if status == 200 and self._on_answer is not None:
+                    self._on_answer()
                 if status < 500:
                     return read_answer(status, body)
                 reason = f"HTTP {status} from SerpApi"

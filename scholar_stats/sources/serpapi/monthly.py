@@ -1,6 +1,7 @@
 """The month's SerpApi searches for ``fetch`` without a store: counted in the ``status.json`` of
 each output folder, so the Action's daily runs (which keep only the results folder) respect the
-limit too. A SerpApi plan is counted per calendar month (UTC here), every page a search.
+limit too. A SerpApi plan is counted per calendar month (UTC here), every page a search; like
+SerpApi's own count (its Account API documentation), only answered searches count, not errors.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def spent_by(month: str, status: FetchStatus | None) -> int:
 
 @dataclass
 class MonthlySearches:
-    """The month's budget of SerpApi searches: ``take`` before every request."""
+    """The month's budget of SerpApi searches: ``check`` before every request, ``spend`` for each
+    one SerpApi answered."""
 
     month: str
     limit: int
@@ -46,8 +48,10 @@ class MonthlySearches:
         if self.used + searches > self.limit:
             raise self._refusal(f"not started, it needs {searches} searches")
 
-    def take(self) -> None:
-        """Count one search, or refuse it when the limit is reached."""
+    def check(self) -> None:
+        """Refuse the next search when the limit is reached."""
         if self.used >= self.limit:
             raise self._refusal("stopped before the next page")
+
+    def spend(self) -> None:
         self.used += 1
