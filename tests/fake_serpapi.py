@@ -12,7 +12,8 @@ responses, paged as SerpApi pages them, and the error bodies SerpApi sends.
   200 "no results" body.
 * ``mode`` (or a ``queue`` of modes, one per request, used first): invalid_key (401),
   out_of_searches (429), rate_limit (429, no body text), no_results (200), malformed (the page cut
-  at 60 %), not_json, 500, stall (answers after ``stall_seconds``).
+  at 60 %), not_json, 500, stall (answers after ``stall_seconds``), huge (``huge_bytes`` of
+  JSON whitespace with no Content-Length), trickle (the page one byte every ``trickle_seconds``).
 * ``requests`` records each request's path and query (the key included: the fake is the one
   place it may be seen).
 """
@@ -81,6 +82,8 @@ class FakeSerpApi:
         self.queue: list[str] = []
         self.requests: list[str] = []
         self.stall_seconds = 30.0
+        self.huge_bytes = 20 * 2**20
+        self.trickle_seconds = 0.5
         self._lock = threading.Lock()
         self._profiles = real_responses()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -165,11 +168,28 @@ class FakeSerpApi:
                 if mode == "no_results" or page is None:
                     return self._send(200, error_body("no_results"))
                 body = json.dumps(page, indent=2).encode()
+                if mode == "huge":
+                    return self._stream(b" " * 2**16, fake.huge_bytes // 2**16)
+                if mode == "trickle":
+                    return self._stream(body[:1], len(body), pause=fake.trickle_seconds)
                 if mode == "malformed":
                     body = body[: len(body) * 6 // 10]
                 if mode == "not_json":
                     body = b"<html><body>Service temporarily unavailable</body></html>"
                 self._send(200, body)
+
+            def _stream(self, chunk: bytes, times: int, pause: float = 0.0) -> None:
+                """200 with ``chunk`` sent ``times`` times, no Content-Length, then close."""
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                with suppress(BrokenPipeError, ConnectionResetError):
+                    for _ in range(times):
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        time.sleep(pause)
 
             def _send(self, status: int, body: bytes) -> None:
                 self.send_response(status)

@@ -152,6 +152,21 @@ def test_the_deadline_bounds_a_stalled_serpapi(fake_serpapi: FakeSerpApi, tmp_pa
     assert "deadline" in capsys.readouterr().err
 
 
+def test_a_huge_or_trickling_answer_is_bounded(fake_serpapi: FakeSerpApi, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The bounded transport and body cap hold for SerpApi as for Scholar: a 20 MiB answer is
+    refused at 8 MiB (exit 5), a body trickled a byte at a time ends at the deadline (exit 6)."""
+    fake_serpapi.mode = "huge"
+    assert fetch(MEYER, "--source", "serpapi", "--out", str(tmp_path / "a")) == 5
+    assert "larger than 8 MiB" in capsys.readouterr().err
+    fake_serpapi.mode = "trickle"
+    started = time.monotonic()
+    assert fetch(MEYER, "--source", "serpapi", "--deadline", "2", "--out",
+                 str(tmp_path / "b")) == 6
+    assert time.monotonic() - started < 3.5
+    assert "deadline" in capsys.readouterr().err
+
+
 def test_serpapi_without_a_key_is_a_usage_error(fake_serpapi: FakeSerpApi, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:

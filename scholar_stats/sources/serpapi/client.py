@@ -175,8 +175,12 @@ class SerpApiClient:
             with self._http.stream("GET", url, timeout=self.settings.timeout) as response:
                 if response.status_code >= 500:
                     return response.status_code, None
-                body = read_bounded(response.iter_raw(), response.headers.get(
-                    "content-encoding"), response.headers.get("content-length"))
+                try:
+                    body = read_bounded(response.iter_raw(), response.headers.get(
+                        "content-encoding"), response.headers.get("content-length"))
+                except PageNotUnderstood as exc:  # its words are about Scholar pages
+                    raise PageNotUnderstood("SerpApi's answer: " + str(exc).replace(
+                        "Scholar", "SerpApi")) from None
                 return response.status_code, body
         except httpx.TimeoutException:
             if self.deadline.expired:
