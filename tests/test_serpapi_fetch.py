@@ -104,6 +104,17 @@ def test_auto_falls_back_to_serpapi_only_when_scholar_blocks(
     assert fake_serpapi.requests == [] and status(tmp_path / "nokey")["source"] == "scholar"
 
 
+def test_once_scholar_blocks_the_run_asks_serpapi_for_the_next_authors(
+    fake_scholar: FakeScholar, fake_serpapi: FakeSerpApi, tmp_path: Path,
+) -> None:
+    """A block is about the address: the run does not spend a Scholar request per author."""
+    fake_serpapi.add_profile(REAL, pubs=12, citations=60)
+    fake_scholar.mode = "403"
+    assert fetch(REAL, MEYER, "nst5fHgAAAAJ", "--out", str(tmp_path)) == 0
+    assert len(fake_scholar.requests) == 1 and len(fake_serpapi.requests) == 3
+    assert {status(tmp_path / i)["source"] for i in (REAL, MEYER, "nst5fHgAAAAJ")} == {"serpapi"}
+
+
 def test_both_blocked_says_both(fake_scholar: FakeScholar, fake_serpapi: FakeSerpApi,
                                 tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fake_scholar.mode = "403"

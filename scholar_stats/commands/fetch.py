@@ -95,4 +95,6 @@ def cli_fetch(args: Any) -> int:
                     f"{NAMES[outcome.status.source or 'scholar']}) -> {folder}"
                 ))
             worst = max(worst, outcome.exit_code)
+            if len(sources) > 1 and outcome.status.source == sources[-1].name:
+                sources = sources[-1:]  # Scholar blocked this run's address: ask it no more
     return worst

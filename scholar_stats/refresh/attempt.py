@@ -63,10 +63,9 @@ def attempt_fetch(
     started = time.monotonic()
     own: list[Source] = []
     if sources is None:
-        if client is None:
-            client = ScholarClient(settings, deadline, before_request=before_request)
-            own.append(ScholarSource(client))
-        sources = [ScholarSource(client)]
+        sources = [ScholarSource(client or ScholarClient(
+            settings, deadline, before_request=before_request))]
+        own = [] if client is not None else list(sources)
     data: AuthorData | None = None
     error: ScholarStatsError | None = None
     blocked: list[str] = []  # "Scholar: <why>" for each source that blocked before the last
