@@ -68,7 +68,7 @@ def attempt_fetch(
         own = [] if client is not None else list(sources)
     data: AuthorData | None = None
     error: ScholarStatsError | None = None
-    blocked: list[str] = []  # "Scholar: <why>" for each source that blocked before the last
+    blocked: list[str] = []  # "Scholar blocked (<why>)" for each source before the last
     requests = 0
     used = sources[0].name
     try:
