@@ -74,6 +74,17 @@ def parse_port(text: str) -> int:
     return int(text)
 
 
+SOURCES = ("auto", "scholar", "serpapi")
+
+
+def parse_source(text: str) -> str:
+    """Where profiles come from: auto (Scholar, then SerpApi when blocked), scholar, serpapi."""
+    word = text.strip().lower()
+    if word not in SOURCES:
+        raise ValueError(f"expected one of {', '.join(SOURCES)}, got {text!r}")
+    return word
+
+
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
@@ -91,6 +102,11 @@ def parse_scholar_url(text: str) -> str:
     if problem:
         raise ValueError(problem)
     return text
+
+
+def parse_serpapi_url(text: str) -> str:
+    """SerpApi's base URL (or a test server's): http or https, with a host."""
+    return parse_scholar_url(text)
 
 
 def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:

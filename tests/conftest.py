@@ -1,4 +1,5 @@
-"""Shared fixtures: the fake Scholar on loopback, and an environment pointing the CLI at it."""
+"""Shared fixtures: the fake Scholar and the fake SerpApi on loopback, and an environment
+pointing the CLI at them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from fake_scholar import FakeScholar, running_fake_scholar
+from fake_serpapi import FakeSerpApi, running_fake_serpapi
 
 
 @pytest.fixture
@@ -22,5 +24,17 @@ def fake_scholar(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeScholar]:
         monkeypatch.setenv("SCHOLAR_STATS_DELAY", "0")
         for name in ("SCHOLAR_STATS_PROXY", "SCHOLAR_STATS_OUT", "SCHOLAR_STATS_DEADLINE",
                      "SCHOLAR_STATS_FORCE", "SCHOLAR_STATS_ATTEMPTS"):
+            monkeypatch.delenv(name, raising=False)
+        yield fake
+
+
+@pytest.fixture
+def fake_serpapi(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSerpApi]:
+    """A fake SerpApi on 127.0.0.1, with the CLI pointed at it and its key set; no monthly
+    limit or source carried in from the environment."""
+    with running_fake_serpapi() as fake:
+        monkeypatch.setenv("SCHOLAR_STATS_SERPAPI_URL", fake.url)
+        monkeypatch.setenv("SERPAPI_API_KEY", fake.key)
+        for name in ("SCHOLAR_STATS_SOURCE", "SCHOLAR_STATS_SERPAPI_MONTHLY_LIMIT"):
             monkeypatch.delenv(name, raising=False)
         yield fake

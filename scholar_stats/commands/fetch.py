@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,8 @@ from scholar_stats.outputs.render import STATUS, render_author_files, render_sta
 from scholar_stats.outputs.summary import log_safe
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch
 from scholar_stats.settings import FetchSettings
-from scholar_stats.sources.scholar.client import ScholarClient
+from scholar_stats.sources.choice import NAMES, SourceSettings, open_sources
+from scholar_stats.sources.serpapi.monthly import MonthlySearches, month_of, spent_by, spent_in
 
 
 def output_folders(out: Path, scholar_ids: list[str]) -> dict[str, Path]:
@@ -34,18 +38,38 @@ def save_outcome(folder: Path, outcome: FetchOutcome) -> None:
     write_files(folder, files)
 
 
+def count_searches(outcome: FetchOutcome, month: str, before: int, spent: int,
+                   counting: bool) -> FetchOutcome:
+    """The outcome with the month's SerpApi searches of its folder (``before`` plus ``spent``
+    now) in its status, so the next run knows them; left out while none were ever counted."""
+    if not counting and not before and not spent:
+        return outcome
+    return replace(outcome, status=replace(
+        outcome.status, serpapi_month=month, serpapi_searches=before + spent))
+
+
 def cli_fetch(args: Any) -> int:
     scholar_ids = list(dict.fromkeys(validate_scholar_id(i) for i in args.scholar_ids))
     settings = FetchSettings.from_args(args)
+    choice = SourceSettings.from_args(args)
     folders = output_folders(Path(args.out), scholar_ids)
     for folder in folders.values():
         check_writable(folder)  # exit 9 before a single request is spent
+    statuses = {scholar_id: read_status(folder) for scholar_id, folder in folders.items()}
+    month = month_of(datetime.now(timezone.utc))
+    budget = None
+    if "serpapi" in choice.order:
+        budget = MonthlySearches(month, choice.monthly_limit, spent_in(month, statuses.values()))
     deadline = Deadline(settings.deadline)
     worst = 0
-    with ScholarClient(settings, deadline) as client:
+    with ExitStack() as stack:
+        sources = open_sources(choice, settings, deadline, budget)
+        for source in sources:
+            stack.callback(source.close)
         for scholar_id, folder in folders.items():
-            previous_status = read_status(folder)
+            previous_status = statuses[scholar_id]
             previous = read_metrics(folder)
+            searches_before = budget.used if budget else 0
             outcome = attempt_fetch(
                 scholar_id,
                 settings,
@@ -53,8 +77,11 @@ def cli_fetch(args: Any) -> int:
                 previous=previous,
                 force=args.force,
                 last_success=previous_status.last_success if previous_status else None,
-                client=client,
+                sources=sources,
             )
+            outcome = count_searches(outcome, month, spent_by(month, previous_status),
+                                     (budget.used if budget else 0) - searches_before,
+                                     budget is not None)
             if not outcome.ok:
                 kept = " (previous data kept)" if previous else ""
                 print(log_safe(f"scholar-stats: {outcome.status.message}{kept}"), file=sys.stderr)
@@ -64,7 +91,10 @@ def cli_fetch(args: Any) -> int:
             if outcome.ok:
                 print(log_safe(  # the message quotes the scraped name
                     f"{outcome.status.message} ({outcome.status.requests} requests, "
-                    f"{outcome.status.duration_seconds:.1f} s) -> {folder}"
+                    f"{outcome.status.duration_seconds:.1f} s, from "
+                    f"{NAMES[outcome.status.source or 'scholar']}) -> {folder}"
                 ))
             worst = max(worst, outcome.exit_code)
+            if len(sources) > 1 and outcome.status.source == sources[-1].name:
+                sources = sources[-1:]  # Scholar blocked this run's address: ask it no more
     return worst

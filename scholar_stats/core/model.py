@@ -107,6 +107,11 @@ class FetchStatus:
     since_year: int | None = None
     stale: bool | None = None
     stale_reason: str | None = None
+    source: str | None = None  # "scholar" or "serpapi": where the data (or the failure) came from
+    # The SerpApi searches this folder's author spent in the month ``serpapi_month`` (YYYY-MM):
+    # ``fetch`` without a store keeps its monthly count here.
+    serpapi_month: str | None = None
+    serpapi_searches: int = 0
 
     @property
     def error_kind(self) -> str | None:
@@ -128,6 +133,11 @@ class FetchStatus:
         if self.stale is not None:
             data["stale"] = self.stale
             data["stale_reason"] = self.stale_reason
+        if self.source is not None:
+            data["source"] = self.source
+        if self.serpapi_month is not None:
+            data["serpapi_searches"] = {"month": self.serpapi_month,
+                                        "count": self.serpapi_searches}
         return data
 
     @classmethod
@@ -144,4 +154,17 @@ class FetchStatus:
             since_year=data.get("since_year"),
             stale=data.get("stale"),
             stale_reason=data.get("stale_reason"),
+            source=data.get("source"),
+            **_serpapi_searches(data.get("serpapi_searches")),
         )
+
+
+def _serpapi_searches(value: Any) -> dict[str, Any]:
+    """``{"month": "2026-11", "count": 3}`` from a status file; nothing when absent or damaged
+    (a damaged count reads as none spent: the file is ours, but it may be hand-edited)."""
+    if not isinstance(value, dict):
+        return {}
+    month, count = value.get("month"), value.get("count")
+    if not isinstance(month, str) or type(count) is not int or count < 0:
+        return {}
+    return {"serpapi_month": month, "serpapi_searches": count}

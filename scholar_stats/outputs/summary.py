@@ -116,9 +116,10 @@ def _escape(text: str) -> str:
 def fetch_note(status: FetchStatus | None) -> str:
     if status is None:
         return "no status"
+    via = " (from SerpApi)" if status.source == "serpapi" else ""
     if status.outcome == "ok":
-        return "ok"
-    return f"{status.outcome}: previous data kept"
+        return "ok" + via
+    return f"{status.outcome}{via}: previous data kept"
 
 
 def render_summary(reports: Sequence[AuthorReport], outcome: str) -> str:

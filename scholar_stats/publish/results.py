@@ -181,7 +181,8 @@ def only_volatile_changes(old: Mapping[str, bytes], new: Mapping[str, bytes]) ->
     """True when ``new`` differs from ``old`` only in timestamps, status and history.
 
     ``history.csv`` is derived from ``gs_data.json``, so a new day's row with the same numbers
-    is not a change on its own.
+    is not a change on its own. The month's SerpApi searches in ``status.json`` are: they are
+    the budget the next run reads back from the branch.
     """
     def stable(files: Mapping[str, bytes]) -> dict[str, Any]:
         return {
@@ -189,7 +190,19 @@ def only_volatile_changes(old: Mapping[str, bytes], new: Mapping[str, bytes]) ->
             if PurePosixPath(path).name not in (STATUS, HISTORY_FILE)
         }
 
-    return stable(old) == stable(new)
+    def searches(files: Mapping[str, bytes]) -> dict[str, Any]:
+        return {path: _searches(data) for path, data in files.items()
+                if PurePosixPath(path).name == STATUS}
+
+    return stable(old) == stable(new) and searches(old) == searches(new)
+
+
+def _searches(data: bytes) -> Any:
+    try:
+        status = json.loads(data)
+    except ValueError:
+        return None
+    return status.get("serpapi_searches") if isinstance(status, dict) else None
 
 
 def default_message(results: Mapping[str, bytes], today: str) -> str:

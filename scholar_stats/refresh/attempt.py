@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -16,11 +16,11 @@ from scholar_stats.core.model import (
     FetchStatus,
     Metrics,
 )
-from scholar_stats.errors import ScholarStatsError
+from scholar_stats.errors import Blocked, ScholarStatsError
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.choice import NAMES, ScholarSource, Source
 from scholar_stats.sources.scholar.client import ScholarClient
-from scholar_stats.sources.scholar.parse import parse_profile
 
 log = logging.getLogger(__name__)
 
@@ -54,39 +54,56 @@ def attempt_fetch(
     before_request: Callable[[], None] | None = None,
     now: datetime | None = None,
     client: ScholarClient | None = None,
+    sources: Sequence[Source] | None = None,
 ) -> FetchOutcome:
     """Fetch, parse, validate and gate one author. Never raises a ``ScholarStatsError``.
 
-    Pass ``client`` to share one client (and its politeness delay) across several authors.
+    ``sources`` are asked in order, the next only when one blocks (exit 3): ``--source auto``
+    is ``[Scholar, SerpApi]``. Without them, Scholar alone, through ``client`` when given (one
+    client, and its politeness delay, shared across several authors).
     """
     started_at = now or datetime.now(timezone.utc)
     started = time.monotonic()
-    own_client = client is None
-    if client is None:
-        client = ScholarClient(settings, deadline, before_request=before_request)
-    requests_before = client.requests_made
+    own: list[Source] = []
+    if sources is None:
+        sources = [ScholarSource(client or ScholarClient(
+            settings, deadline, before_request=before_request))]
+        own = [] if client is not None else list(sources)
     data: AuthorData | None = None
     error: ScholarStatsError | None = None
+    blocked: list[str] = []  # "Scholar blocked (<why>)" for each source before the last
+    requests = 0
+    used = sources[0].name
     try:
-        fetched = parse_profile(scholar_id, client.get_page, started_at)
-        if not force:
-            check_plausible(scholar_id, previous, fetched.metrics)
-        data = fetched
-    except ScholarStatsError as exc:
-        error = exc
+        for position, source in enumerate(sources):
+            used, before = source.name, source.requests_made
+            try:
+                fetched = source.fetch(scholar_id, started_at, previous)
+                if not force:
+                    check_plausible(scholar_id, previous, fetched.metrics)
+                data, error = fetched, None
+            except ScholarStatsError as exc:
+                error = exc
+            finally:
+                requests += source.requests_made - before
+            if not isinstance(error, Blocked) or position == len(sources) - 1:
+                break
+            blocked.append(f"{NAMES[source.name]} blocked ({error})")
     finally:
-        if own_client:
-            client.close()
+        for source in own:
+            source.close()
     attempt_time = started_at.isoformat(timespec="seconds")
+    via = f" (via {NAMES[used]}: {'; '.join(blocked)})" if blocked else ""
     if data is not None:
         metrics = data.metrics
         message = (
             f"{scholar_id}: {data.name}: {metrics.citations} citations, h-index "
-            f"{metrics.h_index}, {metrics.publications} publications"
+            f"{metrics.h_index}, {metrics.publications} publications{via}"
         )
     else:
-        assert error is not None
         text = str(error)
+        if blocked:
+            text = f"{'; '.join(blocked)}; then {NAMES[used]}: {text}"
         message = text if text.startswith(scholar_id) else f"{scholar_id}: {text}"
     status = FetchStatus(
         scholar_id=scholar_id,
@@ -95,9 +112,10 @@ def attempt_fetch(
         message=message,
         last_attempt=attempt_time,
         last_success=attempt_time if data is not None else last_success,
-        requests=client.requests_made - requests_before,
+        requests=requests,
         duration_seconds=time.monotonic() - started,
         since_year=data.since_year if data is not None else None,
+        source=used,
     )
     return FetchOutcome(scholar_id, data, status, error)
 

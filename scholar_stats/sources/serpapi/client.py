@@ -1,0 +1,194 @@
+"""HTTP to SerpApi, with httpx: the only module that talks to SerpApi.
+
+Like ``sources/scholar/client.py``, every request of a run fits inside its ``Deadline`` (each
+connect, read and write waits at most what is left of it, through the bounded transport in
+``net/bounded.py``), an answer is at most ``MAX_PAGE_BYTES``, and only transient failures
+(connection errors, timeouts, 5xx) are retried, a bounded number of times. Unlike Scholar, no
+politeness delay: SerpApi is a paid API, not a site we scrape.
+
+The key is a query parameter (SerpApi has no other way to pass it), so it is in the URL of every
+request: that URL is never logged or put in a message, httpx's own request log line is
+redacted while a client is open, and any text SerpApi sends back has the key replaced by ``***``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from scholar_stats import config
+from scholar_stats.core.model import AuthorData
+from scholar_stats.errors import NetworkFailure, PageNotUnderstood, ScholarStatsError
+from scholar_stats.net.bounded import BoundedBackend, bounded_transport, read_bounded
+from scholar_stats.net.deadline import Deadline
+from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.scholar.parse import MAX_PAGES
+from scholar_stats.sources.serpapi.parse import (
+    next_start,
+    parse_author,
+    read_answer,
+    request_params,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SERPAPI_URL = config.default("serpapi_url")
+SEARCH_PATH = "/search.json"
+
+
+class _RedactKey(logging.Filter):
+    """Replaces the key in every record of a logger (httpx logs each request's URL)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if self.key in text:
+            record.msg, record.args = text.replace(self.key, "***"), None
+        return True
+
+
+class SerpApiClient:
+    """Fetches SerpApi pages for one run; ``requests_made`` counts every HTTP request sent.
+
+    ``before_request`` may refuse a request (the monthly limit); ``on_answer`` is called for
+    each one answered with 200, the searches SerpApi bills.
+    """
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        deadline: Deadline,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_SERPAPI_URL,
+        before_request: Callable[[], None] | None = None,
+        on_answer: Callable[[], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.deadline = deadline
+        self.requests_made = 0
+        self._key = api_key
+        self._base_url = base_url.rstrip("/")
+        self._before_request = before_request
+        self._on_answer = on_answer
+        self._rng = rng or random.Random()
+        self._request_ends = time.monotonic()
+        self._backend = BoundedBackend(self._seconds_left, deadline.cancellation)
+        self._redact = _RedactKey(api_key)
+        logging.getLogger("httpx").addFilter(self._redact)
+        self._http = httpx.Client(
+            transport=bounded_transport(None, self._backend),
+            follow_redirects=False,
+            headers={"Accept": "application/json", "Accept-Encoding": "gzip",
+                     "User-Agent": "scholar-stats"},
+        )
+
+    def __enter__(self) -> SerpApiClient:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+        self._backend.close()
+        logging.getLogger("httpx").removeFilter(self._redact)
+
+    def fetch_author(self, scholar_id: str, now: datetime) -> AuthorData:
+        """Every page of the profile (``start`` 0, 100, ... as ``serpapi_pagination.next``
+        says), parsed: ⌈P/100⌉ searches for P articles."""
+        try:
+            pages, start = [], 0
+            while True:
+                page = self.get_page(scholar_id, start)
+                pages.append(page)
+                following = next_start(page, start)
+                if following is None:
+                    return parse_author(scholar_id, pages, now)
+                if len(pages) >= MAX_PAGES:
+                    raise PageNotUnderstood(
+                        f"SerpApi's article list goes on past {MAX_PAGES} pages: no real "
+                        "profile is that long")
+                start = following
+        except ScholarStatsError as exc:
+            raise self._redacted(exc) from None
+
+    def _redacted(self, exc: ScholarStatsError) -> ScholarStatsError:
+        """``exc`` with the key, should a server have echoed it, replaced by ``***``."""
+        text = str(exc)
+        if self._key not in text:
+            return exc
+        return type(exc)(text.replace(self._key, "***"))
+
+    def get_page(self, scholar_id: str, start: int) -> dict[str, Any]:
+        """One page of articles from ``start``, or the ``FetchError`` SerpApi's answer means."""
+        query = request_params(scholar_id, start)
+        for attempt in range(1, self.settings.attempts + 1):
+            outcome = self._exchange(query)
+            if isinstance(outcome, tuple):
+                status, body = outcome
+                if status == 200 and self._on_answer is not None:
+                    self._on_answer()
+                if status < 500:
+                    return read_answer(status, body)
+                reason = f"HTTP {status} from SerpApi"
+            else:
+                reason = outcome
+            if attempt == self.settings.attempts:
+                raise NetworkFailure(f"{reason} after {attempt} attempts; SerpApi or the "
+                                     "network is having trouble: try again later")
+            wait = self.settings.backoff * 2 ** (attempt - 1) * self._rng.uniform(0.5, 1.5)
+            log.info("retrying SerpApi page start=%s in %.1f s: %s", start, wait, reason)
+            if wait >= self.deadline.remaining():
+                raise self.deadline.passed(f"retrying after {reason}")
+            self.deadline.sleep(wait)
+            self.deadline.check(f"retrying after {reason}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _seconds_left(self) -> float:
+        return min(self._request_ends - time.monotonic(), self.deadline.remaining())
+
+    def _exchange(self, query: dict[str, str]) -> tuple[int, bytes | None] | str:
+        """One request: (status, body) — the body of a 5xx is not read — or, for a transient
+        failure, its reason."""
+        self.deadline.check("before a SerpApi request")
+        if self._before_request is not None:
+            self._before_request()
+        self.requests_made += 1
+        self._request_ends = time.monotonic() + self.settings.timeout
+        shown = urlencode(query)
+        log.debug("GET %s%s?%s&api_key=***", self._base_url, SEARCH_PATH, shown)
+        url = f"{self._base_url}{SEARCH_PATH}?{shown}&{urlencode({'api_key': self._key})}"
+        try:
+            with self._http.stream("GET", url, timeout=self.settings.timeout) as response:
+                if response.status_code >= 500:
+                    return response.status_code, None
+                try:
+                    body = read_bounded(response.iter_raw(), response.headers.get(
+                        "content-encoding"), response.headers.get("content-length"))
+                except PageNotUnderstood as exc:  # its words are about Scholar pages
+                    raise PageNotUnderstood("SerpApi's answer: " + str(exc).replace(
+                        "Scholar", "SerpApi")) from None
+                return response.status_code, body
+        except httpx.TimeoutException:
+            if self.deadline.expired:
+                raise self.deadline.passed("waiting for SerpApi to answer") from None
+            return f"no answer within {self.settings.timeout:g} s"
+        except httpx.TransportError as exc:
+            if self.deadline.expired:
+                raise self.deadline.passed("waiting for SerpApi to answer") from None
+            return f"connection failed ({type(exc).__name__})"
+
