@@ -1,8 +1,9 @@
 """Command line entry point.
 
 Only argparse, the standard library, ``errors`` and ``settings`` (the value parsers, standard
-library only) are imported here, so ``--help`` stays fast: each command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind it) is imported only when
-that command runs. Every flag has an environment variable; the flag wins.
+library only) are imported here, so ``--help`` stays fast: each command's module (and
+scholarly, httpx, SQLAlchemy, FastAPI behind it) is imported only when that command runs.
+Every flag has an environment variable; the flag wins.
 
 Environment defaults are read after parsing, and only for the flags of the command being run:
 a bad ``SCHOLAR_STATS_PORT`` concerns ``serve`` alone, and ``--help`` never reads any.

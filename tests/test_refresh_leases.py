@@ -223,7 +223,7 @@ def test_a_pass_never_fetches_an_author_another_pass_has_just_fetched(
         assert asked(fake_scholar, SECOND) == 1 and asked(fake_scholar, FIRST) == 1
     finally:
         release.set()
-        out, err = finish(pass_a)
+        _out, err = finish(pass_a)
     assert pass_a.returncode == 0, err
     assert asked(fake_scholar, FIRST) == 1 and asked(fake_scholar, SECOND) == 1
     with Store(db_url) as store:
@@ -239,7 +239,7 @@ def test_two_passes_started_together_fetch_each_author_once(
     assert cli("authors", "add", *ids, "--db", db_url).returncode == 0
     passes = [start("refresh", "--db", db_url) for _ in range(2)]
     for proc in passes:
-        out, err = finish(proc)
+        _out, err = finish(proc)
         assert proc.returncode == 0, err
     assert {scholar_id: asked(fake_scholar, scholar_id) for scholar_id in ids} == {
         scholar_id: 1 for scholar_id in ids}

@@ -54,7 +54,8 @@ def test_real_server_http(db_url: str) -> None:
         assert head.status_code == 200 and head.content == b""
         assert head.headers["content-length"] == r.headers["content-length"]
         not_modified = client.get(f"/authors/{FRESH}/gs_data.json",
-                                  headers={"If-None-Match": r.headers["etag"], "Accept-Encoding": "gzip"})
+                                  headers={"If-None-Match": r.headers["etag"],
+                                           "Accept-Encoding": "gzip"})
         assert not_modified.status_code == 304
         with client.stream("GET", f"/authors/{FRESH}/gs_data.json",
                            headers={"Accept-Encoding": "gzip"}) as stream:
@@ -214,7 +215,8 @@ def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:  # type: igno
 
         _wait_until(up, "serve --workers 2 did not come up")
         assert len(_children(proc.pid)) >= 2  # the workers (and multiprocessing's helper)
-        assert httpx.get(f"{base}/healthz").json()["scheduler"] == "running (in the supervisor process)"
+        health = httpx.get(f"{base}/healthz").json()
+        assert health["scheduler"] == "running (in the supervisor process)"
 
         # the supervisor's scheduler fetches the new author; every worker then serves it
         endpoint = f"/authors/{EMPTY}/shields/citations.json"
@@ -299,7 +301,8 @@ def test_fuzz_finds_no_server_errors(db_url: str, fake_scholar) -> None:  # type
                     response = case.call(base_url=base, headers=headers, timeout=10)
                     statuses.add(response.status_code)
                     if response.status_code >= 500:
-                        failures.append(f"{case.method} {case.formatted_path}: {response.status_code}")
+                        failures.append(
+                            f"{case.method} {case.formatted_path}: {response.status_code}")
 
             run()
     assert not failures, failures[:10]

@@ -79,7 +79,7 @@ def _status(data: bytes | None) -> FetchStatus | None:
 
 def _cell(metric: str, old: Metrics | None, new: Metrics | None) -> str:
     if new is None:
-        return "–"
+        return "\N{EN DASH}"  # an empty cell
     value = new.as_dict()[metric]
     if old is None:
         return f"{value:,}"

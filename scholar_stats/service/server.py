@@ -132,7 +132,8 @@ def run_workers(args: Any, settings: ServiceSettings, workers: int, sock: socket
         if settings.scheduler:
             from scholar_stats.refresh.scheduler import RefreshScheduler
 
-            assert settings.fetch is not None
+            if settings.fetch is None:  # service_settings always sets it
+                raise ValueError("the scheduler needs the Scholar settings")
             scheduler = RefreshScheduler(store, settings.fetch,
                                          requests_per_hour=settings.requests_per_hour)
             scheduler.start()
@@ -159,7 +160,8 @@ def _flags_as_env(args: Any) -> dict[str, str]:
         "PORT": getattr(args, "port", None),
         "WORKERS": getattr(args, "workers", None),
     }
-    return {f"SCHOLAR_STATS_{name}": str(value) for name, value in flags.items() if value is not None}
+    return {f"SCHOLAR_STATS_{name}": str(value)
+            for name, value in flags.items() if value is not None}
 
 
 def worker_app() -> FastAPI:

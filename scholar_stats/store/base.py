@@ -165,7 +165,8 @@ class StoreBase:
             return
         with self._connect() as conn:
             raw = conn.connection.driver_connection  # not SQLAlchemy's: no BEGIN around it
-            assert raw is not None
+            if raw is None:
+                raise StoreUnavailable(f"{self.display_url}: the SQLite connection is closed")
             raw.execute("PRAGMA journal_mode=WAL")
 
     @property

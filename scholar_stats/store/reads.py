@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from scholar_stats.core.model import AuthorData, FetchStatus, Metrics
 from scholar_stats.outputs.history import HistoryRow
+from scholar_stats.store.base import StoreBase
 from scholar_stats.store.schema import (
     METRIC_COLUMNS,
     attempts,
@@ -24,8 +25,6 @@ from scholar_stats.store.values import Attempt, TrackedAuthor
 
 log = logging.getLogger(__name__)
 
-
-from scholar_stats.store.base import StoreBase
 
 
 class Reads(StoreBase):

@@ -22,6 +22,7 @@ from scholar_stats.errors import Blocked
 
 if TYPE_CHECKING:
     from scholar_stats.refresh.attempt import FetchOutcome
+from scholar_stats.store.base import StoreBase
 from scholar_stats.store.schema import (
     METRIC_COLUMNS,
     UtcMillis,
@@ -36,8 +37,6 @@ from scholar_stats.store.values import Pause, encode_gs_data, iso_utc
 
 log = logging.getLogger(__name__)
 
-
-from scholar_stats.store.base import StoreBase
 
 
 class Recording(StoreBase):
@@ -148,8 +147,10 @@ class Recording(StoreBase):
     ) -> dict[str, datetime]:
         """The time each success is stored at: ``now``, or 1 ms after the author's previous
         success if that was not earlier (history keys are (author, time); order is kept)."""
-        now = UtcMillis().process_result_value(UtcMillis().process_bind_param(now, None), None)
-        assert now is not None
+        stored = UtcMillis().process_result_value(UtcMillis().process_bind_param(now, None), None)
+        if stored is None:  # only None maps to None
+            raise ValueError("a success needs a time")
+        now = stored
         return {
             sid: now if sid not in before or before[sid] < now
             else before[sid] + timedelta(milliseconds=1)
@@ -201,7 +202,7 @@ class Recording(StoreBase):
             values = tuple(data.metrics.as_dict().values())
             if last.get(data.scholar_id) != values:
                 rows.append({"scholar_id": data.scholar_id, "at": at[data.scholar_id],
-                             **dict(zip(METRIC_COLUMNS, values))})
+                             **dict(zip(METRIC_COLUMNS, values, strict=True))})
         if rows:
             conn.execute(sa.insert(metric_history), rows)
 

@@ -307,7 +307,8 @@ def parse_profile(scholar_id: str, get_page: Callable[[str], str], now: datetime
             f"scholarly could not read the {section} part of the page "
             f"({type(exc).__name__}): Scholar changed its layout, or the page is damaged"
         ) from exc
-    assert source.first_page is not None
+    if source.first_page is None:  # scholarly returned without asking for the profile page
+        raise PageNotUnderstood("scholarly read no profile page")
     since = since_year(source.first_page)
     record = to_gs_data(author, now)
     check_record(scholar_id, record, since, now)
