@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
 from scholar_stats.outputs import badges
@@ -45,6 +45,8 @@ MAX_QUERY_BYTES = 2048
 # The rendered-reply cache (custom badges, charts, paper endpoints, parsed profiles).
 DEFAULT_CACHE_ITEMS = 10000
 DEFAULT_CACHE_BYTES = 32 * 2**20
+
+T = TypeVar("T")
 
 
 def content_type(name: str) -> bytes:
@@ -201,7 +203,7 @@ def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], di
         cites = {str(k): int(v) for k, v in (gs.get("cites_per_year") or {}).items()}
         return pubs, cites, str(gs.get("name") or entry.scholar_id)
 
-    return snapshot.cache.get_or_make(("profile", entry.scholar_id, entry.version), make)  # type: ignore[return-value]
+    return snapshot.cache.get_or_make(("profile", entry.scholar_id, entry.version), make)
 
 
 def footprint(value: Any) -> int:
@@ -231,7 +233,8 @@ class LRU:
         self._costs: dict[tuple[Any, ...], int] = {}
         self._lock = threading.Lock()
 
-    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """The reply kept under ``key``, else ``make()``'s (each key's kind names its type)."""
         reply = self._items.get(key)  # a hit takes no lock: each OrderedDict call is atomic
         if reply is not None:
             # SIM105: a hit is the service's hot path, and suppress() costs a call and a context
@@ -350,7 +353,8 @@ def _svg_badge(
         return error_reply(404, "unknown metric", badge="svg")
     if entry is None:
         return error_reply(404, NOT_TRACKED, badge="svg")
-    if entry.values is None:
+    values = entry.values  # narrowed here, for make() below
+    if values is None:
         return error_reply(404, "no data yet", badge="svg")
     params = tuple(query.get(name) for name in BADGE_QUERY) if query else _NO_PARAMS
     key = ("badge", entry.scholar_id, entry.version, metric, params)
@@ -364,7 +368,7 @@ def _svg_badge(
         try:
             badge = badges.make_badge(
                 entry.labels[metric] if label is None else label,
-                str(entry.values[metric]),  # type: ignore[index]
+                str(values[metric]),
                 color=color, label_color=label_color, style=style,
             )
         except badges.BadgeParamError as exc:

@@ -6,6 +6,7 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 class Reads(StoreBase):
     """Reads of recorded profiles, history and attempts (part of ``Store``)."""
+
+    if TYPE_CHECKING:  # from ``AuthorRows``, the part of ``Store`` this one is assembled with
+
+        def get_author(self, scholar_id: str) -> TrackedAuthor | None: ...
 
     def latest(self, scholar_id: str) -> AuthorData | None:
         """The last good profile, exactly as fetched (``gs_data.json`` rebuilds byte for byte)."""

@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 class Recording(StoreBase):
     """Recording attempts and their results (part of ``Store``)."""
 
+    if TYPE_CHECKING:  # from ``Pacing``, the part of ``Store`` this one is assembled with
+
+        def _pause_in(self, conn: Connection) -> Pause | None: ...
+
+        def _set_pause(self, conn: Connection, pause: Pause | None) -> None: ...
+
     def record_outcome(self, outcome: FetchOutcome, now: datetime) -> None:
         """Record one attempt; only a success touches the profile and the history."""
         self.record_outcomes([outcome], now)
