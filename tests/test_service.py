@@ -307,8 +307,8 @@ async def test_admin_routes_need_the_right_token(client: httpx.AsyncClient) -> N
     bad = await client.post("/authors", json={"ids": ["bad id"]}, headers=auth)
     assert bad.status_code == 400 and "not a Google Scholar id" in bad.json()["detail"]
     assert (await client.delete(f"/authors/{FRESH}")).status_code == 401
-    wrong = {"Authorization": "Bearer x"}
-    assert (await client.delete(f"/authors/{FRESH}", headers=wrong)).status_code == 401
+    bad_token = {"Authorization": "Bearer x"}
+    assert (await client.delete(f"/authors/{FRESH}", headers=bad_token)).status_code == 401
     gone = await client.delete(f"/authors/{FRESH}", headers=auth)
     assert gone.status_code == 200
     after = await client.get(f"/authors/{FRESH}/gs_data.json")
@@ -417,7 +417,7 @@ async def test_an_idle_poll_does_not_list_the_authors(
     assert (await client.get(f"/authors/{STALE}/status.json")).status_code == 404
 
 
-async def test_admin_refresh_fetches_in_background(db_url: str, fake_scholar) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_refresh_fetches_in_background(db_url: str, fake_scholar) -> None:
     import anyio
 
     fake_scholar.add_profile(STALE, pubs=30, citations=4321)

@@ -117,7 +117,7 @@ def test_swaps_under_load_never_mix(db_url: str) -> None:
     assert all(versions == {"a", "b"} for versions in seen.values()), seen
 
 
-def test_scheduler_runs_in_the_same_process(tmp_path: Path, fake_scholar) -> None:  # type: ignore[no-untyped-def]
+def test_scheduler_runs_in_the_same_process(tmp_path: Path, fake_scholar) -> None:
     url = f"sqlite:///{tmp_path / 'sched.db'}"
     with Store(url) as store:
         store.add_authors([EMPTY], 86400, now())
@@ -175,14 +175,14 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _wait_until(check, what: str, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+def _wait_until(check, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, what
         time.sleep(0.1)
 
 
-def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:  # type: ignore[no-untyped-def]
+def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:
     """``serve --workers 2``: two processes answer on one port, the scheduler runs once in the
     supervisor, and what it records, or an admin change made in one worker, reaches both."""
     url = f"sqlite:///{tmp_path / 'workers.db'}"
@@ -278,7 +278,7 @@ def test_serve_with_workers_and_no_scheduler(db_url: str, tmp_path: Path) -> Non
         proc.communicate(timeout=30)
 
 
-def test_fuzz_finds_no_server_errors(db_url: str, fake_scholar) -> None:  # type: ignore[no-untyped-def]
+def test_fuzz_finds_no_server_errors(db_url: str, fake_scholar) -> None:
     """schemathesis generates requests for every operation in the OpenAPI schema (admin ones
     with and without the token); none may answer 5xx. Bounded: 25 examples per operation."""
     from hypothesis import given
