@@ -17,6 +17,7 @@ from scholar_stats.core.plan import (
     Policy,
 )
 from scholar_stats.errors import StoreUnavailable, UsageError
+from scholar_stats.extras import missing_extra
 from scholar_stats.store.connect import default_db_url, make_engine, parse_db_url
 from scholar_stats.store.schema import (
     MARKER,
@@ -185,6 +186,8 @@ class StoreBase:
                 f"{exc.strerror or exc}"
             ) from None
         except (sa.exc.ArgumentError, ImportError) as exc:
+            if isinstance(exc, ModuleNotFoundError) and missing_extra(exc):
+                raise  # psycopg without the [postgres] extra: the CLI says what to install
             hint = ""
             if isinstance(exc, ImportError):
                 hint = f" (its driver is not installed: {exc.name or exc})"
