@@ -196,7 +196,7 @@ def test_the_lease_of_a_process_that_died_is_taken_over(
         wait_until(lambda: asked(fake_scholar, REAL) == 1)
     finally:
         first.kill()  # SIGKILL: no finally, no release; its lease stays in the store
-        first.wait()
+        first.communicate()  # reaped, and its pipes closed
     release.set()
     second = cli("refresh", REAL, "--db", db_url)
     assert second.returncode == 0 and "56 citations" in second.stdout, second.stderr
