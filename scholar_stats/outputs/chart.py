@@ -38,7 +38,9 @@ def _short(value: int) -> str:
     return str(value)
 
 
-def render_citations_chart(cites_per_year: Mapping[str, int] | Mapping[int, int], title: str) -> bytes:
+def render_citations_chart(
+    cites_per_year: Mapping[str, int] | Mapping[int, int], title: str
+) -> bytes:
     """SVG bytes of a bar per year (sorted), the count above each bar when bars are wide enough."""
     years = sorted((int(year), int(count)) for year, count in cites_per_year.items())
     esc_title = html.escape(clean_text(title, 80), quote=True)

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from scholar_stats import config
 from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
@@ -46,6 +46,8 @@ MAX_QUERY_BYTES = 2048
 # The rendered-reply cache (custom badges, charts, paper endpoints, parsed profiles): its
 # limits are the settings badge_cache and badge_cache_bytes.
 DEFAULT_CACHE_BYTES: int = config.default("badge_cache_bytes")
+
+T = TypeVar("T")
 
 
 def content_type(name: str) -> bytes:
@@ -90,7 +92,8 @@ class Reply:
     def body(self) -> bytes:
         if self.stored is not None:
             return self.stored
-        assert self.gz is not None
+        if self.gz is None:
+            raise ValueError("a reply keeps its body, its gzip bytes or both")
         return _inflate(self.gz)
 
     @property
@@ -201,7 +204,7 @@ def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], di
         cites = {str(k): int(v) for k, v in (gs.get("cites_per_year") or {}).items()}
         return pubs, cites, str(gs.get("name") or entry.scholar_id)
 
-    return snapshot.cache.get_or_make(("profile", entry.scholar_id, entry.version), make)  # type: ignore[return-value]
+    return snapshot.cache.get_or_make(("profile", entry.scholar_id, entry.version), make)
 
 
 def footprint(value: Any) -> int:
@@ -231,10 +234,12 @@ class LRU:
         self._costs: dict[tuple[Any, ...], int] = {}
         self._lock = threading.Lock()
 
-    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """The reply kept under ``key``, else ``make()``'s (each key's kind names its type)."""
         reply = self._items.get(key)  # a hit takes no lock: each OrderedDict call is atomic
         if reply is not None:
-            try:
+            # SIM105: a hit is the service's hot path, and suppress() costs a call and a context
+            try:  # noqa: SIM105  see above
                 self._items.move_to_end(key)
             except KeyError:  # evicted by another thread meanwhile; the reply is still whole
                 pass
@@ -287,7 +292,7 @@ NOT_TRACKED = "not tracked"
 def _badge_kind(rest: str) -> str | None:
     if rest.endswith(".svg") and rest.startswith("badges/"):
         return "svg"
-    if rest == "gs_data_shieldsio.json" or rest.startswith("shields/") or rest.startswith("papers/"):
+    if rest == "gs_data_shieldsio.json" or rest.startswith(("shields/", "papers/")):
         return "json"
     return None
 
@@ -349,13 +354,14 @@ def _svg_badge(
         return error_reply(404, "unknown metric", badge="svg")
     if entry is None:
         return error_reply(404, NOT_TRACKED, badge="svg")
-    if entry.values is None:
+    values = entry.values  # narrowed here, for make() below
+    if values is None:
         return error_reply(404, "no data yet", badge="svg")
     params = tuple(query.get(name) for name in BADGE_QUERY) if query else _NO_PARAMS
     key = ("badge", entry.scholar_id, entry.version, metric, params)
 
     def make() -> Reply:
-        for name, value in zip(BADGE_QUERY, params):
+        for name, value in zip(BADGE_QUERY, params, strict=True):
             if value is not None and len(value) > BADGE_PARAM_LIMITS[name]:
                 return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} characters",
                                    badge="svg")
@@ -363,7 +369,7 @@ def _svg_badge(
         try:
             badge = badges.make_badge(
                 entry.labels[metric] if label is None else label,
-                str(entry.values[metric]),  # type: ignore[index]
+                str(values[metric]),
                 color=color, label_color=label_color, style=style,
             )
         except badges.BadgeParamError as exc:

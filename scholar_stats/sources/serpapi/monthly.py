@@ -13,6 +13,7 @@ from datetime import datetime
 from scholar_stats.core.model import FetchStatus
 from scholar_stats.errors import Blocked
 
+
 def month_of(when: datetime) -> str:
     return when.strftime("%Y-%m")
 
