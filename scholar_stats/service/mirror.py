@@ -146,8 +146,9 @@ class Service:
         if author is None:
             return None
         now = now or datetime.now(timezone.utc)
+        # the kit (badges, chart, card, papers) is drawn on demand from these files, not kept
         files = author_files(store, scholar_id, now=now, max_age_seconds=self.settings.stale_age,
-                             author=author)
+                             author=author, kit=False)
         if author.last_success is None:
             stale, stale_at = True, math.inf
         else:
