@@ -54,8 +54,11 @@ def top_papers(gs_data: Mapping[str, Any], count: int = TOP_PAPERS) -> list[tupl
     """(title, citations) of the most-cited papers, ties in the profile's order."""
     pubs = (gs_data.get("publications") or {}).values()
     ranked = sorted(
-        ((str((pub.get("bib") or {}).get("title") or "untitled"), int(pub.get("num_citations") or 0))
-         for pub in pubs),
+        (
+            (str((pub.get("bib") or {}).get("title") or "untitled"),
+             int(pub.get("num_citations") or 0))
+            for pub in pubs
+        ),
         key=lambda item: -item[1],
     )
     return ranked[:count]
@@ -104,7 +107,7 @@ def render_card(gs_data: Mapping[str, Any], *, stale: bool = False) -> bytes:
     ]
     for index, (label, value) in enumerate(numbers):
         x = 20 + index * 95
-        shown = short_number(int(value)) if isinstance(value, int) else "–"
+        shown = short_number(int(value)) if isinstance(value, int) else "\u2013"
         parts.append(
             f'<text class="num" x="{x}" y="98" {_FONT} font-size="24" font-weight="bold">'
             f"{shown}</text>"

@@ -1,10 +1,10 @@
 """Citations per year as an SVG chart for a README or homepage. Pure functions, no I/O.
 
-Drawn at 520 x 220 px (always: a page does not jump when it loads): a bar per year on the left axis and the running total as a line on the
-right axis, round gridlines and year labels, so it stays readable at the size GitHub shows
-images in a README. Colours live in a ``<style>`` with a ``prefers-color-scheme: dark`` rule, so
-the same file reads on light and dark pages (an ``<img>`` follows the viewer's setting). Every
-text (the author's name) is cleaned and XML-escaped.
+Drawn at 520 x 220 px (always, so a page does not jump when it loads): a bar per year on the left
+axis and the running total as a line on the right axis, round gridlines and year labels, so it
+stays readable at the size GitHub shows images in a README. Colours live in a ``<style>`` with a
+``prefers-color-scheme: dark`` rule, so the same file reads on light and dark pages (an ``<img>``
+follows the viewer's setting). Every text (the author's name) is cleaned and XML-escaped.
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def sorted_years(cites_per_year: Mapping[str, int] | Mapping[int, int]) -> list[
     return sorted((int(year), int(count)) for year, count in cites_per_year.items())
 
 
-def render_citations_chart(cites_per_year: Mapping[str, int] | Mapping[int, int], title: str) -> bytes:
+def render_citations_chart(
+    cites_per_year: Mapping[str, int] | Mapping[int, int], title: str
+) -> bytes:
     """SVG bytes: a bar per year (sorted), the count above each bar when bars are wide enough,
     and the cumulative total as a line on its own axis (right)."""
     years = sorted_years(cites_per_year)

@@ -81,6 +81,7 @@ class AuthorEntry:
     stale_at: float  # epoch seconds when the data turns stale (inf when it already is or no data)
     last_attempt: Any = None  # what the poller compares with the store
     last_success: Any = None
+    name: str = ""  # the author's name, for the service's index page
 
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
@@ -108,18 +109,22 @@ def build_entry(
     made: dict[tuple[bytes, bytes], Reply] = {}  # gs_data_shieldsio.json is shields/citations.json
     replies: dict[str, Reply] = {}
     for name, body in files.items():
+        if kit.is_kit_file(name):
+            continue  # drawn on demand from the data files (resolve), never kept per author
         ctype = content_type(name)
         reply = made.get((body, ctype))
         if reply is None:
             reply = made[body, ctype] = Reply.make(body, ctype, cache=cache, compact=True)
         replies[sys.intern(name)] = reply  # ten thousand authors share one copy of each name
     digest = hashlib.blake2b(digest_size=8)
-    for name in sorted(files):
+    for name in sorted(replies):
         digest.update(name.encode() + b"\0" + replies[name].etag)
     digest.update(b"stale" if stale else b"fresh")
     values: Mapping[str, int] | None = None
     labels: Mapping[str, str] = _NO_LABELS
+    author_name = ""
     if "gs_data.json" in files:
+        author_name = str(json.loads(files["gs_data.json"]).get("name") or "")
         endpoints = {m: json.loads(files[f"shields/{m}.json"]) for m in METRIC_NAMES}
         values = MappingProxyType({m: int(e["message"]) for m, e in endpoints.items()})
         labels = _shared_labels(tuple((m, str(e["label"])) for m, e in endpoints.items()))
@@ -133,6 +138,7 @@ def build_entry(
         stale_at=stale_at,
         last_attempt=last_attempt,
         last_success=last_success,
+        name=author_name,
     )
 
 
