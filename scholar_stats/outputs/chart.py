@@ -41,6 +41,17 @@ def nice_step(maximum: int, ticks: int = 4) -> int:
     return int(10 * power)
 
 
+def covering_step(total: int, ticks: int) -> int:
+    """The smallest 1/2/5 x 10^k step whose ``ticks`` steps reach ``total``: round labels for
+    the right axis, whose gridlines are the left axis's."""
+    power = 1
+    while True:
+        for factor in (1, 2, 5):
+            if factor * power * ticks >= total:
+                return factor * power
+        power *= 10
+
+
 def short_number(value: int) -> str:
     """1234 → 1.2k, so axis labels fit the margins."""
     if value >= 10_000_000:
@@ -86,7 +97,7 @@ def render_citations_chart(
     step = nice_step(top)
     scale_max = max(step * math.ceil(max(top, 1) / step), step)
     total = sum(count for _, count in years)
-    cum_max = max(total, 1)
+    cum_max = covering_step(max(total, 1), scale_max // step) * (scale_max // step)
     for tick in range(0, scale_max + 1, step):
         fraction = tick / scale_max
         y = base_y - fraction * plot_h
