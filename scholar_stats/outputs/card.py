@@ -12,8 +12,8 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from scholar_stats.outputs.badges import clean_text, scholar_logo, text_width
-from scholar_stats.outputs.chart import short_number, sorted_years
+from scholar_stats.outputs.badges import scholar_logo, text_width
+from scholar_stats.outputs.chart import fit, short_number, sorted_years
 
 WIDTH = 480
 HEIGHT = 300
@@ -28,22 +28,6 @@ STYLE = (
     ".stale .num{fill:#6e7681}.warn{fill:#d29922}}"
     "</style>"
 )
-
-
-def fit(text: str, width: float, size: float, bold: bool = False) -> str:
-    """``text`` cleaned and cut (with "…") so that it is at most ``width`` px at ``size`` px."""
-    text = clean_text(text, 2000)
-    factor = size / 11 * (1.1 if bold else 1.0)
-    if text_width(text) * factor <= width:
-        return text
-    low, high = 0, len(text)  # the longest prefix that fits with the ellipsis
-    while low < high:
-        middle = (low + high + 1) // 2
-        if text_width(text[:middle].rstrip() + "…") * factor <= width:
-            low = middle
-        else:
-            high = middle - 1
-    return text[:low].rstrip() + "…"
 
 
 def _esc(text: str) -> str:

@@ -13,7 +13,7 @@ import html
 import math
 from collections.abc import Mapping
 
-from scholar_stats.outputs.badges import clean_text
+from scholar_stats.outputs.badges import clean_text, text_width
 
 WIDTH = 520
 HEIGHT = 220
@@ -29,6 +29,22 @@ STYLE = (
     ".dot{fill:#f0883e}}"
     "</style>"
 )
+
+
+def fit(text: str, width: float, size: float, bold: bool = False) -> str:
+    """``text`` cleaned and cut (with "…") so that it is at most ``width`` px at ``size`` px."""
+    text = clean_text(text, 2000)
+    factor = size / 11 * (1.1 if bold else 1.0)
+    if text_width(text) * factor <= width:
+        return text
+    low, high = 0, len(text)  # the longest prefix that fits with the ellipsis
+    while low < high:
+        middle = (low + high + 1) // 2
+        if text_width(text[:middle].rstrip() + "…") * factor <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + "…"
 
 
 def nice_step(maximum: int, ticks: int = 4) -> int:
@@ -75,7 +91,7 @@ def render_citations_chart(
     """SVG bytes: a bar per year (sorted), the count above each bar when bars are wide enough,
     and the cumulative total as a line on its own axis (right)."""
     years = sorted_years(cites_per_year)
-    esc_title = html.escape(clean_text(title, 80), quote=True)
+    esc_title = html.escape(fit(title, WIDTH - 20, 13), quote=True)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{esc_title}">'

@@ -6,7 +6,8 @@
  * ("| Citations: N", or data-paper-format on the script tag, with {n} for the count), and any
  * element with data-scholar-stats="<metric>" (citations, citations-5y, h-index, h-index-5y,
  * i10-index, i10-index-5y, publications) or data-scholar-stats="updated" ("3 days ago").
- * Data older than data-stale-days (default 7), or that status.json calls stale, adds the class
+ * Data that status.json calls stale (or, when it does not say, older than data-stale-days, default
+ * 7) adds the class
  * "scholar-stats-stale" to every filled element and to <html>. Without data-base, the folder of
  * this script is used. No dependencies; it never throws: a missing element, an unknown paper id,
  * a 404, a network error or malformed JSON leave the rest of the page working (console warnings
@@ -79,8 +80,9 @@
     }
     var updated = Date.parse(data.updated);
     var now = Date.now();
-    var stale = (status && status.stale === true) ||
-      (!isNaN(updated) && now - updated > options.staleDays * 86400000);
+    // status.json's own judgement (export, the service) wins; else the age of the data
+    var stale = status && typeof status.stale === "boolean" ? status.stale
+      : !isNaN(updated) && now - updated > options.staleDays * 86400000;
     if (stale && document.documentElement.classList) {
       document.documentElement.classList.add(STALE_CLASS);
     }

@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse
 
 from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
 from scholar_stats.outputs import kit
-from scholar_stats.outputs.badges import STYLES
+from scholar_stats.outputs.badges import STYLES, clean_text
 from scholar_stats.outputs.history import HISTORY_FILE, parse_history_csv
 from scholar_stats.service.fastpath import reply_messages
 from scholar_stats.service.snapshot import (
@@ -39,13 +39,15 @@ HISTORY_ROWS = 366  # a year of days; the rest is in history.csv
 
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("scholar_stats.service", "templates"),
         autoescape=True,  # every page is HTML: escape everything, always
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["clean"] = lambda text: clean_text(str(text), 2000)  # no controls, no overrides
+    return env
 
 
 def shields_url(endpoint: str, style: str) -> str:
