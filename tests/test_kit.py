@@ -9,10 +9,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from fake_scholar import FakeScholar
 from store_helpers import gs_data
 
+from scholar_stats.cli import main
 from scholar_stats.commands.fetch import stale_kit, write_page_script
 from scholar_stats.core.model import METRIC_NAMES, AuthorData, FetchStatus
+from scholar_stats.files import write_files
 from scholar_stats.outputs import badges, kit
 from scholar_stats.outputs.card import HEIGHT, WIDTH, render_card
 from scholar_stats.outputs.chart import fit, render_citations_chart
@@ -154,12 +157,12 @@ def test_fetch_files_include_the_kit_and_publish_treats_them_as_data(tmp_path: P
 
 def test_a_failed_fetch_greys_the_kept_kit_once_it_is_stale(tmp_path: Path) -> None:
     data = hostile_data("Ada")
-    (tmp_path / "gs_data.json").write_text(json.dumps(data.gs_data))
+    write_files(tmp_path, render_author_files(data))
     now = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
-    def status(days: float) -> FetchStatus:
+    def status(days: float) -> FetchStatus:  # a failure names no since-year: the kept files do
         return FetchStatus(SID, "blocked", 3, "blocked", now.isoformat(),
-                           (now - timedelta(days=days)).isoformat(), since_year=2021)
+                           (now - timedelta(days=days)).isoformat())
 
     assert stale_kit(tmp_path, status(2), now) == {}
     grey = stale_kit(tmp_path, status(8), now)
@@ -174,3 +177,25 @@ def test_the_page_script_is_written_once(tmp_path: Path) -> None:
     before = script.stat().st_ino
     write_page_script(tmp_path)
     assert script.stat().st_ino == before  # current already: not rewritten
+
+
+def test_a_blocked_fetch_a_week_after_the_last_success_turns_the_badges_grey(
+    fake_scholar: FakeScholar, tmp_path: Path
+) -> None:
+    real = "LZ5D_p4AAAAJ"
+    assert main(["fetch", real, "--out", str(tmp_path)]) == 0
+    fresh = (tmp_path / "badges" / "citations.svg").read_bytes()
+    assert badges.STALE_COLOR.encode() not in fresh
+    fake_scholar.mode = "403"
+    assert main(["fetch", real, "--out", str(tmp_path)]) == 3
+    assert (tmp_path / "badges" / "citations.svg").read_bytes() == fresh  # a day old: unchanged
+    status = json.loads((tmp_path / "status.json").read_text())
+    status["last_success"] = (datetime.now(timezone.utc) - timedelta(days=8)).isoformat()
+    (tmp_path / "status.json").write_text(json.dumps(status))
+    assert main(["fetch", real, "--out", str(tmp_path)]) == 3
+    grey = (tmp_path / "badges" / "citations.svg").read_bytes()
+    assert badges.STALE_COLOR.encode() in grey and grey != fresh
+    title = ET.fromstring((tmp_path / "badges" / "citations-5y.svg").read_bytes()).find(
+        f"{SVG_NS}title")
+    assert title is not None and "since" in (title.text or "")  # the label kept its year
+    assert b"not updated recently" in (tmp_path / "card.svg").read_bytes()

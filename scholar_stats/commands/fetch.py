@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +18,13 @@ from scholar_stats.files import check_writable, read_metrics, read_status, write
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.outputs.export import DEFAULT_MAX_AGE, judge_staleness
 from scholar_stats.outputs.kit import SCRIPT, kit_files, page_script
-from scholar_stats.outputs.render import GS_DATA, STATUS, render_author_files, render_status
+from scholar_stats.outputs.render import (
+    GS_DATA,
+    SHIELDS_DIR,
+    STATUS,
+    render_author_files,
+    render_status,
+)
 from scholar_stats.outputs.summary import log_safe
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch
 from scholar_stats.settings import FetchSettings
@@ -54,9 +61,20 @@ def stale_kit(folder: Path, status: FetchStatus, now: datetime) -> dict[str, byt
         if not judge_staleness(status, last_success, now, DEFAULT_MAX_AGE).stale:
             return {}
         gs_data = json.loads((folder / GS_DATA).read_bytes())
-        return kit_files(AuthorData(status.scholar_id, gs_data, status.since_year), stale=True)
+        return kit_files(AuthorData(status.scholar_id, gs_data, kept_since_year(folder)),
+                         stale=True)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}  # no kept data, or not a record fetch wrote: nothing to redraw
+
+
+def kept_since_year(folder: Path) -> int | None:
+    """The year the kept 5-year labels name (a failed attempt's status names none)."""
+    try:
+        label = json.loads((folder / SHIELDS_DIR / "citations-5y.json").read_bytes())["label"]
+        match = re.fullmatch(r"citations since (\d{4})", str(label))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return int(match.group(1)) if match else None
 
 
 def write_page_script(out: Path) -> None:
