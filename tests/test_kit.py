@@ -199,3 +199,13 @@ def test_a_blocked_fetch_a_week_after_the_last_success_turns_the_badges_grey(
         f"{SVG_NS}title")
     assert title is not None and "since" in (title.text or "")  # the label kept its year
     assert b"not updated recently" in (tmp_path / "card.svg").read_bytes()
+
+
+def test_the_service_reads_an_authors_name_without_parsing_the_profile() -> None:
+    from scholar_stats.service.snapshot import leading_member
+
+    text = '{"a": {"name": "nested"}, "b": [1, "}"], "name": "Zo\\u00eb \\"x\\"", "c": 1}'
+    assert leading_member(text, "name") == 'Zoë "x"'
+    assert leading_member('{"a": 1}', "name") is None and leading_member("{}", "name") is None
+    record = render_author_files(hostile_data(HOSTILE[1]), kit=False)["gs_data.json"].decode()
+    assert leading_member(record, "name") == HOSTILE[1]
