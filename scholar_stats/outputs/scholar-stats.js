@@ -6,12 +6,11 @@
  * ("| Citations: N", or data-paper-format on the script tag, with {n} for the count), and any
  * element with data-scholar-stats="<metric>" (citations, citations-5y, h-index, h-index-5y,
  * i10-index, i10-index-5y, publications) or data-scholar-stats="updated" ("3 days ago").
- * Data that status.json calls stale (or, when it does not say, older than data-stale-days, default
- * 7) adds the class
- * "scholar-stats-stale" to every filled element and to <html>. Without data-base, the folder of
- * this script is used. No dependencies; it never throws: a missing element, an unknown paper id,
- * a 404, a network error or malformed JSON leave the rest of the page working (console warnings
- * at most).
+ * Data that status.json calls stale (or, when it does not say, older than data-stale-days,
+ * default 7) adds the class "scholar-stats-stale" to every filled element and to <html>.
+ * Without data-base, the folder of this script is used. No dependencies; it never throws: a
+ * missing element, an unknown paper id, a 404, a network error or malformed JSON leave the rest
+ * of the page working (console warnings at most).
  */
 (function () {
   "use strict";
@@ -108,7 +107,8 @@
           return;
         }
         put(element, ago(updated, now), stale);
-        element.setAttribute("title", new Date(updated).toISOString().slice(0, 16).replace("T", " ") + " UTC");
+        var exact = new Date(updated).toISOString().slice(0, 16).replace("T", " ");
+        element.setAttribute("title", exact + " UTC");
         return;
       }
       var value = metric(data, name);
@@ -169,7 +169,8 @@
         }
       });
     }, function (error) {
-      warn("could not load " + base + "gs_data.json: " + (error && error.message ? error.message : error));
+      var why = error && error.message ? error.message : error;
+      warn("could not load " + base + "gs_data.json: " + why);
     });
   } catch (error) {
     warn("stopped: " + error);
