@@ -78,7 +78,8 @@ async def test_public_files_are_exports_bytes(
     assert {f"shields/{m}.json" for m in METRIC_NAMES} <= set(expected)
     assert {f"badges/{m}.svg" for m in METRIC_NAMES} | {"chart.svg", "card.svg"} <= set(expected)
     assert any(name.startswith("papers/") for name in expected)
-    types = {".json": "application/json", ".csv": "text/csv; charset=utf-8", ".svg": "image/svg+xml"}
+    types = {".json": "application/json", ".csv": "text/csv; charset=utf-8",
+             ".svg": "image/svg+xml"}
     for name, body in expected.items():
         r = await client.get(f"/authors/{scholar_id}/{name}")
         assert r.status_code == 200, name

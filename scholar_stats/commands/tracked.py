@@ -16,8 +16,8 @@ from scholar_stats.core.plan import utcnow
 from scholar_stats.errors import AuthorBusy, UsageError
 from scholar_stats.files import write_files
 from scholar_stats.outputs.export import author_files
-from scholar_stats.outputs.kit import SCRIPT, page_script
 from scholar_stats.outputs.history import HISTORY_COLUMNS, render_history_csv
+from scholar_stats.outputs.kit import SCRIPT, page_script
 from scholar_stats.settings import FetchSettings
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import TrackedAuthor
