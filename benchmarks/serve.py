@@ -3,7 +3,7 @@
 In one run, on 127.0.0.1 only:
 
 1. builds a SQLite store with N synthetic authors (default 10,000; each 20-40 publications, one
-   with 300) through ``Store.record_outcomes``, the path real fetches take;
+   with 300) through ``refresh.record.record_outcomes``, the path real fetches take;
 2. for each worker count (``--workers``, default 1 and 2) starts ``scholar-stats serve
    --workers N --no-scheduler`` (uvicorn, uvloop + httptools, store poll every second), nginx
    with N worker processes serving the bytes the service sends, and a bare ASGI app under the
@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from scholar_stats.core.model import AuthorData, FetchStatus
 from scholar_stats.refresh.attempt import FetchOutcome
+from scholar_stats.refresh.record import record_outcomes
 from scholar_stats.store.database import Store
 
 BIG = "BIGAUTHOR300"
@@ -97,10 +98,10 @@ def build_store(url: str, count: int) -> None:
             n = 300 if scholar_id == BIG else random.Random(scholar_id).randint(20, 40)
             batch.append(synthetic(scholar_id, n, now))
             if len(batch) == 500:
-                store.record_outcomes(batch, now)
+                record_outcomes(store, batch, now)
                 batch = []
         if batch:
-            store.record_outcomes(batch, now)
+            record_outcomes(store, batch, now)
 
 
 def refresh_authors(url: str, count: int, bump: int) -> None:
@@ -108,7 +109,8 @@ def refresh_authors(url: str, count: int, bump: int) -> None:
     (``bump`` changes every citation count, so every entry really is rebuilt)."""
     now = datetime.now(timezone.utc)
     with Store(url) as store:
-        store.record_outcomes([synthetic(author_id(i), 25, now, bump=bump) for i in range(count)], now)
+        batch = [synthetic(author_id(i), 25, now, bump=bump) for i in range(count)]
+        record_outcomes(store, batch, now)
 
 
 def start_service(db: str, port: int, workers: int) -> subprocess.Popen[bytes]:

@@ -1,6 +1,6 @@
 """Store benchmark: a year of daily refreshes for 1,000 authors x 200 publications.
 
-Every fetch goes through ``Store.record_outcomes`` (the path ``record_outcome`` uses), one
+Every fetch goes through ``refresh.record.record_outcomes`` (the path the engine uses), one
 transaction per batch of 100 authors, from ``--workers`` processes writing the same database
 (as ``schedule`` and a cron ``refresh`` may). Change model (seeded, so
 runs compare): Scholar recomputes an author's counts on ~30 % of days; on such a day each of the
@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scholar_stats.core.model import AuthorData, FetchStatus
 from scholar_stats.refresh.attempt import FetchOutcome
+from scholar_stats.refresh.record import record_outcomes
 from scholar_stats.store.database import Store
 
 START = datetime(2025, 1, 1, 6, 0, tzinfo=timezone.utc)
@@ -153,7 +154,7 @@ def simulate(url: str, worker: int, workers: int, total: int, pubs: int, days: i
             for chunk in range(0, len(authors), 100):
                 at = when + timedelta(seconds=chunk + worker)
                 batch = [a.day(rng, at) for a in authors[chunk:chunk + 100]]
-                store.record_outcomes(batch, at)
+                record_outcomes(store, batch, at)
             per_day.append(time.perf_counter() - started)
             if worker == 0 and (day % 30 == 0 or day == days - 1):
                 print(f"  day {day + 1:3d}: {per_day[-1]:.2f} s", flush=True)

@@ -100,6 +100,9 @@ class FakeScholar:
         self.bomb = b""
         self.huge_bytes = 50 * 2**20
         self.redirect_to = "/"
+        self.latency = 0.0  # seconds each profile page takes to answer (a slow Scholar)
+        self.in_flight = 0  # requests being answered now, and the most ever at once
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._real: dict[str, tuple[bytes, str]] = {}
@@ -174,6 +177,16 @@ class FakeScholar:
                     pass  # the client hung up without reading the answer: clients may do so
 
             def do_GET(self) -> None:
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    self._answer()
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
+
+            def _answer(self) -> None:
                 fake.requests.append(self.path)
                 fake.headers.append(self.headers)
                 mode = fake._next_mode()
@@ -210,6 +223,8 @@ class FakeScholar:
                     return self._send_huge()
                 if parts.path != "/citations":
                     return self._send(404, b"not found")
+                if fake.latency:
+                    time.sleep(fake.latency)
                 held = fake.hold.get(query.get("user", [""])[0])
                 while held is not None and not held.wait(0.05) and not fake._stop.is_set():
                     pass

@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from store_helpers import success
 
+from scholar_stats.refresh.record import record_outcome
 from scholar_stats.store.database import Store
 
 FRESH = "FRESHAUTHOR1"
@@ -45,10 +46,10 @@ def fill_store(url: str) -> None:
     with Store(url) as store:
         t = now()
         store.add_authors([FRESH, STALE, BIG, EMPTY], 86400, t)
-        store.record_outcome(success(FRESH, pubs(12), t), t)
+        record_outcome(store, success(FRESH, pubs(12), t), t)
         old = datetime(2020, 1, 1, tzinfo=timezone.utc)
-        store.record_outcome(success(STALE, pubs(5), old), old)
-        store.record_outcome(success(BIG, pubs(300), t), t)
+        record_outcome(store, success(STALE, pubs(5), old), old)
+        record_outcome(store, success(BIG, pubs(300), t), t)
 
 
 @asynccontextmanager

@@ -13,6 +13,7 @@ from store_helpers import T0, database_url, gs_data, success
 from test_validate import DOCTORED, NOW, REAL, parse_doctored
 
 from scholar_stats.errors import PageNotUnderstood
+from scholar_stats.refresh.record import record_outcome
 from scholar_stats.sources.scholar import parse
 from scholar_stats.sources.scholar.parse import (
     MAX_COUNT,
@@ -126,7 +127,7 @@ def test_the_store_holds_every_value_the_parser_accepts(db_url: str) -> None:
                       hindex=MAX_COUNT)
     with Store(db_url) as store:
         store.add_authors([REAL], 86400, T0)
-        store.record_outcome(outcome, T0)
+        record_outcome(store, outcome, T0)
         assert store.publication_history(REAL)[f"{REAL}:{long_pub}"] == [(T0, MAX_COUNT)]
         metrics = store.latest_metrics(REAL)
         assert metrics is not None and metrics.citations == MAX_COUNT

@@ -47,14 +47,14 @@ VARIABLES: dict[str, tuple[str | None, set[str]]] = {
     "MESSAGE": (None, {"publish"}),
     "SQUASH": ("perhaps", {"publish"}),
     "DB": (None, STORE),
-    "INTERVAL": ("-5", {"authors add"}),
+    "INTERVAL": ("-5", {"authors add", "serve"}),
     "REQUESTS_PER_HOUR": ("0", {"refresh", "schedule", "serve"}),
     "HOST": (None, {"serve"}),
     "PORT": ("abc", {"serve"}),
     "NO_SCHEDULER": ("sometimes", {"serve"}),
     "WORKERS": ("0", {"serve"}),
     "MAX_AGE": ("an hour", {"serve"}),
-    "STALE_AGE": ("-1", {"serve"}),
+    "STALE_AGE": ("-1", {"serve", "export"}),
     "POLL_SECONDS": ("nan", {"serve"}),
     "BADGE_CACHE": ("many", {"serve"}),
     "BADGE_CACHE_BYTES": ("lots", {"serve"}),
@@ -64,23 +64,65 @@ BOOLEANS = ["VERBOSE", "DEBUG", "FORCE", "SQUASH", "NO_SCHEDULER"]
 FREE_TEXT = "a bad value"
 
 
-def variables_read_by_the_code() -> set[str]:
-    """Names in ``SCHOLAR_STATS_NAME`` literals, and first arguments of the helpers that read
-    ``SCHOLAR_STATS_<name>``."""
-    names: set[str] = set()
-    for path in (ROOT / "scholar_stats").rglob("*.py"):
-        text = path.read_text("utf-8")
-        names |= set(re.findall(r"SCHOLAR_STATS_([A-Z][A-Z0-9_]*)", text))
-        names |= set(re.findall(r"\b(?:env|env_number|read_env|FromEnv|_env_default|env_flag)"
-                                r"\(\s*\"([A-Z][A-Z0-9_]*)\"", text))
-        names |= set(re.findall(r"\benv=\"([A-Z][A-Z0-9_]*)\"", text))
-    return names
+def test_the_declaration_is_what_this_test_covers() -> None:
+    """Every declared SCHOLAR_STATS_* setting is here with the commands that use it, and every
+    one here is declared: nothing is read without being declared (see the next test)."""
+    from scholar_stats import config
 
-
-def test_every_variable_the_code_reads_is_covered_here() -> None:
-    assert variables_read_by_the_code() == set(VARIABLES)
+    declared = {s.variable.removeprefix(config.PREFIX): s.commands - {"action"}
+                for s in config.SETTINGS if s.variable.startswith(config.PREFIX)}
+    assert declared == {name: users for name, (_bad, users) in VARIABLES.items()}
     assert set(BOOLEANS) == {name for name, (bad, _) in VARIABLES.items()
                              if bad in ("loud", "very", "maybe", "perhaps", "sometimes")}
+
+
+# Modules that touch the process environment for something other than a setting, and why.
+ENVIRONMENT_READERS = {
+    "config.py": "the settings: the only module that reads them",
+    "publish/git.py": "hands the environment to git, whose credential helper reads GITHUB_TOKEN "
+                      "from it, and scrubs that token from git's messages",
+    "publish/action.py": "hands the runner's environment to run_action, which resolves the "
+                         "Action's settings through config and reads the runner's own "
+                         "GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP, GITHUB_WORKSPACE",
+    "store/connect.py": "XDG_DATA_HOME: where the user's data directory is, not a setting",
+}
+
+
+def environment_reads(path: Path) -> list[int]:
+    """Lines of ``path`` that touch ``os.environ``/``os.environb``/``os.getenv``/``os.putenv``,
+    however imported (``from os import environ`` included)."""
+    import ast
+
+    tree = ast.parse(path.read_text("utf-8"))
+    names = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+    lines = []
+    for node in ast.walk(tree):
+        attribute = isinstance(node, ast.Attribute) and node.attr in names
+        imported = isinstance(node, ast.ImportFrom) and node.module == "os" and any(
+            alias.name in names for alias in node.names)
+        if attribute or imported:
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_config_reads_the_environment() -> None:
+    package = ROOT / "scholar_stats"
+    readers = {path.relative_to(package).as_posix() for path in package.rglob("*.py")
+               if environment_reads(path)}
+    assert readers == set(ENVIRONMENT_READERS)
+
+
+def test_the_environment_scan_finds_reads() -> None:
+    """The scan above is not blind: it finds each way of reading the environment."""
+    import tempfile
+
+    for source in ["import os\nos.environ.get('X')", "import os\nos.getenv('X')",
+                   "from os import environ\n", "import os as o\no.environ['X']"]:
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+            handle.write(source)
+        assert environment_reads(Path(handle.name)), source
+        Path(handle.name).unlink()
+    assert environment_reads(ROOT / "scholar_stats" / "parsers.py") == []
 
 
 FAKE_SCHOLAR_VARIABLES = {"SCHOLAR_URL", "BACKOFF", "TIMEOUT", "DELAY"}  # set by fake_scholar
@@ -345,3 +387,150 @@ def test_no_scheduler_false_runs_the_scheduler(tmp_path: Path) -> None:
             while (state := httpx.get(f"{base}/healthz").json()["scheduler"]) != expected:
                 assert time.monotonic() < deadline, (value, state)
                 time.sleep(0.1)
+
+
+# -- the README's table of settings ----------------------------------------------------------
+
+COMMAND_ORDER = ["fetch", "publish", "authors", "refresh", "history", "export", "schedule",
+                 "serve", "action"]
+
+
+def commands_cell(commands: frozenset[str]) -> str:
+    from scholar_stats import config
+
+    if commands == config.COMMANDS:
+        return "all"
+    names = {c.split()[0] for c in commands}  # "authors add" -> "authors"
+    authors = {c for c in commands if c.startswith("authors ")}
+    if authors and authors != {"authors add", "authors remove", "authors list"}:
+        names = (names - {"authors"}) | authors
+    ordered = sorted(names, key=lambda n: COMMAND_ORDER.index(n.split()[0]))
+    return ", ".join("the Action" if n == "action" else f"`{n}`" for n in ordered)
+
+
+def settings_table() -> str:
+    """The README's table of settings, as the declaration says it must read."""
+    from scholar_stats import config
+
+    rows = ["| flag | variable | default | commands | meaning |", "| --- | --- | --- | --- | --- |"]
+    for s in config.SETTINGS:
+        flag = ""
+        if s.flag:
+            flag = ", ".join(f"`{f}`" for f in (s.short, s.flag) if f)
+            if s.metavar and not s.switch:
+                flag = flag[:-1] + f" {s.metavar}`"
+        help_text = s.help + (" (secret: never printed)" if s.secret else "")
+        rows.append(f"| {flag} | `{s.variable}` | {s.shown_default} | "
+                    f"{commands_cell(s.commands)} | {help_text} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_the_readme_table_of_settings_is_the_declaration() -> None:
+    """Both ways: every declared setting is in the README with its flag, default and commands,
+    and the README documents no setting that is not declared. On a mismatch, paste the table
+    this test prints."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    table = settings_table()
+    assert table in readme, "the README's table of settings should read:\n" + table
+    documented = set(re.findall(r"`((?:SCHOLAR_STATS_)[A-Z0-9_]+)`", readme))
+    from scholar_stats import config
+
+    declared = {s.variable for s in config.SETTINGS}
+    not_settings = {"SCHOLAR_STATS_TEST_PG_URL"}  # the test suite's, not scholar-stats'
+    assert documented - declared == not_settings, "documented but not declared"
+
+
+# -- serve --workers: the settings reach the workers as data ------------------------------------
+
+def test_serve_workers_run_with_the_settings_given_as_flags(
+    fake_scholar: FakeScholar, tmp_path: Path,
+) -> None:
+    """``serve --workers 2`` with non-default flags, and variables that say otherwise (which the
+    flags override): every worker serves the flag's database, without a scheduler, adds authors
+    at the flag's interval, and fetches (admin refresh) with the flag's settings; the
+    variable-only settings (max-age, admin token, Scholar URL) reach them too."""
+    from scholar_stats.store.database import Store
+
+    db, decoy = tmp_path / "flag.db", tmp_path / "variable.db"
+    fake_scholar.add_profile("WORKERAUTH01", pubs=5, citations=321)
+    env = {
+        "SCHOLAR_STATS_DB": f"sqlite:///{decoy}", "SCHOLAR_STATS_NO_SCHEDULER": "false",
+        "SCHOLAR_STATS_INTERVAL": "99", "SCHOLAR_STATS_DELAY": "30",
+        "SCHOLAR_STATS_MAX_AGE": "123", "SCHOLAR_STATS_ADMIN_TOKEN": "worker-secret-token",
+    }
+    flags = ["--db", f"sqlite:///{db}", "--port", str(free_port()), "--workers", "2",
+             "--no-scheduler", "--interval", "4321", "--delay", "0", "--deadline", "20"]
+    auth = {"Authorization": "Bearer worker-secret-token"}
+    with serving(flags, env=env) as (base, proc):
+        def fresh(method: str, path: str, **kw: object) -> httpx.Response:
+            with httpx.Client(timeout=10) as client:  # a new connection: either worker
+                return client.request(method, base + path, **kw)  # type: ignore[arg-type]
+
+        assert {fresh("GET", "/healthz").json()["scheduler"] for _ in range(10)} == {"disabled"}
+        assert fresh("POST", "/authors", json={"ids": ["WORKERAUTH01"]},
+                     headers=auth).status_code == 200
+        status = "/authors/WORKERAUTH01/gs_data_shieldsio.json"
+
+        def messages() -> set[str]:
+            return {fresh("GET", status).json()["message"] for _ in range(6)}
+
+        deadline = time.monotonic() + 15
+        while messages() != {"no data yet"}:  # every worker polls the flag's store
+            assert time.monotonic() < deadline, messages()
+            time.sleep(0.1)
+
+        # no scheduler in any worker: the admin refresh fetches in the worker, with --delay 0
+        assert fresh("POST", "/authors/WORKERAUTH01/refresh", headers=auth).status_code == 202
+        while messages() != {"321"}:
+            assert time.monotonic() < deadline, "the worker's refresh never landed"
+            time.sleep(0.1)
+        replies = [fresh("GET", status) for _ in range(6)]
+        assert {r.headers["cache-control"] for r in replies} == {"public, max-age=123"}
+        assert proc.poll() is None
+    with Store(f"sqlite:///{db}") as store:
+        author = store.get_author("WORKERAUTH01")
+    assert author is not None and author.interval_seconds == 4321
+    assert not decoy.exists()
+    assert len(fake_scholar.profile_requests()) == 1
+
+
+def test_the_action_maps_its_inputs_to_declared_settings() -> None:
+    """Each input action.yml hands to the run step is the variable of a declared setting that
+    the Action (or the fetch it runs) reads; the rest of that environment is git's identity."""
+    import yaml
+
+    from scholar_stats import config
+
+    steps = yaml.safe_load((ROOT / "action.yml").read_text("utf-8"))["runs"]["steps"]
+    env = next(step for step in steps if step.get("id") == "run")["env"]
+    from_inputs = {name for name, value in env.items() if "inputs." in str(value)}
+    readers = {s.variable: s.commands for s in config.SETTINGS}
+    assert {name for name in from_inputs
+            if not readers.get(name, set()) & {"action", "fetch"}} == set()
+    assert set(env) - from_inputs == {f"GIT_{who}_{what}" for who in ("AUTHOR", "COMMITTER")
+                                      for what in ("NAME", "EMAIL")}
+
+
+def test_every_variable_named_in_the_code_is_declared() -> None:
+    """No module names a SCHOLAR_STATS_* variable the declaration does not have (messages that
+    name one included), so nothing can be read, or pointed to, without being documented."""
+    from scholar_stats import config
+
+    named: set[str] = set()
+    for path in (ROOT / "scholar_stats").rglob("*.py"):
+        named |= set(re.findall(r"SCHOLAR_STATS_[A-Z][A-Z0-9_]*", path.read_text("utf-8")))
+    assert named - {s.variable for s in config.SETTINGS} == set()
+
+
+def test_a_variable_wins_over_a_default_given_by_the_caller() -> None:
+    """The Action's repository defaults to the workspace; SCHOLAR_STATS_REPO still wins."""
+    from scholar_stats import config
+    from scholar_stats.errors import UsageError
+
+    workspace = {"repo": "/work/space"}
+    assert config.resolve("action", environ={}, defaults=workspace)["repo"] == "/work/space"
+    assert config.resolve("action", environ={"SCHOLAR_STATS_REPO": "."},
+                          defaults=workspace)["repo"] == "."
+    assert config.resolve("action", environ={})["repo"] == "."
+    with pytest.raises(UsageError, match="FAIL_ON_BLOCK: expected true/false"):
+        config.resolve("action", environ={"FAIL_ON_BLOCK": "sure"})

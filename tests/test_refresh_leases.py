@@ -26,7 +26,7 @@ from fake_scholar import FakeScholar
 from store_helpers import T0, database_url
 
 from scholar_stats.core.plan import utcnow
-from scholar_stats.refresh.budget import Refresher, RequestBudget
+from scholar_stats.refresh.engine import RefreshEngine
 from scholar_stats.settings import FetchSettings
 from scholar_stats.store.database import Store
 
@@ -151,9 +151,8 @@ def test_an_exception_inside_the_fetch_is_recorded_as_internal(db_url: str) -> N
 
     with Store(db_url) as store:
         store.add_authors([REAL], 86400, T0)
-        refresher = Refresher(store, FetchSettings(), RequestBudget(store, clock=lambda: T0),
-                              clock=lambda: T0, fetch=broken_fetch)
-        outcome = refresher.refresh(REAL)
+        engine = RefreshEngine(store, FetchSettings(), clock=lambda: T0, fetch=broken_fetch)
+        outcome = engine.refresh_now(REAL)
         assert outcome is not None and outcome.exit_code == 1
         assert outcome.status.outcome == "internal"
         assert "RuntimeError: a bug in the fetch path" in outcome.status.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +15,10 @@ from fake_scholar import FakeScholar
 from store_helpers import sqlite_url, success
 
 from scholar_stats.core.plan import EPOCH, Policy, stable_offset, utcnow
+from scholar_stats.errors import AuthorBusy
 from scholar_stats.refresh.attempt import attempt_fetch
+from scholar_stats.refresh.engine import RefreshEngine
+from scholar_stats.refresh.record import record_outcome
 from scholar_stats.refresh.scheduler import RefreshScheduler
 from scholar_stats.settings import FetchSettings
 from scholar_stats.store.database import Store
@@ -57,10 +61,20 @@ def running() -> Iterator[list[RefreshScheduler]]:
         scheduler.shutdown()
 
 
+def scheduler_for(store: Store, settings: FetchSettings, *, tick_seconds: float = 0.02,
+                  on_result: Callable[[Any], None] | None = None,
+                  **kwargs: Any) -> RefreshScheduler:
+    """A scheduler driving an engine of its own (the engine takes the pacing and budget)."""
+    kwargs = {"spacing": 0.0, "requests_per_hour": 1000, **kwargs}
+    engine = RefreshEngine(store, settings, **kwargs)
+    if on_result is not None:
+        engine.add_listener(on_result)
+    return RefreshScheduler(engine, tick_seconds=tick_seconds)
+
+
 def start(running: list[RefreshScheduler], store: Store, settings: FetchSettings,
           **kwargs: Any) -> RefreshScheduler:
-    kwargs = {"tick_seconds": 0.02, "spacing": 0.0, "requests_per_hour": 1000, **kwargs}
-    scheduler = RefreshScheduler(store, settings, **kwargs)
+    scheduler = scheduler_for(store, settings, **kwargs)
     scheduler.start()
     running.append(scheduler)
     return scheduler
@@ -90,8 +104,7 @@ def test_authors_are_refreshed_at_their_own_offsets(
     ids = spread_ids(fake_scholar, interval, 4, gap=0.8)
     store.add_authors(ids, interval, utcnow())
     results: list[str] = []
-    scheduler = RefreshScheduler(store, settings, on_result=lambda o: results.append(o.scholar_id),
-                                 tick_seconds=0.02, spacing=0.0, requests_per_hour=1000)
+    scheduler = scheduler_for(store, settings, on_result=lambda o: results.append(o.scholar_id))
     assert scheduler.state == "stopped"
     scheduler.start()
     running.append(scheduler)
@@ -150,11 +163,11 @@ def test_a_block_pauses_everything_then_fetching_resumes(
     running: list[RefreshScheduler],
 ) -> None:
     policy = Policy(backoff_initial=0.8, backoff_max=5.0)
-    with Store(sqlite_url(tmp_path), policy=policy) as store:
+    with Store(sqlite_url(tmp_path)) as store:
         ids = synthetic_ids(fake_scholar, 3)
         store.add_authors(ids, 3600, utcnow())
         fake_scholar.mode = "403"
-        scheduler = start(running, store, settings)
+        scheduler = start(running, store, settings, policy=policy)
         wait_until(lambda: len(store.attempts()) == 1)
         assert scheduler.state.startswith("paused until ")
         time.sleep(0.4)
@@ -185,7 +198,7 @@ def test_a_restart_continues_the_plan(
         long_ago = utcnow() - timedelta(hours=2)
         store.add_authors(overdue, 3600, long_ago)
         for scholar_id in overdue:
-            store.record_outcome(success(scholar_id, {"p1": 1}), long_ago)
+            record_outcome(store, success(scholar_id, {"p1": 1}), long_ago)
     fake_scholar.requests.clear()
     with Store(url) as store:  # "the next process"
         start(running, store, settings, spacing=0.4)
@@ -224,7 +237,8 @@ def test_two_refreshes_of_one_author_never_overlap(
 
         def hammer() -> None:
             while not stop.is_set():
-                a.refresh_now(ids[0])
+                with contextlib.suppress(AuthorBusy):  # the other process has it
+                    a.refresh_now(ids[0])
 
         threads = [threading.Thread(target=hammer) for _ in range(3)]
         for thread in threads:

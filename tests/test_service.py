@@ -29,6 +29,7 @@ from store_helpers import success
 
 from scholar_stats.core.model import METRIC_NAMES
 from scholar_stats.outputs.export import author_files
+from scholar_stats.refresh.record import record_outcome
 from scholar_stats.service.app import create_app
 from scholar_stats.service.settings import ServiceSettings
 from scholar_stats.store.database import Store
@@ -375,7 +376,7 @@ async def test_refresh_landing_swaps_the_author(client: httpx.AsyncClient, db_ur
     before = await client.get(f"/authors/{FRESH}/shields/citations.json")
     outcome = success(FRESH, {"P00000000000": 5000}, later())
     with Store(db_url) as other_process:
-        other_process.record_outcome(outcome, later())
+        record_outcome(other_process, outcome, later())
     # not yet seen: public requests never read the database
     assert (await client.get(f"/authors/{FRESH}/shields/citations.json")).content == before.content
     app_service.on_result(outcome)
@@ -390,7 +391,7 @@ async def test_refresh_landing_swaps_the_author(client: httpx.AsyncClient, db_ur
 async def test_poll_picks_up_other_processes(client: httpx.AsyncClient, db_url: str) -> None:
     service = client._transport.app.state.service  # type: ignore[attr-defined]
     with Store(db_url) as other_process:
-        other_process.record_outcome(success(STALE, {"P00000000000": 777}, later()), later())
+        record_outcome(other_process, success(STALE, {"P00000000000": 777}, later()), later())
         other_process.remove_author(BIG)
         other_process.add_authors(["ADDEDLATER12"], 86400, now())
     assert service.sync() == 2  # STALE changed, ADDEDLATER12 is new; BIG dropped
@@ -413,7 +414,7 @@ async def test_an_idle_poll_does_not_list_the_authors(
                         lambda: listings.append(1) or original())
     assert service.sync() == 0 and listings == []
     with Store(db_url) as other_process:
-        other_process.record_outcome(success(STALE, {"P00000000000": 778}, later()), later())
+        record_outcome(other_process, success(STALE, {"P00000000000": 778}, later()), later())
     assert service.sync() == 1 and listings == []  # only the attempted author was read
     assert (await client.get(f"/authors/{STALE}/shields/citations.json")).json()["message"] == "778"
     assert service.sync() == 0 and listings == []

@@ -29,6 +29,7 @@ from service_helpers import (
 )
 from store_helpers import success
 
+from scholar_stats.refresh.record import record_outcome
 from scholar_stats.service.app import create_app
 from scholar_stats.service.settings import ServiceSettings
 from scholar_stats.service.snapshot import Snapshot, resolve
@@ -75,7 +76,7 @@ def test_swaps_under_load_never_mix(db_url: str) -> None:
         entry_a = service.build(FRESH)
         t = now() + timedelta(seconds=5)
         with Store(db_url) as store:
-            store.record_outcome(success(FRESH, {f"X{i:011d}": 1000 + i for i in range(40)}, t), t)
+            record_outcome(store, success(FRESH, {f"X{i:011d}": 1000 + i for i in range(40)}, t), t)
         entry_b = service.build(FRESH)
         assert entry_a is not None and entry_b is not None and entry_a.version != entry_b.version
         expected: dict[str, dict[bytes, str]] = {}
@@ -188,7 +189,7 @@ def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:  # type: igno
     with Store(url) as store:
         store.add_authors([FRESH, EMPTY], 86400, now())
         earlier = now() - timedelta(hours=1)  # outside the scheduler's pacing after a fetch
-        store.record_outcome(success(FRESH, {"P00000000001": 5}, earlier), earlier)
+        record_outcome(store, success(FRESH, {"P00000000001": 5}, earlier), earlier)
     fake_scholar.add_profile(EMPTY, pubs=25, citations=2468)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -240,7 +241,7 @@ def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:  # type: igno
 
         # an admin refresh in a worker is handed to the supervisor's scheduler through the store
         with Store(url) as store:
-            store.record_outcome(success(UNTRACKED, {"P00000000001": 1}, now()), now())
+            record_outcome(store, success(UNTRACKED, {"P00000000001": 1}, now()), now())
             assert store.get_author(UNTRACKED).next_due > now()  # type: ignore[union-attr]
         queued = httpx.post(f"{base}/authors/{UNTRACKED}/refresh", headers=auth)
         assert queued.status_code == 202

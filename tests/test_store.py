@@ -30,6 +30,7 @@ from scholar_stats.errors import (
     UsageError,
 )
 from scholar_stats.outputs.render import GS_DATA, render_author_files
+from scholar_stats.refresh.record import record_outcome, record_outcomes
 from scholar_stats.store import schema
 from scholar_stats.store.connect import default_db_url
 from scholar_stats.store.database import Store
@@ -67,7 +68,7 @@ def test_authors_add_list_remove(store: Store) -> None:
     a = store.get_author(A)
     assert a is not None and a.interval_seconds == 7200 and a.state == "new"
     assert a.added_at == T0 and a.next_due == T0 and a.last_success is None
-    store.record_outcome(success(A, {"p1": 3}), T0)
+    record_outcome(store, success(A, {"p1": 3}), T0)
     assert store.remove_author(A) is True
     assert store.remove_author(A) is False
     assert store.get_author(A) is None and store.latest(A) is None and store.history(A) == []
@@ -78,7 +79,7 @@ def test_authors_add_list_remove(store: Store) -> None:
 def test_success_keeps_the_exact_profile(store: Store) -> None:
     store.add_authors([A], 86400, T0)
     outcome = success(A, {"p1": 3, "p2": 0})
-    store.record_outcome(outcome, T0)
+    record_outcome(store, outcome, T0)
     latest = store.latest(A)
     assert latest is not None and outcome.data is not None
     assert latest.since_year == 2021
@@ -95,10 +96,10 @@ def test_success_keeps_the_exact_profile(store: Store) -> None:
 
 def test_history_is_stored_only_on_change(store: Store, db_url: str) -> None:
     store.add_authors([A], 86400, T0)
-    store.record_outcome(success(A, {"p1": 3, "p2": 0}), T0)
-    store.record_outcome(success(A, {"p1": 3, "p2": 0}), T0 + DAY)  # nothing changed
-    store.record_outcome(success(A, {"p1": 4, "p2": 0}), T0 + 2 * DAY)  # p1 and citedby changed
-    store.record_outcome(success(A, {"p1": 4, "p2": 0, "p3": 1}), T0 + 3 * DAY)  # new pub
+    record_outcome(store, success(A, {"p1": 3, "p2": 0}), T0)
+    record_outcome(store, success(A, {"p1": 3, "p2": 0}), T0 + DAY)  # nothing changed
+    record_outcome(store, success(A, {"p1": 4, "p2": 0}), T0 + 2 * DAY)  # p1 and citedby changed
+    record_outcome(store, success(A, {"p1": 4, "p2": 0, "p3": 1}), T0 + 3 * DAY)  # new pub
     changes = store.metric_changes(A)
     assert [(at, m.citations, m.publications) for at, m in changes] == [
         (T0, 3, 2), (T0 + 2 * DAY, 4, 2), (T0 + 3 * DAY, 5, 3)
@@ -121,9 +122,9 @@ def test_history_is_stored_only_on_change(store: Store, db_url: str) -> None:
 
 def test_history_has_one_row_per_day_with_the_days_last_values(store: Store) -> None:
     store.add_authors([A], 86400, T0)
-    store.record_outcome(success(A, {"p1": 3}), T0)
-    store.record_outcome(success(A, {"p1": 5}), T0 + timedelta(hours=6))  # same day: last wins
-    store.record_outcome(success(A, {"p1": 5}), T0 + 3 * DAY)  # checked, unchanged
+    record_outcome(store, success(A, {"p1": 3}), T0)
+    record_outcome(store, success(A, {"p1": 5}), T0 + timedelta(hours=6))  # same day: last wins
+    record_outcome(store, success(A, {"p1": 5}), T0 + 3 * DAY)  # checked, unchanged
     rows = store.history(A)
     assert [r.date for r in rows] == ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"]
     assert [r.values["citations"] for r in rows] == [5, 5, 5, 5]
@@ -133,12 +134,12 @@ def test_history_has_one_row_per_day_with_the_days_last_values(store: Store) -> 
 def test_failures_never_replace_data_and_follow_the_plan(db_url: str) -> None:
     policy = Policy(not_found_retry=7 * 86400, network_retry=600, backoff_initial=1800,
                     backoff_max=86400)
-    with Store(db_url, policy=policy) as store:
+    with Store(db_url) as store:
         store.add_authors([A, B], 86400, T0)
-        store.record_outcome(success(A, {"p1": 3}), T0)
+        record_outcome(store, success(A, {"p1": 3}), T0, policy)
         before = store.latest(A)
         t1 = T0 + DAY
-        store.record_outcome(failure(A, PageNotUnderstood("layout changed")), t1)
+        record_outcome(store, failure(A, PageNotUnderstood("layout changed")), t1, policy)
         assert store.latest(A) == before
         a = store.get_author(A)
         assert a is not None and a.state == "not_understood" and a.last_exit_code == 5
@@ -148,33 +149,34 @@ def test_failures_never_replace_data_and_follow_the_plan(db_url: str) -> None:
         assert status.last_success == T0.isoformat(timespec="seconds")
         assert len(store.metric_changes(A)) == 1
 
-        store.record_outcome(failure(B, AuthorNotFound("gone")), t1)
+        record_outcome(store, failure(B, AuthorNotFound("gone")), t1, policy)
         b = store.get_author(B)
         assert b is not None and b.next_due == t1 + timedelta(days=7)  # weekly
-        store.record_outcome(failure(B, NetworkFailure("reset")), t1)
+        record_outcome(store, failure(B, NetworkFailure("reset")), t1, policy)
         b = store.get_author(B)
         assert b is not None and b.next_due == t1 + timedelta(seconds=600)
 
         assert store.paused_until(t1) is None
         due_before = store.get_author(A).next_due  # type: ignore[union-attr]
-        store.record_outcome(failure(A, Blocked("403")), t1)
+        record_outcome(store, failure(A, Blocked("403")), t1, policy)
         assert store.get_author(A).next_due == due_before  # type: ignore[union-attr]
         assert store.paused_until(t1) == t1 + timedelta(minutes=30)
-        store.record_outcome(failure(A, Blocked("403")), t1)
+        record_outcome(store, failure(A, Blocked("403")), t1, policy)
         assert store.paused_until(t1) == t1 + timedelta(minutes=60)  # doubles
         for _ in range(10):
-            store.record_outcome(failure(A, Blocked("403")), t1)
+            record_outcome(store, failure(A, Blocked("403")), t1, policy)
         assert store.paused_until(t1) == t1 + DAY  # capped at 24 h
         assert store.paused_until(t1 + DAY) is None  # over
-        store.record_outcome(success(A, {"p1": 3}), t1 + DAY)
+        record_outcome(store, success(A, {"p1": 3}), t1 + DAY, policy)
         assert store.pause() is None  # a success resets the backoff
 
 
 def test_attempts_are_pruned_after_the_retention(db_url: str) -> None:
-    with Store(db_url, policy=Policy(attempt_retention=10 * 86400)) as store:
+    with Store(db_url) as store:
         store.add_authors([A], 86400, T0)
         for day in range(30):
-            store.record_outcome(success(A, {"p1": 3}, requests=2), T0 + day * DAY)
+            record_outcome(store, success(A, {"p1": 3}, requests=2), T0 + day * DAY,
+                           Policy(attempt_retention=10 * 86400))
         kept = store.attempts(A)
         assert len(kept) == 11
         assert kept[0].at == T0 + 29 * DAY and kept[-1].at == T0 + 19 * DAY
@@ -191,7 +193,7 @@ def test_the_request_budget_is_shared_by_every_process_on_the_store(db_url: str)
     now = T0 + DAY
     with Store(db_url) as first:
         first.add_authors([A], 86400, T0)
-        first.record_outcome(success(A, {"p1": 3}, requests=2), now - timedelta(minutes=10))
+        record_outcome(first, success(A, {"p1": 3}, requests=2), now - timedelta(minutes=10))
         assert first.take_request(now, hour, limit=3)  # the 2 recorded ones count: 1 left
         assert not first.take_request(now, hour, limit=3)
         assert len(first.recent_requests(now, hour)) == 3
@@ -219,7 +221,7 @@ def test_the_request_budget_is_shared_by_every_process_on_the_store(db_url: str)
 
 def test_due_and_lease(store: Store) -> None:
     store.add_authors([A, B], 86400, T0)
-    store.record_outcome(success(B, {"p1": 1}), T0)
+    record_outcome(store, success(B, {"p1": 1}), T0)
     assert [a.scholar_id for a in store.due_authors(T0)] == [A]
     lease = store.claim(A, T0, 60)
     assert lease is not None and lease.until == T0 + timedelta(seconds=60)
@@ -229,7 +231,7 @@ def test_due_and_lease(store: Store) -> None:
     later = T0 + timedelta(seconds=61)
     assert store.lease(A, later) is None
     assert store.claim(A, later, 60) is not None  # a crashed worker's lease ends
-    store.record_outcome(success(A, {"p1": 1}), T0)  # recording releases it
+    record_outcome(store, success(A, {"p1": 1}), T0)  # recording releases it
     assert store.lease(A, T0) is None
     assert store.claim(A, T0, 60, due_only=True) is None  # fetched: not due any more
     lease = store.claim(A, T0, 60)  # ``refresh ID`` takes it, due or not
@@ -243,7 +245,7 @@ def test_due_and_lease(store: Store) -> None:
 
 
 def test_record_for_an_untracked_author_is_ignored(store: Store) -> None:
-    store.record_outcome(success(A, {"p1": 1}), T0)
+    record_outcome(store, success(A, {"p1": 1}), T0)
     assert store.latest(A) is None and store.attempts() == []
 
 
@@ -294,10 +296,10 @@ def test_upgrade_from_the_first_schema_keeps_rows(db_url: str) -> None:
         assert store.publication_history(A) == {f"{A}:p1": [(T0, 7)]}
         assert store.attempts(A)[0].duration_seconds == 2.5
         # and the upgraded database works: a new fetch, the lease, the pause
-        store.record_outcome(success(A, {"p1": 8}), T0 + DAY)
+        record_outcome(store, success(A, {"p1": 8}), T0 + DAY)
         assert store.publication_history(A)[f"{A}:p1"] == [(T0, 7), (T0 + DAY, 8)]
         assert store.claim(A, T0, 60) is not None
-        store.record_outcome(failure(A, Blocked("403")), T0 + DAY)
+        record_outcome(store, failure(A, Blocked("403")), T0 + DAY)
         assert store.paused_until(T0 + DAY) is not None
     with Store(db_url) as store:  # reopening is a no-op
         assert store.schema_version() == SCHEMA_VERSION
@@ -340,8 +342,8 @@ def test_default_location_is_created_on_first_use(
 
 def test_two_successes_at_the_same_instant_keep_their_order(store: Store) -> None:
     store.add_authors([A], 86400, T0)
-    store.record_outcomes([success(A, {"p1": 3}), success(A, {"p1": 4})], T0)
-    store.record_outcome(success(A, {"p1": 4}), T0)  # a third, unchanged: no new rows
+    record_outcomes(store, [success(A, {"p1": 3}), success(A, {"p1": 4})], T0)
+    record_outcome(store, success(A, {"p1": 4}), T0)  # a third, unchanged: no new rows
     ms = timedelta(milliseconds=1)
     assert store.publication_history(A) == {f"{A}:p1": [(T0, 3), (T0 + ms, 4)]}
     assert [(at, m.citations) for at, m in store.metric_changes(A)] == [(T0, 3), (T0 + ms, 4)]
@@ -360,7 +362,7 @@ def test_change_marker_moves_with_every_addition_removal_and_attempt(store: Stor
     swapped = store.change_marker()
     assert swapped[0] != added[0]
     assert store.change_marker() == swapped  # nothing happened: same marker
-    store.record_outcome(failure(B, Blocked("blocked")), T0 + DAY)
+    record_outcome(store, failure(B, Blocked("blocked")), T0 + DAY)
     attempted = store.change_marker()
     assert attempted[0] == swapped[0] and attempted[1] > swapped[1]
     assert [a.scholar_id for a in store.authors_attempted_after(swapped[1])] == [B]

@@ -20,6 +20,7 @@ from store_helpers import PG_ENV, T0, database_url, pg_schema_url, success
 from test_store import A, _create_v1
 
 from scholar_stats.errors import StoreUnavailable
+from scholar_stats.refresh.record import record_outcome
 from scholar_stats.store import schema
 from scholar_stats.store.connect import PG_CONNECT_TIMEOUT
 from scholar_stats.store.database import Store
@@ -143,7 +144,7 @@ def test_stores_of_earlier_releases_open_and_upgrade(db_url: str, release: int) 
         assert store.schema_version() == SCHEMA_VERSION
         latest = store.latest(A)
         assert latest is not None and latest.gs_data["citedby"] == 7
-        store.record_outcome(success(A, {"p1": 8}), T0)
+        record_outcome(store, success(A, {"p1": 8}), T0)
         assert store.lease(A, T0) is None
     result = cli("authors", "list", "--db", db_url)
     assert result.returncode == 0 and A in result.stdout, result.stderr

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 from scholar_stats.core.model import validate_scholar_id
 from scholar_stats.core.plan import utcnow
-from scholar_stats.errors import AuthorBusy, UsageError
+from scholar_stats.errors import UsageError
 from scholar_stats.files import write_files
 from scholar_stats.outputs.export import author_files
 from scholar_stats.outputs.history import HISTORY_COLUMNS, render_history_csv
@@ -22,23 +21,10 @@ from scholar_stats.settings import FetchSettings
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import TrackedAuthor
 
-REQUESTS_PER_HOUR_ENV = "SCHOLAR_STATS_REQUESTS_PER_HOUR"
-
 
 def _ids(values: list[str]) -> list[str]:
     """Every id validated (exit 2 on the first bad one) before anything is touched."""
     return list(dict.fromkeys(validate_scholar_id(value) for value in values))
-
-
-def _requests_per_hour(args: Any) -> int:
-    raw = getattr(args, "requests_per_hour", None) or os.environ.get(REQUESTS_PER_HOUR_ENV) or 30
-    try:
-        value = int(raw)
-    except ValueError:
-        raise UsageError(f"{REQUESTS_PER_HOUR_ENV} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise UsageError(f"{REQUESTS_PER_HOUR_ENV} must be at least 1")
-    return value
 
 
 def _when(moment: datetime | None) -> str:
@@ -102,15 +88,15 @@ def _table(rows: list[tuple[str, ...]]) -> str:
 def cli_refresh(args: Any) -> int:
     """One pass over the due authors (or the given ones), then exit: for system cron.
 
-    The pass shares one deadline (``--deadline``) and one client (politeness delay between
-    authors), respects the hourly budget and a block pause, and stops at a block. Exit code:
-    the highest among the attempts; a given id that another live process is fetching is
-    ``AuthorBusy`` (12). A due author that another pass has taken, or has just fetched, is
-    left to it.
+    A driver of the refresh engine's pass: one deadline (``--deadline``) and one client
+    (politeness delay between authors), the hourly budget and a block pause, stopping at a
+    block. Exit code: the highest among the attempts; a given id that another live process is
+    fetching is ``AuthorBusy`` (12). A due author that another pass has taken, or has just
+    fetched, is left to it.
     """
     from scholar_stats.net.deadline import Deadline
-    from scholar_stats.refresh.budget import BudgetSpent, Refresher, RequestBudget
-    from scholar_stats.sources.scholar.client import ScholarClient
+    from scholar_stats.refresh.budget import BudgetSpent
+    from scholar_stats.refresh.engine import RefreshEngine
 
     ids = _ids(args.scholar_ids)
     due_pass = not ids
@@ -129,34 +115,24 @@ def cli_refresh(args: Any) -> int:
         if not ids:
             print("no author is due")
             return 0
-        budget = RequestBudget(store, _requests_per_hour(args))
-        refresher = Refresher(store, settings, budget)
-        deadline = Deadline(settings.deadline)
+        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
         worst = 0
-        with ScholarClient(settings, deadline, before_request=budget.take) as client:
-            for scholar_id in ids:
-                if deadline.expired or budget.remaining() == 0:
-                    print(f"scholar-stats: stopped before {scholar_id}: "
-                          + ("deadline passed" if deadline.expired else "request budget spent")
-                          + "; the rest stay due", file=sys.stderr)
-                    break
-                try:
-                    outcome = refresher.refresh(scholar_id, deadline=deadline, client=client,
-                                                due_only=due_pass)
-                except AuthorBusy as busy:
-                    if not due_pass:
-                        print(f"scholar-stats: {busy}", file=sys.stderr)
-                        worst = max(worst, busy.exit_code)
-                    continue
-                if outcome is None:
-                    if not due_pass:
-                        print(f"scholar-stats: {scholar_id}: not fetched: the budget of "
-                              f"{budget.limit} Scholar requests per hour cannot cover it now; "
-                              "try again later", file=sys.stderr)
-                        worst = max(worst, BudgetSpent.exit_code)
-                    continue
-                if isinstance(outcome.error, BudgetSpent):  # pragma: no cover - refresher skips
-                    continue
+        for step in engine.run_pass(ids, due_only=due_pass, deadline=Deadline(settings.deadline)):
+            if step.stopped is not None:
+                print(f"scholar-stats: stopped before {step.scholar_id}: {step.stopped}; "
+                      "the rest stay due", file=sys.stderr)
+            elif step.busy is not None:
+                if not due_pass:
+                    print(f"scholar-stats: {step.busy}", file=sys.stderr)
+                    worst = max(worst, step.busy.exit_code)
+            elif step.outcome is None:
+                if not due_pass:
+                    print(f"scholar-stats: {step.scholar_id}: not fetched: the budget of "
+                          f"{engine.budget.limit} Scholar requests per hour cannot cover it "
+                          "now; try again later", file=sys.stderr)
+                    worst = max(worst, BudgetSpent.exit_code)
+            else:
+                outcome = step.outcome
                 stream = sys.stdout if outcome.ok else sys.stderr
                 print(("" if outcome.ok else "scholar-stats: ") + outcome.status.message,
                       file=stream)
@@ -164,7 +140,6 @@ def cli_refresh(args: Any) -> int:
                 if outcome.exit_code == 3:
                     print("scholar-stats: Scholar blocked us; the other authors wait for the "
                           "pause to end", file=sys.stderr)
-                    break
         return worst
 
 
@@ -195,7 +170,7 @@ def cli_export(args: Any) -> int:
     """Write the files of ``fetch --out`` (plus history.csv) from the store, atomically."""
     scholar_id = validate_scholar_id(args.scholar_id)
     with Store(args.db) as store:
-        files = author_files(store, scholar_id, now=utcnow())
+        files = author_files(store, scholar_id, now=utcnow(), max_age_seconds=args.stale_age)
     if "gs_data.json" not in files:
         print(f"scholar-stats: {scholar_id}: no data fetched yet; run: scholar-stats refresh "
               f"{scholar_id}", file=sys.stderr)
@@ -208,6 +183,7 @@ def cli_export(args: Any) -> int:
 
 def cli_schedule(args: Any) -> int:
     """Run the scheduler in the foreground until SIGINT/SIGTERM; one line per fetch."""
+    from scholar_stats.refresh.engine import RefreshEngine
     from scholar_stats.refresh.scheduler import RefreshScheduler
 
     settings = FetchSettings.from_args(args)
@@ -217,11 +193,13 @@ def cli_schedule(args: Any) -> int:
         print(outcome.status.message, file=stream, flush=True)
 
     with Store(args.db) as store:
-        scheduler = RefreshScheduler(
-            store, settings, on_result=report, requests_per_hour=_requests_per_hour(args)
-        )
+        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
+        engine.add_listener(report)
         count = len(store.list_authors())
-        print(f"scheduler started: {count} tracked authors in {store.display_url}; "
-              "Ctrl-C to stop", flush=True)
-        scheduler.run_until_signal()
+
+        def announce() -> None:  # after the SIGTERM handler is in place
+            print(f"scheduler started: {count} tracked authors in {store.display_url}; "
+                  "Ctrl-C to stop", flush=True)
+
+        RefreshScheduler(engine).run_until_signal(announce)
     return 0

@@ -1,7 +1,8 @@
-"""When each tracked author is due, and how long a block pauses everything. Pure functions.
+"""When each tracked author is due, how long a block pauses everything, how many requests a
+fetch will take and when data turns stale. Pure functions.
 
-Shared by the store (which records the plan, so a restart continues it), ``refresh`` (cron)
-and the scheduler, so every path follows one policy:
+The refresh engine decides with them and the store records what it decided (so a restart
+continues the plan); export and the service judge staleness with them. One policy:
 
 - every author has a stable offset inside its interval (a hash of its id), so a department of
   200 people is spread over the day instead of fired at the same minute;
@@ -9,13 +10,15 @@ and the scheduler, so every path follows one policy:
   page not understood, implausible), after ``not_found_retry`` (not found: weekly), or after
   ``network_retry`` (a network failure is worth a sooner retry);
 - a block (exit 3) is about the IP, not the author: it pauses all fetching, 30 min doubling up
-  to 24 h; the author stays due and goes first when the pause ends.
+  to 24 h; the author stays due and goes first when the pause ends; a success ends the backoff;
+- data is stale once its last success is older than the max age (or there is none).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -23,10 +26,10 @@ from scholar_stats.errors import AuthorNotFound, Blocked, NetworkFailure, UsageE
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 DAY = 86400.0
-DEFAULT_INTERVAL = DAY
 # The longest refresh interval (``authors add --interval``, ``POST /authors``): a year. Longer
 # is not a schedule, and far longer (1e300 s) overflows every date computed from it.
 MAX_INTERVAL = 365 * DAY
+PAGE_SIZE = 100  # publications per profile page
 
 
 @dataclass(frozen=True)
@@ -91,3 +94,48 @@ def next_due_after(
 def backoff_seconds(level: int, policy: Policy) -> float:
     """Pause after the ``level``-th consecutive block (0-based): initial * 2**level, capped."""
     return min(policy.backoff_initial * 2 ** min(level, 32), policy.backoff_max)
+
+
+@dataclass(frozen=True)
+class Pause:
+    """All fetching stops until ``until`` after ``level`` + 1 consecutive blocks."""
+
+    until: datetime
+    level: int
+
+
+def pause_after(
+    pause: Pause | None, exit_codes: Iterable[int], at: datetime, policy: Policy
+) -> Pause | None:
+    """The pause after attempts ending with ``exit_codes`` (in order) at ``at``: each block
+    (exit 3) pauses one level longer, a success (exit 0) ends the backoff, anything else leaves
+    it as it was."""
+    for code in exit_codes:
+        if code == Blocked.exit_code:
+            level = pause.level + 1 if pause is not None else 0
+            pause = Pause(at + timedelta(seconds=backoff_seconds(level, policy)), level)
+        elif code == 0:
+            pause = None
+    return pause
+
+
+def expected_requests(publications: int | None) -> int:
+    """Pages a profile with ``publications`` needs (1 for an author never fetched)."""
+    return max(1, math.ceil((publications or 0) / PAGE_SIZE))
+
+
+def stale_at(last_success: datetime | None, max_age_seconds: float) -> datetime | None:
+    """When data last fetched at ``last_success`` turns stale; ``None`` when there is none
+    (stale already)."""
+    if last_success is None:
+        return None
+    try:
+        return last_success + timedelta(seconds=max_age_seconds)
+    except OverflowError:  # a max age of centuries: never stale
+        return datetime.max.replace(tzinfo=timezone.utc)
+
+
+def is_stale(last_success: datetime | None, now: datetime, max_age_seconds: float) -> bool:
+    """Stale when there is no data, or it is older than ``max_age_seconds`` at ``now``."""
+    turns = stale_at(last_success, max_age_seconds)
+    return turns is None or now > turns

@@ -8,7 +8,9 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from scholar_stats import config
 from scholar_stats.core.model import FetchStatus
+from scholar_stats.core.plan import is_stale
 from scholar_stats.errors import UsageError
 from scholar_stats.outputs.history import HISTORY_FILE, render_history_csv
 from scholar_stats.outputs.render import STATUS, render_author_files, render_status
@@ -17,7 +19,7 @@ if TYPE_CHECKING:  # read through the store it is handed; importing it would pul
     from scholar_stats.store.database import Store
     from scholar_stats.store.values import TrackedAuthor
 
-DEFAULT_MAX_AGE = 7 * 86400.0
+DEFAULT_MAX_AGE: float = config.default("stale_age")  # the setting's declared default
 
 
 def describe_age(seconds: float) -> str:
@@ -32,15 +34,15 @@ def describe_age(seconds: float) -> str:
 def judge_staleness(
     status: FetchStatus, last_success: datetime | None, now: datetime, max_age_seconds: float
 ) -> FetchStatus:
-    """``status`` with ``stale``/``stale_reason`` set: stale when the data is older than the
-    max age (or there is none); the reason names the age and the last failure, if any."""
+    """``status`` with ``stale``/``stale_reason`` set (``plan.is_stale``, the judgement the
+    service uses too); the reason names the age and the last failure, if any."""
     failure = "" if status.exit_code == 0 else f"; last attempt failed: {status.message}"
     if last_success is None:
         reason = "no successful fetch yet" + failure
         return dataclasses.replace(status, stale=True, stale_reason=reason)
-    age = (now - last_success).total_seconds()
-    if age <= max_age_seconds:
+    if not is_stale(last_success, now, max_age_seconds):
         return dataclasses.replace(status, stale=False, stale_reason=None)
+    age = (now - last_success).total_seconds()
     reason = (
         f"data is {describe_age(age)} old (older than {describe_age(max_age_seconds)})" + failure
     )

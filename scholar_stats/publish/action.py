@@ -1,13 +1,11 @@
 """What ``action.yml`` runs: seed, fetch, publish, summarise, decide the job's exit code.
 
 Why Python and not a shell script: the exit-code policy (a blocked day is normal on hosted
-runners) and the summary are easy to get wrong in bash and easy to test here. The action maps
-its inputs to environment variables; nothing from an input is ever pasted into a script.
-
-    SCHOLAR_IDS             ids separated by spaces, commas or newlines (required)
-    SCHOLAR_STATS_BRANCH / _REMOTE / _REPO / _PROXY / _DEADLINE / _DELAY   as for the CLI
-    FAIL_ON_BLOCK           "true" makes a blocked fetch fail the job (default: warn only)
-    GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, RUNNER_TEMP   set by GitHub Actions
+runners) and the summary are easy to get wrong in bash and easy to test here. action.yml maps
+its inputs to the variables of the declared settings (``config``: the ``action`` ones here,
+``SCHOLAR_IDS``, ``FAIL_ON_BLOCK``, ``SCHOLAR_STATS_BRANCH`` ..., and ``fetch``'s, read by the
+fetch it runs); nothing from an input is ever pasted into a script. The runner's own variables
+(GITHUB_WORKSPACE, GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, RUNNER_TEMP) are not settings.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from scholar_stats import cli
+from scholar_stats import cli, config
 from scholar_stats.errors import Blocked, ScholarStatsError
 from scholar_stats.files import write_files
 from scholar_stats.outputs.summary import log_safe, render_summary, reports_from_files
@@ -82,14 +80,18 @@ def run_action(env: Mapping[str, str]) -> int:
     Everything that may print scraped text runs with workflow commands paused; the action's
     own annotations are printed after, escaped as GitHub documents.
     """
-    ids = parse_ids(env.get("SCHOLAR_IDS", ""))
+    try:  # the repository defaults to the workflow's workspace
+        settings = config.resolve("action", environ=env,
+                                  defaults={"repo": env.get("GITHUB_WORKSPACE") or None})
+    except ScholarStatsError as exc:
+        print(annotation("error", "scholar-stats", str(exc)))
+        return exc.exit_code
+    ids = parse_ids(settings["scholar_id"])
     if not ids:
         print(annotation("error", "scholar-stats", "no Scholar id: set the scholar-id input "
                          "(e.g. from the secret GOOGLE_SCHOLAR_ID)"))
         return 2
-    repo = Path(env.get("SCHOLAR_STATS_REPO") or env.get("GITHUB_WORKSPACE") or ".")
-    branch = env.get("SCHOLAR_STATS_BRANCH") or "google-scholar-stats"
-    remote = env.get("SCHOLAR_STATS_REMOTE") or "origin"
+    repo, branch, remote = Path(settings["repo"]), settings["branch"], settings["remote"]
     out = Path(tempfile.mkdtemp(prefix="scholar-stats-", dir=env.get("RUNNER_TEMP") or None))
     _append(env.get("GITHUB_OUTPUT"), f"results-dir={out}\n")
     notes: list[str] = []  # annotations, printed once commands are on again
@@ -107,7 +109,7 @@ def run_action(env: Mapping[str, str]) -> int:
         try:
             result = publish(
                 out, repo=repo, branch=branch, remote=remote,
-                message=env.get("SCHOLAR_STATS_MESSAGE") or None,
+                message=settings["message"],
                 warn=lambda text: notes.append(annotation("warning", "scholar-stats publish",
                                                           text)),
             )
@@ -143,7 +145,7 @@ def run_action(env: Mapping[str, str]) -> int:
     if publish_code:
         return publish_code
     if fetch_code == Blocked.exit_code:
-        return fetch_code if env.get("FAIL_ON_BLOCK", "").lower() == "true" else 0
+        return fetch_code if settings["fail_on_block"] else 0
     return fetch_code
 
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from scholar_stats.net.deadline import Deadline
 from scholar_stats.settings import FetchSettings
 from scholar_stats.sources.scholar.client import ScholarClient
 from scholar_stats.sources.scholar.parse import parse_profile
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,3 +100,24 @@ def attempt_fetch(
         since_year=data.since_year if data is not None else None,
     )
     return FetchOutcome(scholar_id, data, status, error)
+
+
+def internal_outcome(
+    scholar_id: str, exc: Exception, started: datetime, last_success: str | None, *,
+    requests: int = 0, duration: float = 0.0,
+) -> FetchOutcome:
+    """An attempt that ended in an unexpected exception (a bug, or a value the database
+    refused): outcome "internal", exit 1, one line; the traceback goes to the log (``-v``)."""
+    log.debug("%s: internal error", scholar_id, exc_info=exc)
+    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+    error = ScholarStatsError(
+        f"internal error: {type(exc).__name__}: {first_line} (-v shows the traceback; "
+        "please report it)"
+    )
+    stamp = started.isoformat(timespec="seconds")
+    status = FetchStatus(
+        scholar_id=scholar_id, outcome=error.kind, exit_code=error.exit_code,
+        message=f"{scholar_id}: {error}", last_attempt=stamp, last_success=last_success,
+        requests=requests, duration_seconds=duration,
+    )
+    return FetchOutcome(scholar_id, None, status, error)

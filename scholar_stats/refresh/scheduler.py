@@ -1,8 +1,8 @@
-"""The refresh scheduler (APScheduler 3): keeps every tracked author fresh, politely.
+"""The refresh scheduler (APScheduler 3): drives the refresh engine's ``tick`` on a timer.
 
-One APScheduler job, ``tick``, runs every ``tick_seconds`` on a single worker thread with
+One APScheduler job runs every ``tick_seconds`` on a single worker thread with
 ``max_instances=1`` and ``coalesce=True``: ticks never overlap and missed ones collapse into
-one. Each tick fetches at most one author, so:
+one. Each tick fetches at most one author (see ``engine.RefreshEngine.tick``), so:
 
 - authors are fetched at their own slot (``plan.nearest_slot``: a stable offset per id), which
   the store records as ``next_due``; a restart picks the plan up from there, so fresh authors
@@ -15,6 +15,8 @@ one. Each tick fetches at most one author, so:
   author it cannot cover waits;
 - a block (exit 3) pauses all fetching (store-wide, 30 min doubling to 24 h), not found retries
   weekly, a page not understood at the next interval (see ``plan``);
+- a database that cannot be reached is logged once when it goes and once when it is back, and
+  the ticks go on;
 - ``shutdown`` stops a fetch under way at once (its deadline is cancelled: sleeps wake, sockets
   are shut down), so SIGTERM ends ``schedule`` and ``serve`` within seconds; the attempt is
   recorded as a network failure ("stopped") and its lease released.
@@ -26,59 +28,38 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
+import sqlalchemy.exc
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scholar_stats.core.plan import utcnow
-from scholar_stats.errors import AuthorBusy
-from scholar_stats.net.deadline import Cancellation, Deadline
-from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch
-from scholar_stats.refresh.budget import (
-    DEFAULT_REQUESTS_PER_HOUR,
-    FetchFunction,
-    Refresher,
-    RequestBudget,
-)
-from scholar_stats.settings import FetchSettings
-from scholar_stats.store.database import Store
+from scholar_stats.errors import StoreUnavailable
+from scholar_stats.refresh.attempt import FetchOutcome
+from scholar_stats.refresh.engine import RefreshEngine
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "scholar-stats-refresh"
-STOPPING = "scholar-stats is shutting down"
+
+# What a store that cannot be reached raises: the store's own error, and SQLAlchemy's errors for
+# a lost or refused connection. Other errors are bugs and keep their traceback.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    StoreUnavailable, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError, sqlalchemy.exc.TimeoutError,
+)
 
 
 class RefreshScheduler:
-    """Runs the refresh plan in a background thread; ``state`` says whether it is paused."""
+    """Runs the engine's ticks in a background thread; ``state`` says whether it is paused."""
 
-    def __init__(
-        self,
-        store: Store,
-        settings: FetchSettings,
-        *,
-        on_result: Callable[[FetchOutcome], None] | None = None,
-        requests_per_hour: int = DEFAULT_REQUESTS_PER_HOUR,
-        budget_window: float = 3600.0,
-        spacing: float | None = None,
-        tick_seconds: float = 30.0,
-        clock: Callable[[], datetime] = utcnow,
-        fetch: FetchFunction = attempt_fetch,
-    ) -> None:
-        self.store = store
-        self.on_result = on_result
-        self.clock = clock
+    def __init__(self, engine: RefreshEngine, *, tick_seconds: float = 30.0) -> None:
+        self.engine = engine
+        self.store = engine.store
         self.tick_seconds = tick_seconds
-        self.spacing = budget_window / requests_per_hour if spacing is None else spacing
-        self.budget = RequestBudget(store, requests_per_hour, budget_window, clock)
-        self.refresher = Refresher(store, settings, self.budget, clock, fetch)
-        self.last_outcome: FetchOutcome | None = None
-        self._next_start: datetime | None = None
         self._scheduler: BackgroundScheduler | None = None
-        self._lock = threading.Lock()
-        self._cancellation = Cancellation()  # cancelled by shutdown: ends the fetch under way
+        self._database_down = False
 
     # state
 
@@ -86,8 +67,12 @@ class RefreshScheduler:
     def running(self) -> bool:
         return self._scheduler is not None and self._scheduler.running
 
+    @property
+    def last_outcome(self) -> FetchOutcome | None:
+        return self.engine.last_outcome
+
     def paused_until(self) -> datetime | None:
-        return self.store.paused_until(self.clock())
+        return self.engine.paused_until()
 
     @property
     def state(self) -> str:
@@ -106,11 +91,7 @@ class RefreshScheduler:
 
     def start(self) -> None:
         """Continue the plan from the store: the pacing counts from the last attempt."""
-        now = self.clock()
-        self._cancellation = Cancellation()
-        recent = self.store.attempts(limit=1)
-        if recent:
-            self._next_start = recent[0].at + timedelta(seconds=self.spacing * recent[0].requests)
+        self.engine.restart()
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
@@ -118,7 +99,7 @@ class RefreshScheduler:
         )
         scheduler.add_job(
             self.tick, IntervalTrigger(seconds=self.tick_seconds, timezone="UTC"),
-            id=JOB_ID, next_run_time=now,
+            id=JOB_ID, next_run_time=self.engine.clock(),
         )
         scheduler.start()
         self._scheduler = scheduler
@@ -126,17 +107,23 @@ class RefreshScheduler:
     def shutdown(self, wait: bool = True) -> None:
         """Stop ticking and stop the fetch under way at once; with ``wait``, return after it is
         recorded (as stopped) and its lease released."""
-        self._cancellation.cancel(STOPPING)
+        self.engine.stop()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
 
-    def run_until_signal(self) -> None:
-        """The ``schedule`` command: run in the foreground until SIGINT or SIGTERM."""
+    def run_until_signal(self, started: Callable[[], None] = lambda: None) -> None:
+        """The ``schedule`` command: run in the foreground until SIGINT or SIGTERM.
+
+        The handlers are installed before ``started`` is called (it announces the start), so a
+        SIGTERM sent as soon as the announcement is seen stops the scheduler cleanly.
+        """
         stop = threading.Event()
         previous = {sig: signal.signal(sig, lambda *_: stop.set())
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self.start()
+            started()
+            if not stop.is_set():
+                self.start()
             while not stop.wait(1.0):
                 pass
         finally:
@@ -147,55 +134,23 @@ class RefreshScheduler:
     # work
 
     def tick(self) -> FetchOutcome | None:
-        """Fetch the most overdue author if the pause, the pacing and the budget allow."""
-        with self._lock:
-            now = self.clock()
-            if self.store.paused_until(now) is not None:
-                return None
-            if self._next_start is not None and now < self._next_start:
-                return None
-            for author in self.store.due_authors(now):
-                if self._cancellation.cancelled:
-                    return None
-                try:
-                    outcome = self.refresher.refresh(
-                        author.scholar_id, due_only=True, deadline=self._deadline())
-                except AuthorBusy as busy:  # another process took it since the list was read
-                    log.info("%s", busy)
-                    continue
-                if outcome is None:
-                    if self.budget.remaining() == 0:
-                        return None  # nothing else fits either
-                    continue
-                self._after(outcome)
-                return outcome
+        """One step of the engine; a database that cannot be reached is one log line when it
+        goes and one when it is back, never a traceback per tick."""
+        try:
+            outcome = self.engine.tick()
+        except DATABASE_DOWN as exc:
+            if not self._database_down:
+                self._database_down = True
+                cause = getattr(exc, "orig", None) or exc
+                first = (str(cause).strip().splitlines() or [""])[0][:200]
+                log.warning("the scheduler cannot reach the database (%s: %s); it keeps "
+                            "trying every %g s", type(cause).__name__, first, self.tick_seconds)
             return None
+        if self._database_down:
+            self._database_down = False
+            log.warning("the scheduler can reach the database again")
+        return outcome
 
-    def refresh_now(self, scholar_id: str) -> FetchOutcome | None:
-        """Fetch one author now (e.g. asked for by the service), under the same rules."""
-        with self._lock:
-            if self._cancellation.cancelled or self.store.paused_until(self.clock()) is not None:
-                return None
-            try:
-                outcome = self.refresher.refresh(scholar_id, deadline=self._deadline())
-            except AuthorBusy as busy:
-                log.info("%s", busy)
-                return None
-            if outcome is not None:
-                self._after(outcome)
-            return outcome
-
-    def _deadline(self) -> Deadline:
-        """A fresh deadline for one fetch, which ``shutdown`` can cancel."""
-        return Deadline(self.refresher.settings.deadline, cancellation=self._cancellation)
-
-    def _after(self, outcome: FetchOutcome) -> None:
-        self.last_outcome = outcome
-        requests = max(1, outcome.status.requests)
-        self._next_start = self.clock() + timedelta(seconds=self.spacing * requests)
-        log.info("%s", outcome.status.message)
-        if self.on_result is not None:
-            try:
-                self.on_result(outcome)
-            except Exception:
-                log.exception("on_result callback failed for %s", outcome.scholar_id)
+    def refresh_now(self, scholar_id: str, *, force: bool = False) -> FetchOutcome | None:
+        """Fetch one author now through the engine (see ``RefreshEngine.refresh_now``)."""
+        return self.engine.refresh_now(scholar_id, force=force)

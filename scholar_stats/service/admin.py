@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from scholar_stats.core.model import validate_scholar_id
 from scholar_stats.core.plan import MAX_INTERVAL
 from scholar_stats.errors import (
+    AuthorBusy,
     UsageError,
 )
 from scholar_stats.service.fastpath import (
@@ -174,9 +175,13 @@ def add_admin_routes(app: FastAPI, service: Service, token: str) -> None:
     @app.post("/authors/{scholar_id}/refresh", dependencies=[Depends(require_token)],
               status_code=202)
     def refresh_author(scholar_id: str = sid, body: Refresh | None = None) -> dict[str, str]:
-        """Fetch the author from Scholar now, in the background (202); see status.json."""
+        """Fetch the author from Scholar now, in the background (202); see status.json.
+        409 when it is being fetched (or already queued) now."""
         check_id(scholar_id)
         if service.store.get_author(scholar_id) is None:
             raise HTTPException(404, "not tracked")
-        service.queue_refresh(scholar_id, force=bool(body and body.force))
+        try:
+            service.queue_refresh(scholar_id, force=bool(body and body.force))
+        except AuthorBusy as busy:
+            raise HTTPException(409, str(busy)) from None
         return {"queued": scholar_id}

@@ -12,13 +12,13 @@ import math
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy
 import sqlalchemy.exc
 
+from scholar_stats.core.plan import is_stale, stale_at
 from scholar_stats.errors import (
     StoreUnavailable,
 )
@@ -30,6 +30,7 @@ from scholar_stats.service.snapshot import (
 
 if TYPE_CHECKING:
     from scholar_stats.refresh.attempt import FetchOutcome
+    from scholar_stats.refresh.engine import RefreshEngine
     from scholar_stats.settings import FetchSettings
     from scholar_stats.store.database import Store
     from scholar_stats.store.values import TrackedAuthor
@@ -117,8 +118,9 @@ class Service:
         self.database = DatabaseHealth([db_password(settings.db_url)])
         self.scheduler: Any = None
         self._refresh_pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._refresher: Any = None
-        self._cancellation: Any = None  # close cancels it: ends the refresh pool's fetch
+        self._engine: RefreshEngine | None = None
+        self._queued: set[str] = set()  # admin refreshes waiting or under way in this process
+        self._queue_lock = threading.Lock()
         # What the last sync saw, and when an entry next needs rebuilding for its age alone:
         # a poll with nothing new returns after one small query.
         self._synced_marker: tuple[str, int] | None = None
@@ -149,14 +151,11 @@ class Service:
         # the kit (badges, chart, card, papers) is drawn on demand from these files, not kept
         files = author_files(store, scholar_id, now=now, max_age_seconds=self.settings.stale_age,
                              author=author, kit=False)
-        if author.last_success is None:
-            stale, stale_at = True, math.inf
-        else:
-            stale_at = author.last_success.timestamp() + self.settings.stale_age
-            stale = now.timestamp() > stale_at
-            stale_at = math.inf if stale else stale_at
+        stale = is_stale(author.last_success, now, self.settings.stale_age)
+        turns = stale_at(author.last_success, self.settings.stale_age)
+        stale_after = math.inf if stale or turns is None else turns.timestamp()
         return build_entry(
-            scholar_id, files, max_age=self.settings.max_age, stale=stale, stale_at=stale_at,
+            scholar_id, files, max_age=self.settings.max_age, stale=stale, stale_at=stale_after,
             last_attempt=(author.last_attempt, now.timestamp()), last_success=author.last_success,
         )
 
@@ -248,7 +247,7 @@ class Service:
     # refreshes
 
     def on_result(self, outcome: FetchOutcome) -> None:
-        """The scheduler's callback (its thread): count the outcome, swap the author's entry."""
+        """The engine's listener (its thread): count the outcome, swap the author's entry."""
         self.metrics.fetches.labels(outcome.status.outcome).inc()
         self.metrics.scholar_requests.inc(outcome.status.requests)
         try:
@@ -265,40 +264,53 @@ class Service:
 
         return FetchSettings.from_args(object())
 
+    @property
+    def engine(self) -> RefreshEngine:
+        """This process's one refresh engine (the scheduler's and the admin refresh's), which
+        tells ``on_result`` of every refresh that lands."""
+        if self._engine is None:
+            from scholar_stats.refresh.engine import RefreshEngine
+
+            engine = RefreshEngine(self.store, self.fetch_settings(),
+                                   requests_per_hour=self.settings.requests_per_hour)
+            engine.add_listener(self.on_result)
+            self._engine = engine
+        return self._engine
+
     def queue_refresh(self, scholar_id: str, force: bool) -> None:
         """Fetch one author now in a background thread (admin request): never blocks a reply.
 
-        Goes through the scheduler (its budget, pause and pacing) when it runs: directly in this
-        process, or, under ``serve --workers``, by marking the author due for the supervisor's
-        scheduler. Otherwise, or with ``force`` (skip the plausibility gate), through a
-        refresher of its own.
+        Queued onto this process's engine (after any fetch under way; its budget, pause and
+        lease apply), or, under ``serve --workers`` without ``force`` (skip the plausibility
+        gate), marked due for the supervisor's scheduler. ``AuthorBusy`` when the author is
+        being fetched, by any process, or is already queued here.
         """
-        if self.settings.scheduler_elsewhere and not force:
-            self.store.mark_due(scholar_id, datetime.now(timezone.utc))
-            return
-        if self._refresh_pool is None:
-            from scholar_stats.net.deadline import Cancellation
+        from scholar_stats.errors import AuthorBusy
 
+        now = datetime.now(timezone.utc)
+        holder = self.store.lease(scholar_id, now)
+        with self._queue_lock:
+            if holder is not None or scholar_id in self._queued:
+                who = f"by {holder.who} until {holder.until:%H:%M} UTC" if holder else "here"
+                raise AuthorBusy(f"{scholar_id} is being fetched {who}; wait for it")
+            if self.settings.scheduler_elsewhere and not force:
+                self.store.mark_due(scholar_id, now)
+                return
+            self._queued.add(scholar_id)
+        if self._refresh_pool is None:
             self._refresh_pool = concurrent.futures.ThreadPoolExecutor(1, "scholar-stats-refresh")
-            self._cancellation = Cancellation()
+        engine = self.engine
 
         def job() -> None:
-            if self.scheduler is not None and not force:
-                self.scheduler.refresh_now(scholar_id)  # calls on_result itself
-                return
-            from scholar_stats.net.deadline import Deadline
-            from scholar_stats.refresh.budget import Refresher, RequestBudget
-
-            if self._refresher is None:
-                budget = RequestBudget(self.store, self.settings.requests_per_hour)
-                self._refresher = Refresher(self.store, self.fetch_settings(), budget)
-            refresher = replace(self._refresher, force=force)
-            if self._cancellation.cancelled:
-                return
-            deadline = Deadline(refresher.settings.deadline, cancellation=self._cancellation)
-            outcome = refresher.refresh(scholar_id, deadline=deadline)
-            if outcome is not None:
-                self.on_result(outcome)
+            try:
+                engine.refresh_now(scholar_id, force=force)  # listeners: on_result
+            except AuthorBusy as busy:  # taken by another process since the check
+                log.warning("admin refresh of %s not done: %s", scholar_id, busy)
+            except DATABASE_DOWN as exc:
+                self.database.failed(exc)
+            finally:
+                with self._queue_lock:
+                    self._queued.discard(scholar_id)
 
         self._refresh_pool.submit(job)
 
@@ -309,10 +321,7 @@ class Service:
             return
         from scholar_stats.refresh.scheduler import RefreshScheduler
 
-        self.scheduler = RefreshScheduler(
-            self.store, self.fetch_settings(), on_result=self.on_result,
-            requests_per_hour=self.settings.requests_per_hour,
-        )
+        self.scheduler = RefreshScheduler(self.engine)
         self.scheduler.start()
 
     def scheduler_state(self) -> str:
@@ -332,8 +341,8 @@ class Service:
 
     def close(self) -> None:
         """Stop the fetches under way at once (each is recorded as stopped), then clean up."""
-        if self._cancellation is not None:
-            self._cancellation.cancel("scholar-stats is shutting down")
+        if self._engine is not None:
+            self._engine.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None

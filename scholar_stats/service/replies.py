@@ -18,11 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from scholar_stats import config
+
 GZIP_MIN_BYTES = 1024
 NO_CACHE = b"no-cache"
-# The rendered-reply cache (custom badges, charts, paper endpoints, parsed profiles).
-DEFAULT_CACHE_ITEMS = 10000
-DEFAULT_CACHE_BYTES = 32 * 2**20
+# The rendered-reply cache (custom badges, charts, paper endpoints, parsed profiles): its
+# limits are the settings badge_cache and badge_cache_bytes.
+DEFAULT_CACHE_BYTES: int = config.default("badge_cache_bytes")
 
 
 @dataclass(frozen=True, slots=True)

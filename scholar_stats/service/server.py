@@ -4,9 +4,9 @@ workers sharing it, and a clean stop on SIGTERM."""
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -29,7 +29,7 @@ def cli_serve(args: Any) -> int:
     command at once with exit 11 (CannotListen) and one line.
     """
     settings = service_settings(args)
-    workers = getattr(args, "workers", 1)
+    workers = args.workers
     sock = listen_socket(args.host, args.port)
     try:
         log.warning("serving on %s (scheduler %s, admin routes %s, %d worker%s)",
@@ -39,7 +39,7 @@ def cli_serve(args: Any) -> int:
         if workers == 1:
             run_server(create_app(settings), sock)
         else:
-            run_workers(args, settings, workers, sock)
+            run_workers(settings, workers, sock)
     finally:
         sock.close()
     return 0
@@ -111,32 +111,34 @@ def run_server(app: FastAPI, sock: socket.socket) -> None:
         raise ScholarStatsError("the service did not start; the error is logged above") from None
 
 
-def run_workers(args: Any, settings: ServiceSettings, workers: int, sock: socket.socket) -> None:
+def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) -> None:
     """``serve --workers N``: uvicorn's process manager runs N workers sharing the bound
     ``sock``, each with its own snapshot (memory grows with N); this process migrates the
     store, runs the scheduler, and the workers' polls pick up what it records.
 
-    A worker builds its settings the way this process did: by parsing ``serve`` with no flags,
-    from the environment, into which the flags given here are copied first (every flag has an
-    env var). Nothing is written to disk and nothing is printed.
+    Each worker gets the settings resolved here as data: the app factory handed to uvicorn is
+    a :class:`WorkerApp` holding them, which uvicorn's spawned workers receive pickled with
+    its config. Nothing is re-parsed and nothing is copied into the environment, so a worker
+    runs with exactly the settings this process validated.
     """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     from scholar_stats.store.database import Store
 
-    os.environ.update(_flags_as_env(args))
     store = Store(settings.db_url)  # migrates once, before the workers open it
     scheduler = None
     try:
         if settings.scheduler:
+            from scholar_stats.refresh.engine import RefreshEngine
             from scholar_stats.refresh.scheduler import RefreshScheduler
 
             assert settings.fetch is not None
-            scheduler = RefreshScheduler(store, settings.fetch,
-                                         requests_per_hour=settings.requests_per_hour)
+            engine = RefreshEngine(store, settings.fetch,
+                                   requests_per_hour=settings.requests_per_hour)
+            scheduler = RefreshScheduler(engine)
             scheduler.start()
-        config = uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=workers,
+        config = uvicorn.Config(WorkerApp(settings.for_worker()), factory=True, workers=workers,
                                 **UVICORN_OPTIONS)
         Multiprocess(config, sockets=[sock]).run()
     finally:
@@ -145,29 +147,12 @@ def run_workers(args: Any, settings: ServiceSettings, workers: int, sock: socket
         store.close()
 
 
-def _flags_as_env(args: Any) -> dict[str, str]:
-    """Every ``serve`` flag as its variable, so a worker parsing ``serve`` sees what was given
-    here (and never an unused, possibly bad, value the flags overrode)."""
-    flags = {
-        "DB": getattr(args, "db", None),
-        "PROXY": getattr(args, "proxy", None),
-        "DEADLINE": getattr(args, "deadline", None),
-        "DELAY": getattr(args, "delay", None),
-        "REQUESTS_PER_HOUR": getattr(args, "requests_per_hour", None),
-        "NO_SCHEDULER": "true" if getattr(args, "no_scheduler", False) else "false",
-        "HOST": getattr(args, "host", None),
-        "PORT": getattr(args, "port", None),
-        "WORKERS": getattr(args, "workers", None),
-    }
-    return {f"SCHOLAR_STATS_{name}": str(value) for name, value in flags.items() if value is not None}
+@dataclass(frozen=True)
+class WorkerApp:
+    """The app factory of one ``serve --workers N`` worker: uvicorn calls it in each worker."""
 
+    settings: ServiceSettings
 
-def worker_app() -> FastAPI:
-    """The app of one ``serve --workers N`` worker (uvicorn calls this factory in each)."""
-    from scholar_stats.cli import parse_args
-
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    args = parse_args(["serve"])
-    supervisor_schedules = not args.no_scheduler
-    return create_app(service_settings(args, scheduler=False,
-                                       scheduler_elsewhere=supervisor_schedules))
+    def __call__(self) -> FastAPI:
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        return create_app(self.settings)

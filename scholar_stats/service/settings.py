@@ -1,79 +1,54 @@
-"""The service's settings: one frozen value, built from flags and the environment."""
+"""The service's settings: one frozen value built from the declared settings (``config``) of
+``serve``, passed to the app, and to each ``serve --workers`` worker as data."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from scholar_stats.service.snapshot import (
-    DEFAULT_CACHE_BYTES,
-    DEFAULT_CACHE_ITEMS,
-)
-from scholar_stats.settings import env_number
-
-if TYPE_CHECKING:
-    from scholar_stats.settings import FetchSettings
-
-
-DEFAULT_MAX_AGE = 3600
-
-
-DEFAULT_STALE_AGE = 7 * 86400.0
-
-
-DEFAULT_INTERVAL = 86400.0
-
-
-DEFAULT_POLL = 5.0
+from scholar_stats import config
+from scholar_stats.settings import FetchSettings
 
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    """How the service runs; built from flags and environment by :meth:`from_env`."""
+    """How the service runs; :func:`service_settings` builds it from ``serve``'s settings."""
 
     db_url: str | None = None
-    max_age: int = DEFAULT_MAX_AGE  # Cache-Control max-age of public answers
-    stale_age: float = DEFAULT_STALE_AGE  # data older than this is served grey / "stale"
+    max_age: int = config.default("max_age")  # Cache-Control max-age of public answers
+    stale_age: float = config.default("stale_age")  # older data is served grey / "stale"
     admin_token: str | None = field(default=None, repr=False)  # admin routes exist only if set
     # How often the store is checked for other processes' changes (a cron ``refresh``, the
     # supervisor's scheduler, another worker's admin request): two small queries when idle.
-    poll_seconds: float = DEFAULT_POLL
-    badge_cache: int = DEFAULT_CACHE_ITEMS  # rendered badges, charts, papers kept in memory
-    badge_cache_bytes: int = DEFAULT_CACHE_BYTES  # ... and the bytes they may take
+    poll_seconds: float = config.default("poll_seconds")
+    badge_cache: int = config.default("badge_cache")  # rendered badges, charts, papers in memory
+    badge_cache_bytes: int = config.default("badge_cache_bytes")  # ... and the bytes they take
     scheduler: bool = True
     # ``serve --workers N``: the scheduler runs in the supervisor process, so an admin refresh
     # marks the author due in the store for it instead of fetching here.
     scheduler_elsewhere: bool = False
     fetch: FetchSettings | None = None  # Scholar access for the scheduler and admin refresh
-    interval_seconds: float = DEFAULT_INTERVAL  # refresh interval of authors added over HTTP
-    requests_per_hour: int = 30  # Scholar request budget of the scheduler and admin refreshes
+    interval_seconds: float = config.default("interval")  # interval of authors added over HTTP
+    requests_per_hour: int = config.default("requests_per_hour")  # Scholar request budget
 
-    @classmethod
-    def from_env(cls, **overrides: Any) -> ServiceSettings:
-        """Env: SCHOLAR_STATS_MAX_AGE, _STALE_AGE, _ADMIN_TOKEN, _POLL_SECONDS, _BADGE_CACHE,
-        _BADGE_CACHE_BYTES."""
-        values: dict[str, Any] = {
-            "db_url": os.environ.get("SCHOLAR_STATS_DB") or None,
-            "max_age": int(env_number("MAX_AGE", DEFAULT_MAX_AGE)),
-            "stale_age": env_number("STALE_AGE", DEFAULT_STALE_AGE),
-            "admin_token": os.environ.get("SCHOLAR_STATS_ADMIN_TOKEN") or None,
-            "poll_seconds": env_number("POLL_SECONDS", DEFAULT_POLL),
-            "badge_cache": int(env_number("BADGE_CACHE", DEFAULT_CACHE_ITEMS)),
-            "badge_cache_bytes": int(env_number("BADGE_CACHE_BYTES", DEFAULT_CACHE_BYTES)),
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+    def for_worker(self) -> ServiceSettings:
+        """What a ``serve --workers N`` worker runs with: no scheduler of its own; an admin
+        refresh leaves the author to the supervisor's scheduler when there is one."""
+        return replace(self, scheduler=False, scheduler_elsewhere=self.scheduler)
 
 
-def service_settings(args: Any, **overrides: Any) -> ServiceSettings:
-    """The service's settings from ``serve``'s parsed flags (which fall back to their env vars)."""
-    from scholar_stats.settings import FetchSettings
-
-    values: dict[str, Any] = {
-        "db_url": getattr(args, "db", None),
-        "scheduler": not getattr(args, "no_scheduler", False),
-        "fetch": FetchSettings.from_args(args),
-        "requests_per_hour": getattr(args, "requests_per_hour", None),
-    }
-    return ServiceSettings.from_env(**{**values, **overrides})
+def service_settings(args: Any) -> ServiceSettings:
+    """The service's settings from ``serve``'s resolved settings (flags, variables, defaults)."""
+    return ServiceSettings(
+        db_url=args.db,
+        max_age=args.max_age,
+        stale_age=args.stale_age,
+        admin_token=args.admin_token,
+        poll_seconds=args.poll_seconds,
+        badge_cache=args.badge_cache,
+        badge_cache_bytes=args.badge_cache_bytes,
+        scheduler=not args.no_scheduler,
+        fetch=FetchSettings.from_args(args),
+        interval_seconds=args.interval,
+        requests_per_hour=args.requests_per_hour,
+    )

@@ -25,7 +25,6 @@ from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
 from scholar_stats.outputs import badges, kit
 from scholar_stats.outputs.render import dump_json, endpoint_json
 from scholar_stats.service.replies import DEFAULT_CACHE_BYTES as DEFAULT_CACHE_BYTES
-from scholar_stats.service.replies import DEFAULT_CACHE_ITEMS as DEFAULT_CACHE_ITEMS
 from scholar_stats.service.replies import LRU, Reply
 from scholar_stats.service.replies import NO_CACHE as NO_CACHE
 from scholar_stats.service.replies import footprint as footprint

@@ -112,6 +112,15 @@ class AuthorRows(StoreBase):
             ).first()
             return author_from_row(row) if row else None
 
+    def get_authors(self, ids: Iterable[str]) -> dict[str, TrackedAuthor]:
+        """The tracked ones among ``ids``, by id, in one query."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute(sa.select(authors).where(authors.c.scholar_id.in_(wanted)))
+            return {row.scholar_id: author_from_row(row) for row in rows}
+
     def due_authors(self, now: datetime) -> list[TrackedAuthor]:
         """Authors whose next attempt is due and that no one is fetching, most overdue first."""
         with self._read() as conn:

@@ -13,9 +13,6 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from scholar_stats.core.plan import (
-    Policy,
-)
 from scholar_stats.errors import StoreUnavailable, UsageError
 from scholar_stats.store.connect import default_db_url, make_engine, parse_db_url
 from scholar_stats.store.schema import (
@@ -39,10 +36,9 @@ class StoreBase:
     """Owns the engine and its transactions; opening creates or upgrades the schema."""
 
     def __init__(
-        self, url: str | None = None, *, policy: Policy | None = None, busy_timeout: float = 30.0
+        self, url: str | None = None, *, busy_timeout: float = 30.0
     ) -> None:
         self.url = url or default_db_url()
-        self.policy = policy or Policy()
         self._parsed_url = parse_db_url(self.url)
         self.engine = self._open_engine(busy_timeout)
         # scholar_id -> (profile time, {pub_id: (row id, count)}): spares re-reading 200 rows

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from scholar_stats.errors import UsageError
-from scholar_stats.settings import redact_url
+from scholar_stats.parsers import redact_url
 
 APP_DIR = "scholar-stats"
 

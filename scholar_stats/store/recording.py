@@ -1,5 +1,6 @@
-"""Recording an attempt: the profile, change-only metric and citation history, the attempt row,
-next-due time and pause, in one transaction."""
+"""Recording attempts: the profile, change-only metric and citation history, the attempt row,
+next-due time and pause, in one transaction. What to record (the next-due time, the pause) is
+decided by the refresh engine; nothing here is policy."""
 
 from __future__ import annotations
 
@@ -8,20 +9,13 @@ import json
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scholar_stats.core.model import AuthorData
-from scholar_stats.core.plan import (
-    backoff_seconds,
-    next_due_after,
-)
-from scholar_stats.errors import Blocked
-
-if TYPE_CHECKING:
-    from scholar_stats.refresh.attempt import FetchOutcome
+from scholar_stats.store.base import StoreBase
 from scholar_stats.store.schema import (
     METRIC_COLUMNS,
     UtcMillis,
@@ -32,64 +26,64 @@ from scholar_stats.store.schema import (
     pub_citations,
     publications,
 )
-from scholar_stats.store.values import Pause, encode_gs_data, iso_utc
+from scholar_stats.store.values import KEEP, AttemptRecord, PauseChange, encode_gs_data, iso_utc
 
 log = logging.getLogger(__name__)
-
-
-from scholar_stats.store.base import StoreBase
 
 
 class Recording(StoreBase):
     """Recording attempts and their results (part of ``Store``)."""
 
-    def record_outcome(self, outcome: FetchOutcome, now: datetime) -> None:
-        """Record one attempt; only a success touches the profile and the history."""
-        self.record_outcomes([outcome], now)
+    def record_attempts(
+        self, records: Iterable[AttemptRecord], now: datetime, *, pause: PauseChange = KEEP,
+        prune_before: datetime | None = None,
+    ) -> None:
+        """Record several attempts at ``now`` in one transaction, with a few set-wise
+        statements per batch; only a success touches the profile and the history.
 
-    def record_outcomes(self, outcomes: Iterable[FetchOutcome], now: datetime) -> None:
-        """Record several attempts in one transaction, with a few set-wise statements per
-        batch (the path ``record_outcome``, ``refresh`` and the benchmark use).
-
-        Outcomes for authors that are not tracked (removed while fetching) are dropped.
+        ``pause`` replaces the stored pause unless it is ``KEEP``; attempt rows older than
+        ``prune_before`` are deleted. Records of authors that are not tracked (removed while
+        fetching) are dropped.
         """
-        pending = list(outcomes)
-        cutoff = now - timedelta(seconds=self.policy.attempt_retention)
+        pending = list(records)
         # encoded before the write lock is taken: the slow part runs while others write
-        texts = {id(o): encode_gs_data(o.data.gs_data) for o in pending if o.data is not None}
+        texts = {id(r): encode_gs_data(r.data.gs_data) for r in pending if r.data is not None}
         with self._write() as conn:
             while pending:  # runs without a repeated author, so each sees the previous one
                 seen: set[str] = set()
-                run: list[FetchOutcome] = []
+                run: list[AttemptRecord] = []
                 while pending and pending[0].scholar_id not in seen:
                     seen.add(pending[0].scholar_id)
                     run.append(pending.pop(0))
                 self._record_run(conn, run, now, texts)
-            conn.execute(sa.delete(attempts).where(attempts.c.at < cutoff))
+            if not isinstance(pause, str) and pause != self._pause_in(conn):
+                self._set_pause(conn, pause)
+            if prune_before is not None:
+                conn.execute(sa.delete(attempts).where(attempts.c.at < prune_before))
 
     def _record_run(
-        self, conn: Connection, run: list[FetchOutcome], now: datetime, texts: dict[int, str]
+        self, conn: Connection, run: list[AttemptRecord], now: datetime, texts: dict[int, str]
     ) -> None:
-        ids = [o.scholar_id for o in run]
+        ids = [r.scholar_id for r in run]
         tracked = {
             row.scholar_id: row
             for row in conn.execute(sa.select(authors).where(authors.c.scholar_id.in_(ids)))
         }
-        for outcome in run:
-            if outcome.scholar_id not in tracked:
+        for record in run:
+            if record.scholar_id not in tracked:
                 log.warning("%s is not tracked (removed while fetching?): result not stored",
-                            outcome.scholar_id)
-        run = [o for o in run if o.scholar_id in tracked]
+                            record.scholar_id)
+        run = [r for r in run if r.scholar_id in tracked]
         if not run:
             return
         conn.execute(sa.insert(attempts), [
-            {"scholar_id": o.scholar_id, "at": now, "outcome": o.status.outcome,
-             "exit_code": o.status.exit_code, "error_kind": o.status.error_kind,
-             "message": o.status.message, "requests": o.status.requests,
-             "duration_seconds": o.status.duration_seconds}
-            for o in run
+            {"scholar_id": r.scholar_id, "at": now, "outcome": r.status.outcome,
+             "exit_code": r.status.exit_code, "error_kind": r.status.error_kind,
+             "message": r.status.message, "requests": r.status.requests,
+             "duration_seconds": r.status.duration_seconds}
+            for r in run
         ])
-        successes = [o.data for o in run if o.data is not None]
+        successes = [r.data for r in run if r.data is not None]
         if successes:
             ids = [d.scholar_id for d in successes]
             before: dict[str, datetime] = {
@@ -99,7 +93,7 @@ class Recording(StoreBase):
                 )
             }
             at = self._instants(ids, before, now)
-            gs_texts = {o.scholar_id: texts[id(o)] for o in run if o.data is not None}
+            gs_texts = {r.scholar_id: texts[id(r)] for r in run if r.data is not None}
             self._store_profiles(conn, successes, at, before, gs_texts)
             self._store_metrics(conn, successes, at)
             self._store_publications(conn, successes, at, before)
@@ -110,37 +104,25 @@ class Recording(StoreBase):
                 last_exit_code=sa.bindparam("code"), last_status=sa.bindparam("status"),
                 next_due_at=sa.bindparam("due"), lease_until=None, lease_holder=None,
             ),
-            [self._author_update(tracked[o.scholar_id], o, now) for o in run],
+            [self._author_update(tracked[r.scholar_id], r, now) for r in run],
         )
-        pause = self._pause_in(conn)
-        for outcome in run:
-            if outcome.status.exit_code == Blocked.exit_code:
-                level = pause.level + 1 if pause is not None else 0
-                pause = Pause(now + timedelta(seconds=backoff_seconds(level, self.policy)), level)
-            elif outcome.data is not None:
-                pause = None  # Scholar answers again: the backoff starts over
-        if pause != self._pause_in(conn):
-            self._set_pause(conn, pause)
 
-    def _author_update(self, author: Any, outcome: FetchOutcome, now: datetime) -> dict[str, Any]:
-        status = outcome.status
-        last_success = now if outcome.data is not None else author.last_success_at
+    def _author_update(self, author: Any, record: AttemptRecord, now: datetime) -> dict[str, Any]:
+        status = record.status
+        last_success = now if record.data is not None else author.last_success_at
         previous = json.loads(author.last_status) if author.last_status else {}
         stored_status = dataclasses.replace(
             status,
             last_attempt=iso_utc(now),
             last_success=iso_utc(last_success) if last_success else None,
-            since_year=status.since_year if outcome.data is not None
+            since_year=status.since_year if record.data is not None
             else previous.get("since_year"),
-        )
-        due = next_due_after(
-            author.scholar_id, author.interval_seconds, status.exit_code, now, self.policy
         )
         return {
             "sid": author.scholar_id, "state": status.outcome, "attempt": now,
             "success": last_success, "code": status.exit_code,
             "status": json.dumps(stored_status.as_dict(), ensure_ascii=False),
-            "due": due if due is not None else author.next_due_at,
+            "due": record.next_due if record.next_due is not None else author.next_due_at,
         }
 
     def _instants(

@@ -7,7 +7,10 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
+
+from scholar_stats.core.model import AuthorData, FetchStatus
+from scholar_stats.core.plan import Pause
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,19 @@ def holder_is_gone(holder: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Pause:
-    """All fetching stops until ``until`` after ``level`` + 1 consecutive blocks."""
+class AttemptRecord:
+    """One attempt to record, as its caller decided it: the status (the attempt row and
+    status.json), the profile when it succeeded, and when the author is next due (``None``:
+    unchanged). The store stores it; it decides nothing."""
 
-    until: datetime
-    level: int
+    scholar_id: str
+    status: FetchStatus
+    data: AuthorData | None = None
+    next_due: datetime | None = None
+
+
+KEEP: Literal["keep"] = "keep"  # ``record_attempts(pause=KEEP)``: the stored pause stays as it is
+PauseChange = Pause | None | Literal["keep"]
 
 
 def author_from_row(row: Any) -> TrackedAuthor:

@@ -26,11 +26,11 @@ from typing import Any, NoReturn
 from bs4 import BeautifulSoup
 
 from scholar_stats.core.model import AuthorData
+from scholar_stats.core.plan import PAGE_SIZE
 from scholar_stats.errors import AuthorNotFound, Blocked, FetchError, PageNotUnderstood
 
 # The sections the AcadHomepage crawler asks for; one profile request per 100 publications.
 SECTIONS = ["basics", "indices", "counts", "publications"]
-PAGE_SIZE = 100
 
 # The bounds of a believable profile (README, "Numbers, the store and refresh", says why).
 # Counts: citations, per paper, per year, h- and i10-indices. The most cited profiles have a few

@@ -1,0 +1,118 @@
+"""The parsers every setting is read with, whether it comes from a flag or from its variable:
+pure functions that return the value or raise ``ValueError`` with a message meant for a person
+("expected ..., got ..."); the caller names the flag or variable. Standard library only, as
+``--help`` imports this module.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import urlsplit
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def parse_bool(text: str) -> bool:
+    """true/false, 1/0, yes/no, on/off in any case: anything else is a mistake, not "true"."""
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(f"expected true/false, 1/0, yes/no or on/off, got {text!r}")
+
+
+def parse_seconds(text: str) -> float:
+    """A finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def parse_count(text: str) -> int:
+    """A whole number >= 1 (workers, attempts, requests per hour)."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def parse_size(text: str) -> int:
+    """A whole number >= 0 (seconds of max-age, items, bytes); ``1e6`` is read as 1000000."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"expected a whole number >= 0, got {text!r}")
+    return int(value)
+
+
+def parse_interval(text: str) -> float:
+    """A refresh interval: more than 0 s, at most ``plan.MAX_INTERVAL`` (as ``POST /authors``)."""
+    from scholar_stats.core.plan import MAX_INTERVAL
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= MAX_INTERVAL:  # NaN fails too
+        raise ValueError(
+            f"expected seconds, more than 0 and at most {MAX_INTERVAL:g} (365 days), got {text!r}"
+        )
+    return value
+
+
+def parse_port(text: str) -> int:
+    """A TCP port 1-65535, or 0 for "let the system pick one"."""
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise ValueError(f"expected a port number 1-65535 (0 picks a free one), got {text!r}")
+    return int(text)
+
+
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def parse_proxy_url(text: str) -> str:
+    """A proxy URL we can use; the message never echoes its password."""
+    problem = url_problem(text, PROXY_SCHEMES)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def parse_scholar_url(text: str) -> str:
+    """Scholar's base URL (or a mirror's, or a test server's): http or https, with a host."""
+    problem = url_problem(text, ("http", "https"))
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """What is wrong with ``url`` (credentials redacted), or ``None`` when it is usable."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in schemes or not parts.hostname:
+        return (f"expected a URL like {schemes[0]}://host:port (schemes: {', '.join(schemes)}), "
+                f"got {redact_url(url)!r}")
+    return None
+
+
+def redact_url(url: str) -> str:
+    """``socks5://user:secret@host:1080`` → ``socks5://***@host:1080``: safe to print."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"***@{host}").geturl()

@@ -1,0 +1,267 @@
+"""The refresh engine: the one place that keeps tracked authors fresh.
+
+``refresh`` (cron), the APScheduler job, the admin refresh and ``serve``'s workers all drive one
+``RefreshEngine`` per process. It picks the due authors, honours the pause after a block, the
+pacing, the shared hourly budget and the store's lease, fetches through ``attempt_fetch``,
+records (next due and pause decided by ``plan``), and tells its listeners.
+
+One lock per engine: a process never has two fetches in flight, whoever asked for them.
+
+Every attempt that took the lease is recorded, an unexpected exception too (outcome "internal",
+exit 1), and the lease is given up in a ``finally``: a bug or a database error never leaves an
+author locked and its attempt unrecorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scholar_stats.core.plan import DAY, Policy, expected_requests, utcnow
+from scholar_stats.errors import AuthorBusy, Blocked, StoreUnavailable
+from scholar_stats.net.deadline import Cancellation, Deadline
+from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch, internal_outcome
+from scholar_stats.refresh.budget import DEFAULT_REQUESTS_PER_HOUR, BudgetSpent, RequestBudget
+from scholar_stats.refresh.record import DEFAULT_POLICY, record_outcomes
+from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.scholar.client import ScholarClient
+from scholar_stats.store.database import Store
+from scholar_stats.store.values import Lease
+
+log = logging.getLogger(__name__)
+
+MAX_LEASE = DAY  # a lease outlives the deadline by a minute, but never a day (no overflow)
+STOPPING = "scholar-stats is shutting down"
+
+RefreshResult = FetchOutcome
+"""What a listener is told: the outcome of one attempt that was recorded."""
+
+RefreshListener = Callable[[RefreshResult], None]
+FetchFunction = Callable[..., FetchOutcome]
+
+
+@dataclass(frozen=True)
+class PassStep:
+    """One author of a pass (``RefreshEngine.run_pass``): fetched (``outcome``), left alone
+    (``busy``: another live process holds it; ``skipped``: the budget cannot cover it now, or
+    it is no longer due), or where the pass stopped (``stopped``: why)."""
+
+    scholar_id: str
+    outcome: FetchOutcome | None = None
+    busy: AuthorBusy | None = None
+    skipped: bool = False
+    stopped: str | None = None
+
+
+class RefreshEngine:
+    """Keeps the store's authors fresh, one fetch at a time in this process."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: FetchSettings,
+        *,
+        requests_per_hour: int = DEFAULT_REQUESTS_PER_HOUR,
+        budget_window: float = 3600.0,
+        spacing: float | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        fetch: FetchFunction = attempt_fetch,
+        policy: Policy = DEFAULT_POLICY,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.fetch = fetch
+        self.policy = policy
+        self.budget = RequestBudget(store, requests_per_hour, budget_window, clock)
+        # pacing: the next fetch starts no sooner than ``spacing`` s per request of the last
+        self.spacing = budget_window / requests_per_hour if spacing is None else spacing
+        self.last_outcome: FetchOutcome | None = None
+        self._next_start: datetime | None = None
+        self._lock = threading.Lock()  # one fetch at a time in this process
+        self._listeners: list[RefreshListener] = []
+        self.cancellation = Cancellation()  # ``stop`` cancels it: ends the fetch under way
+
+    # listeners and lifecycle
+
+    def add_listener(self, listener: RefreshListener) -> None:
+        """Call ``listener`` (in the fetching thread) after each recorded attempt."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: RefreshListener) -> None:
+        self._listeners.remove(listener)
+
+    def stop(self) -> None:
+        """End the fetch under way at once (recorded as stopped) and refuse new ones."""
+        self.cancellation.cancel(STOPPING)
+
+    def restart(self) -> None:
+        """Accept fetches again after ``stop``; the pacing counts from the last attempt."""
+        self.cancellation = Cancellation()
+        recent = self.store.attempts(limit=1)
+        if recent:
+            self._next_start = recent[0].at + timedelta(seconds=self.spacing * recent[0].requests)
+
+    @property
+    def stopped(self) -> bool:
+        return self.cancellation.cancelled
+
+    def paused_until(self) -> datetime | None:
+        return self.store.paused_until(self.clock())
+
+    # the drivers' entry points
+
+    def tick(self) -> FetchOutcome | None:
+        """The scheduler's step: fetch the most overdue author if the pause, the pacing and
+        the budget allow; at most one fetch."""
+        with self._lock:
+            now = self.clock()
+            if self.stopped or self.store.paused_until(now) is not None:
+                return None
+            if self._next_start is not None and now < self._next_start:
+                return None
+            for author in self.store.due_authors(now):
+                if self.stopped:
+                    return None
+                try:
+                    outcome = self._refresh(author.scholar_id, self._deadline(), None,
+                                            due_only=True, force=False)
+                except AuthorBusy as busy:  # another process took it since the list was read
+                    log.info("%s", busy)
+                    continue
+                if outcome is None:
+                    if self.budget.remaining() == 0:
+                        return None  # nothing else fits either
+                    continue
+                return outcome
+            return None
+
+    def refresh_now(self, scholar_id: str, *, force: bool = False) -> FetchOutcome | None:
+        """Fetch one author now (an admin request), after any fetch under way, under the same
+        pause, budget and lease. ``None`` when paused, stopped or over budget; ``AuthorBusy``
+        when another process is fetching it."""
+        with self._lock:
+            if self.stopped or self.store.paused_until(self.clock()) is not None:
+                return None
+            return self._refresh(scholar_id, self._deadline(), None, due_only=False, force=force)
+
+    def run_pass(
+        self, ids: Iterable[str], *, due_only: bool, deadline: Deadline
+    ) -> Iterator[PassStep]:
+        """A cron pass over ``ids``: one deadline and one client (the politeness delay between
+        authors) for all, stopping when the deadline passes, the budget is spent or Scholar
+        blocks. Holds the engine's lock for the whole pass."""
+        with self._lock, ScholarClient(self.settings, deadline,
+                                       before_request=self.budget.take) as client:
+            for scholar_id in ids:
+                if deadline.expired or self.budget.remaining() == 0:
+                    why = "deadline passed" if deadline.expired else "request budget spent"
+                    yield PassStep(scholar_id, stopped=why)
+                    return
+                try:
+                    outcome = self._refresh(scholar_id, deadline, client, due_only=due_only,
+                                            force=False)
+                except AuthorBusy as busy:
+                    yield PassStep(scholar_id, busy=busy)
+                    continue
+                if outcome is None:
+                    yield PassStep(scholar_id, skipped=True)
+                    continue
+                yield PassStep(scholar_id, outcome=outcome)
+                if outcome.status.exit_code == Blocked.exit_code:
+                    return  # a block: the others wait for the pause to end
+
+    # one author
+
+    @property
+    def lease_seconds(self) -> float:
+        return min(self.settings.deadline, MAX_LEASE) + 60.0
+
+    def _deadline(self) -> Deadline:
+        """A fresh deadline for one fetch, which ``stop`` can cancel."""
+        return Deadline(self.settings.deadline, cancellation=self.cancellation)
+
+    def _refresh(
+        self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, *,
+        due_only: bool, force: bool,
+    ) -> FetchOutcome | None:
+        """Fetch and record one author (the lock is held). A refused or failed fetch keeps
+        the stored data. ``None`` when it was not fetched: the budget cannot cover it, or, with
+        ``due_only``, it is no longer due (another process has just fetched it)."""
+        metrics = self.store.latest_metrics(scholar_id)
+        needed = expected_requests(metrics.publications if metrics else None)
+        if self.budget.remaining() < min(needed, self.budget.limit):
+            return None
+        now = self.clock()
+        lease = self.store.claim(scholar_id, now, self.lease_seconds, due_only=due_only)
+        if lease is None:
+            holder = self.store.lease(scholar_id, now)
+            if holder is None:
+                return None  # no longer due, or no longer tracked
+            raise AuthorBusy(
+                f"{scholar_id} is being fetched by {holder.who} until "
+                f"{holder.until:%H:%M} UTC; wait for it, or stop that process"
+            )
+        try:
+            outcome = self._fetch_and_record(scholar_id, deadline, client, force)
+        finally:
+            self._release(scholar_id, lease)
+        if outcome is not None:
+            self._landed(outcome)
+        return outcome
+
+    def _fetch_and_record(
+        self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, force: bool
+    ) -> FetchOutcome | None:
+        started, clock_started = self.clock(), time.monotonic()
+        status = self.store.last_status(scholar_id)
+        last_success = status.last_success if status else None
+        try:
+            outcome = self.fetch(
+                scholar_id, self.settings, deadline,
+                previous=self.store.latest_metrics(scholar_id), force=force,
+                last_success=last_success,
+                before_request=self.budget.take if client is None else None,
+                now=started, client=client,
+            )
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug: recorded, not lost
+            outcome = internal_outcome(scholar_id, exc, started, last_success,
+                                       duration=time.monotonic() - clock_started)
+        if isinstance(outcome.error, BudgetSpent):
+            log.warning("%s: %s", scholar_id, outcome.error)
+            return None
+        try:
+            record_outcomes(self.store, [outcome], self.clock(), self.policy)
+        except StoreUnavailable:
+            raise  # nothing more can be recorded; the lease ends at its expiry at worst
+        except Exception as exc:  # noqa: BLE001 - e.g. a value the database refuses
+            outcome = internal_outcome(scholar_id, exc, started, last_success,
+                                       requests=outcome.status.requests,
+                                       duration=outcome.status.duration_seconds)
+            record_outcomes(self.store, [outcome], self.clock(), self.policy)
+        return outcome
+
+    def _release(self, scholar_id: str, lease: Lease) -> None:
+        try:
+            self.store.release(scholar_id, lease)
+        except StoreUnavailable as exc:
+            log.warning("%s: could not give up the lease (%s); it ends at %s UTC by itself",
+                        scholar_id, exc, f"{lease.until:%H:%M}")
+
+    def _landed(self, outcome: FetchOutcome) -> None:
+        """Pace the next fetch and tell the listeners; a failing listener is logged only."""
+        self.last_outcome = outcome
+        requests = max(1, outcome.status.requests)
+        self._next_start = self.clock() + timedelta(seconds=self.spacing * requests)
+        log.info("%s", outcome.status.message)
+        for listener in list(self._listeners):
+            try:
+                listener(outcome)
+            except Exception:
+                log.exception("a refresh listener failed for %s", outcome.scholar_id)
