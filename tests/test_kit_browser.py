@@ -26,6 +26,7 @@ from store_helpers import success
 
 from scholar_stats.cli import main
 from scholar_stats.core.model import METRIC_NAMES
+from scholar_stats.refresh.record import record_outcome
 from scholar_stats.service.app import create_app
 from scholar_stats.service.settings import ServiceSettings
 from scholar_stats.store.database import Store
@@ -174,7 +175,7 @@ def service_db(tmp_path: Path) -> str:
         outcome.data.gs_data["affiliation"] = "]]> \" ' <b>bold</b>"
         for pub in outcome.data.gs_data["publications"].values():
             pub["bib"]["title"] = PAYLOAD + "x" * 2000
-        store.record_outcome(outcome, t)
+        record_outcome(store, outcome, t)
     return url
 
 
