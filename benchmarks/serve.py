@@ -39,14 +39,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scholar_stats.core.model import AuthorData, FetchStatus
 from scholar_stats.refresh.attempt import FetchOutcome
 from scholar_stats.refresh.record import record_outcomes
 from scholar_stats.store.database import Store
 
+ROOT = Path(__file__).resolve().parents[1]
 BIG = "BIGAUTHOR300"
 
 
@@ -64,7 +64,8 @@ def synthetic(scholar_id: str, n_pubs: int, at: datetime, bump: int = 0) -> Fetc
         pub: dict[str, Any] = {
             "container_type": "Publication", "source": "AUTHOR_PUBLICATION_ENTRY",
             "bib": {"title": f"On the synthetic study of topic {i} in large collections",
-                    "pub_year": str(2000 + i % 25), "citation": f"Journal of Examples {i % 40}, 2020"},
+                    "pub_year": str(2000 + i % 25),
+                    "citation": f"Journal of Examples {i % 40}, 2020"},
             "filled": False, "author_pub_id": key, "num_citations": cites,
         }
         if cites:
@@ -242,7 +243,8 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2",
                         help="worker counts to measure, comma-separated (nginx and the bare "
                         "ASGI app get the same count)")
-    parser.add_argument("--bare", nargs=3, metavar=("DIR", "PORT", "WORKERS"), help=argparse.SUPPRESS)
+    parser.add_argument("--bare", nargs=3, metavar=("DIR", "PORT", "WORKERS"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
         bare(args.bare[0], int(args.bare[1]), int(args.bare[2]))

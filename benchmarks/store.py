@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(url, k, args.workers, args.authors, args.pubs, args.days, args.seed)
             for k in range(args.workers)]
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-        per_day = [max(day) for day in zip(*pool.starmap(simulate, jobs))]
+        per_day = [max(day) for day in zip(*pool.starmap(simulate, jobs), strict=True)]
     simulated = time.perf_counter() - wall
 
     with Store(url) as store:

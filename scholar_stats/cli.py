@@ -174,8 +174,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     module_name, func_name = args.handler.split(":")
 
     try:
-        handler = getattr(importlib.import_module(module_name), func_name)
-        return int(handler(args))
+        try:
+            handler = getattr(importlib.import_module(module_name), func_name)
+            return int(handler(args))
+        except ModuleNotFoundError as exc:  # a lean install: name the extra to install, exit 2
+            from scholar_stats.extras import install_hint, missing_extra
+
+            extra = missing_extra(exc)
+            if extra is None:
+                raise  # not an extra's package: our bug, reported as one below
+            raise UsageError(install_hint(args.command, extra)) from None
     except ScholarStatsError as exc:
         print(f"scholar-stats: {exc}", file=sys.stderr)
         return exc.exit_code

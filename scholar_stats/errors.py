@@ -11,7 +11,7 @@ The tree, with exit codes (the README has the same table)::
     │   └── NetworkFailure            6  connection errors or 5xx after retries, deadline passed
     ├── Implausible                   7  new data would drop too far below the data on disk
     ├── PublishFailed                 8  the git push was still rejected after retries
-    ├── OutputNotWritable             9  cannot write the output (full disk, read-only, not a folder)
+    ├── OutputNotWritable             9  cannot write the output (disk full, read-only, no folder)
     ├── StoreUnavailable             10  the database cannot be reached, or stays locked
     ├── CannotListen                 11  ``serve`` cannot listen on the host and port
     └── AuthorBusy                   12  another live process is fetching this author (its lease)

@@ -7,6 +7,7 @@ the new files are being written, the files already there are left exactly as the
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -41,14 +42,12 @@ def write_files(folder: Path, files: dict[str, bytes]) -> None:
         for relpath in sorted(files, key=lambda name: name == GS_DATA):
             target = folder / relpath
             staged.append((_stage(target, files[relpath]), target))
-        renamed = 0
-        for temporary, target in staged:
+        for renamed, (temporary, target) in enumerate(staged):
             try:
                 os.replace(temporary, target)
             except OSError as exc:
                 kept = "; the files before it were replaced" if renamed else ""
                 raise OutputNotWritable(f"cannot write {target}: {_cause(exc)}{kept}") from None
-            renamed += 1
     finally:
         for temporary, _target in staged:
             _remove_quietly(temporary)
@@ -101,7 +100,8 @@ def ensure_folder(folder: Path) -> None:
     except FileExistsError:
         raise OutputNotWritable(f"cannot write to {folder}: {os.strerror(errno.ENOTDIR)}") from None
     except OSError as exc:
-        raise OutputNotWritable(f"cannot write to {exc.filename or folder}: {_cause(exc)}") from None
+        where = exc.filename or folder
+        raise OutputNotWritable(f"cannot write to {where}: {_cause(exc)}") from None
 
 
 def check_writable(folder: Path) -> None:
@@ -117,7 +117,8 @@ def check_writable(folder: Path) -> None:
 
 
 def _not_writable(target: Path, exc: OSError) -> OutputNotWritable:
-    return OutputNotWritable(f"cannot write {target}: {_cause(exc)} (the files there are unchanged)")
+    return OutputNotWritable(
+        f"cannot write {target}: {_cause(exc)} (the files there are unchanged)")
 
 
 def _cause(exc: OSError) -> str:
@@ -125,10 +126,8 @@ def _cause(exc: OSError) -> str:
 
 
 def _remove_quietly(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def read_metrics(folder: Path) -> Metrics | None:

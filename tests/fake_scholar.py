@@ -7,9 +7,10 @@
   real 2026 page around real publication rows (the 1114-row fragment), paginated like Scholar.
 * Unknown ids get what Scholar does: a redirect to Google's sign-in page.
 * ``mode`` (or a ``queue`` of modes, one per request, used first) makes it misbehave: 403, 429
-  (with ``retry_after``), captcha (the real page), signin (the real page, HTTP 200), signin_redirect,
-  sorry (redirect to /sorry/), 500, 404, stall (answers after ``stall_seconds``), truncated (the
-  page cut at 60 %), relayout (the metrics table renamed), relayout_rows (row markup renamed).
+  (with ``retry_after``), captcha (the real page), signin (the real page, HTTP 200),
+  signin_redirect, sorry (redirect to /sorry/), 500, 404, stall (answers after
+  ``stall_seconds``), truncated (the page cut at 60 %), relayout (the metrics table renamed),
+  relayout_rows (row markup renamed).
 * ``doctor(scholar_id, html)`` rewrites every profile page before it is sent (a lying server);
   a profile request for an id in ``hold`` waits until that ``threading.Event`` is set.
 * Hostile modes (issue 9): trickle_headers / trickle_body (the answer one byte every
@@ -20,6 +21,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import html
 import re
@@ -171,10 +173,9 @@ class FakeScholar:
                 pass
 
             def handle(self) -> None:
-                try:
+                # the client hung up without reading the answer: clients may do so
+                with contextlib.suppress(ConnectionResetError, BrokenPipeError):
                     super().handle()
-                except (ConnectionResetError, BrokenPipeError):
-                    pass  # the client hung up without reading the answer: clients may do so
 
             def do_GET(self) -> None:
                 with fake._lock:
@@ -288,17 +289,17 @@ class FakeScholar:
             def _redirect(self, location: str) -> None:
                 self._send(302, b"", {"Location": location})
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, body: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 headers = {"Content-Type": "text/html; charset=UTF-8", **(headers or {})}
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
         return Handler
 

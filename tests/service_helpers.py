@@ -3,6 +3,7 @@ thread, or ``serve`` as a process), a TCP forwarder to take a database away, log
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -88,7 +89,9 @@ def running_server(app: FastAPI) -> Iterator[str]:
 
 
 @contextmanager
-def running_serve(db_url: str, cwd: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def running_serve(
+    db_url: str, cwd: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``scholar-stats serve --no-scheduler`` as a real process on a free loopback port (so its
     memory can be read apart from the test's); yields its base URL and the process. Its stderr
     goes to ``cwd/serve.log``."""
@@ -194,10 +197,8 @@ class TcpForwarder:
 
 
 def _cut(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()
 
 

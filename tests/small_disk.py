@@ -97,7 +97,7 @@ def _fill(mount: Path, free_bytes: int) -> None:
             left -= len(chunk)
 
 
-def _inside(spec: dict) -> None:  # type: ignore[type-arg]
+def _inside(spec: dict) -> None:
     mount = Path(spec["mount"])
     results = mount / "results"
     if spec["seed"]:

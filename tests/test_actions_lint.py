@@ -24,6 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+USES = re.compile(r"^\s*(?:-\s*)?uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.*))?$", re.M)
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+VERSION = re.compile(r"^v\d+(\.\d+)*$")
+CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"  # v4.2.2
+# The homepage template uses this project's own action by its release tag: the template cannot
+# know the commit of the release a user picks, and its comment tells them to pin it.
+OWN_ACTION = "scholar-stats/scholar-stats@v1"
 
 
 def actionlint() -> str:
@@ -76,9 +83,10 @@ def test_homepage_workflow_has_what_the_issue_asks() -> None:
     assert set(triggers) == {"schedule", "workflow_dispatch"}  # no page_build, no push
     minute = triggers["schedule"][0]["cron"].split()[0]
     assert minute.isdigit() and int(minute) % 2 == 1 and int(minute) not in (0, 15, 30, 45)
-    assert wf["permissions"] == {"contents": "write"}
+    assert wf["permissions"] == {}  # nothing at the top; the job that pushes asks for it
     assert wf["concurrency"]["group"]
     (job,) = wf["jobs"].values()
+    assert job["permissions"] == {"contents": "write"}
     assert 0 < job["timeout-minutes"] <= 30
     uses = [step.get("uses", "") for step in job["steps"]]
     assert "scholar-stats/scholar-stats@v1" in uses
@@ -136,7 +144,7 @@ def test_action_steps_and_a_caller_pass_actionlint(tmp_path: Path) -> None:
         "name": "caller", "on": {"workflow_dispatch": None},
         "permissions": {"contents": "write"},
         "jobs": {"use": {"runs-on": "ubuntu-latest", "steps": [
-            {"uses": "actions/checkout@v4", "with": {"persist-credentials": False}},
+            {"uses": CHECKOUT, "with": {"persist-credentials": False}},
             {"uses": "./", "with": {"scholar-id": "${{ secrets.GOOGLE_SCHOLAR_ID }}",
                                      "fail-on-block": "true"}},
         ]}},
@@ -151,3 +159,50 @@ def test_action_steps_and_a_caller_pass_actionlint(tmp_path: Path) -> None:
     (workflows / "caller.yml").write_text(yaml.safe_dump(caller, sort_keys=False))
     proc = run_actionlint(tmp_path, Path(".github/workflows/caller.yml"))
     assert proc.returncode != 0 and "no-such-input" in proc.stdout
+
+
+def unpinned_uses(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """Every ``uses:`` in ``text`` not pinned to a full commit SHA with its version beside it
+    (``@<40 hex> # vX.Y.Z``); local actions (``./``) and ``allowed`` refs excepted."""
+    bad = []
+    for match in USES.finditer(text):
+        ref, comment = match["ref"], (match["comment"] or "").strip()
+        if ref.startswith("./") or ref in allowed:
+            continue
+        if not (PINNED.match(ref) and VERSION.match(comment.split(" ")[0])):
+            bad.append(match.group(0).strip())
+    return bad
+
+
+@pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_commit(path: Path) -> None:
+    text = path.read_text()
+    uses = USES.findall(text)
+    assert uses, path  # the pattern still finds the steps
+    allowed = frozenset({OWN_ACTION}) if path.name == "scholar-stats.yml" else frozenset()
+    assert unpinned_uses(text, allowed) == []
+
+
+def test_the_pin_check_rejects_tags_branches_and_short_shas() -> None:
+    sha = "11bd71901bbe5b1630ceea73d27597364c9af683"
+    good = f"    - uses: actions/checkout@{sha} # v4.2.2\n      uses: ./\n"
+    assert unpinned_uses(good) == []
+    for bad in ("actions/checkout@v4", "actions/checkout@main", f"actions/checkout@{sha[:12]}",
+                f"actions/checkout@{sha}", f"actions/checkout@{sha} # latest"):
+        assert unpinned_uses(f"      - uses: {bad}\n") == [f"- uses: {bad}"], bad
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_every_workflow_declares_least_privilege_permissions(workflow: Path) -> None:
+    """Top level: nothing or read-only contents; ``contents: write`` only on a job that pushes
+    (the homepage workflow's, through the action)."""
+    wf = load(workflow)
+    assert "permissions" in wf, workflow.name
+    assert wf["permissions"] in ({}, {"contents": "read"}), wf["permissions"]
+    for name, job in wf["jobs"].items():
+        granted = job.get("permissions", {})
+        assert isinstance(granted, dict), (name, granted)  # never read-all / write-all
+        writes = {scope for scope, level in granted.items() if level == "write"}
+        pushes = any(str(step.get("uses", "")).startswith(OWN_ACTION.split("@")[0])
+                     for step in job.get("steps", []))
+        assert writes <= ({"contents"} if pushes else set()), (name, granted)

@@ -92,7 +92,7 @@ def test_the_largest_accepted_values_pass_and_one_more_fails() -> None:
         check_record(REAL, many, 2021, NOW)
 
     key_mismatch = record()
-    pub_id, entry = next(iter(key_mismatch["publications"].items()))
+    _pub_id, entry = next(iter(key_mismatch["publications"].items()))
     entry["author_pub_id"] = f"{REAL}:somethingelse"
     with pytest.raises(PageNotUnderstood, match="publication id"):
         check_record(REAL, key_mismatch, 2021, NOW)

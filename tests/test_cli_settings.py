@@ -248,7 +248,8 @@ def test_bad_values_do_not_reach_commands_that_do_not_use_them(
     assert "scheduler started: 2 tracked authors" in out
 
     env = unused_by("serve")
-    with serving(["--db", db, "--port", str(free_port()), "--no-scheduler"], env=env) as (base, _proc):
+    flags = ["--db", db, "--port", str(free_port()), "--no-scheduler"]
+    with serving(flags, env=env) as (base, _proc):
         assert httpx.get(f"{base}/authors/{REAL}/gs_data_shieldsio.json").json()["message"] == "56"
 
     with clean_env.context() as env:

@@ -208,7 +208,8 @@ def test_schedule_runs_until_sigterm(fake_scholar: FakeScholar, db: str) -> None
         assert store.latest(REAL) is not None
 
 
-@pytest.mark.parametrize("name,flag", [("WORKERS", "--workers"), ("REQUESTS_PER_HOUR", "--requests-per-hour")])
+@pytest.mark.parametrize(
+    "name,flag", [("WORKERS", "--workers"), ("REQUESTS_PER_HOUR", "--requests-per-hour")])
 def test_serve_counts_must_be_whole_numbers_of_at_least_one(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, flag: str
 ) -> None:

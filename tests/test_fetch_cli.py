@@ -272,9 +272,9 @@ def test_socks5_proxy_url_is_accepted(tmp_path: Path) -> None:
     from scholar_stats.sources.scholar.client import ScholarClient
 
     settings = FetchSettings(proxy="socks5://user:pw@127.0.0.1:1", attempts=1)
-    with ScholarClient(settings, Deadline(5)) as client:
-        with pytest.raises(Exception, match="connection failed|after 1 attempts"):
-            client.get_page("/citations?user=LZ5D_p4AAAAJ")
+    with ScholarClient(settings, Deadline(5)) as client, \
+            pytest.raises(Exception, match=r"connection failed|after 1 attempts"):
+        client.get_page("/citations?user=LZ5D_p4AAAAJ")
 
 
 def test_version_and_help_do_not_import_scholarly() -> None:

@@ -32,7 +32,8 @@ from scholar_stats.service.settings import ServiceSettings
 from scholar_stats.store.database import Store
 
 REAL = "LZ5D_p4AAAAJ"  # a real saved profile page the fake Scholar serves (12 publications)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMIUM = (shutil.which("chromium") or shutil.which("chromium-browser")
+            or shutil.which("google-chrome"))
 
 # What the homepage's include does, with the service as the data source (vanilla JS, no jQuery:
 # nothing here can be loaded from a CDN). The images report their drawn size when they load.

@@ -203,7 +203,7 @@ SERVE_STOPPED = (0, -signal.SIGTERM)
 def test_schedule_stops_within_seconds_of_sigterm_during_a_fetch(
     fake_scholar: FakeScholar, db: str
 ) -> None:
-    took, proc, out, err = _stop_during_a_fetch(["schedule", "--db", db], fake_scholar)
+    took, proc, _out, err = _stop_during_a_fetch(["schedule", "--db", db], fake_scholar)
     assert took < STOP_BOUND, err
     assert proc.returncode == 0, err
     assert "Traceback" not in err
@@ -214,7 +214,7 @@ def test_schedule_stops_within_seconds_of_sigterm_during_a_connect(
     fake_scholar: FakeScholar, db: str
 ) -> None:
     with unconnectable_listener() as port:
-        took, proc, out, err = _stop_during_a_fetch(
+        took, proc, _out, err = _stop_during_a_fetch(
             ["schedule", "--db", db], fake_scholar,
             env={"SCHOLAR_STATS_SCHOLAR_URL": f"http://127.0.0.1:{port}",
                  "SCHOLAR_STATS_TIMEOUT": "60"},
@@ -228,7 +228,7 @@ def test_serve_stops_within_seconds_of_sigterm_during_a_scheduled_fetch(
     fake_scholar: FakeScholar, db: str
 ) -> None:
     args = ["serve", "--port", str(free_port()), "--db", db]
-    took, proc, out, err = _stop_during_a_fetch(args, fake_scholar)
+    took, proc, _out, err = _stop_during_a_fetch(args, fake_scholar)
     assert took < STOP_BOUND, err
     assert proc.returncode in SERVE_STOPPED, err
     assert "Traceback" not in err
@@ -341,9 +341,9 @@ def test_read_bounded_stops_at_the_caps() -> None:
         read_bounded(_chunks(gzip.compress(limit + b"x")), "gzip", None)
     with pytest.raises(PageNotUnderstood, match="encoding"):
         read_bounded(_chunks(page), "br", None)
-    with pytest.raises(PageNotUnderstood, match="corrupt|cut short"):
+    with pytest.raises(PageNotUnderstood, match=r"corrupt|cut short"):
         read_bounded(_chunks(gzip.compress(page)[:-20]), "gzip", None)
-    with pytest.raises(PageNotUnderstood, match="corrupt|cut short"):
+    with pytest.raises(PageNotUnderstood, match=r"corrupt|cut short"):
         read_bounded(_chunks(b"not gzip at all"), "gzip", None)
 
 

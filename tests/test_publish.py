@@ -326,8 +326,8 @@ def test_token_is_used_by_git_but_never_shown_or_stored(
     # git itself gets the token from the helper, for any https remote, without a prompt
     fill = subprocess.run(["git", "-C", str(work), "credential", "fill"],
                           input="protocol=https\nhost=github.com\n\n", capture_output=True,
-                          text=True, env=pubgit.auth_env({**os.environ, "GIT_TERMINAL_PROMPT": "0"}),
-                          check=True)
+                          text=True, check=True,
+                          env=pubgit.auth_env({**os.environ, "GIT_TERMINAL_PROMPT": "0"}))
     assert f"password={TOKEN}" in fill.stdout and "username=x-access-token" in fill.stdout
     assert TOKEN not in json.dumps(pubgit.auth_env(dict(os.environ)) | {"GITHUB_TOKEN": ""})
 

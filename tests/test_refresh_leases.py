@@ -195,7 +195,7 @@ def test_the_lease_of_a_process_that_died_is_taken_over(
         wait_until(lambda: asked(fake_scholar, REAL) == 1)
     finally:
         first.kill()  # SIGKILL: no finally, no release; its lease stays in the store
-        first.wait()
+        first.communicate()  # reaped, and its pipes closed
     release.set()
     second = cli("refresh", REAL, "--db", db_url)
     assert second.returncode == 0 and "56 citations" in second.stdout, second.stderr
@@ -222,7 +222,7 @@ def test_a_pass_never_fetches_an_author_another_pass_has_just_fetched(
         assert asked(fake_scholar, SECOND) == 1 and asked(fake_scholar, FIRST) == 1
     finally:
         release.set()
-        out, err = finish(pass_a)
+        _out, err = finish(pass_a)
     assert pass_a.returncode == 0, err
     assert asked(fake_scholar, FIRST) == 1 and asked(fake_scholar, SECOND) == 1
     with Store(db_url) as store:
@@ -238,7 +238,7 @@ def test_two_passes_started_together_fetch_each_author_once(
     assert cli("authors", "add", *ids, "--db", db_url).returncode == 0
     passes = [start("refresh", "--db", db_url) for _ in range(2)]
     for proc in passes:
-        out, err = finish(proc)
+        _out, err = finish(proc)
         assert proc.returncode == 0, err
     assert {scholar_id: asked(fake_scholar, scholar_id) for scholar_id in ids} == {
         scholar_id: 1 for scholar_id in ids}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -117,11 +118,12 @@ def test_authors_are_refreshed_at_their_own_offsets(
         phase = ((second - EPOCH).total_seconds()) % interval
         distance = abs(phase - stable_offset(scholar_id, interval))
         assert min(distance, interval - distance) < 0.6, scholar_id  # fired at its own slot
-        assert timedelta(seconds=1.8) <= second - first <= timedelta(seconds=6.6)  # slot nearest +4 s
+        # the slot nearest +4 s
+        assert timedelta(seconds=1.8) <= second - first <= timedelta(seconds=6.6)
         second_round.append((second, scholar_id))
     # the second round happens in the order of the slots, not all at once
     times = sorted(t for t, _ in second_round)
-    assert all(b - a >= timedelta(seconds=0.4) for a, b in zip(times, times[1:]))
+    assert all(b - a >= timedelta(seconds=0.4) for a, b in itertools.pairwise(times))
     assert set(results) == set(ids)
     assert scheduler.last_success() is not None
     assert all(store.latest(i) is not None for i in ids)
@@ -206,8 +208,10 @@ def test_a_restart_continues_the_plan(
         time.sleep(0.3)
         requested = [r.split("user=")[1][:12] for r in fake_scholar.requests]
         assert sorted(requested) == sorted(overdue)  # fresh ones were not fetched again
-        times = sorted(a.at for i in overdue for a in store.attempts(i) if a.at > utcnow() - timedelta(minutes=5))
-        assert all(b - a >= timedelta(seconds=0.4) for a, b in zip(times, times[1:])), times  # no burst
+        recent = utcnow() - timedelta(minutes=5)
+        times = sorted(a.at for i in overdue for a in store.attempts(i) if a.at > recent)
+        # no burst
+        assert all(b - a >= timedelta(seconds=0.4) for a, b in itertools.pairwise(times)), times
 
 
 def test_two_refreshes_of_one_author_never_overlap(
@@ -250,8 +254,8 @@ def test_two_refreshes_of_one_author_never_overlap(
     assert len(spans) >= 10
     for scholar_id in ids:
         mine = sorted((s for s in spans if s[1] == scholar_id), key=lambda s: s[2])
-        assert all(nxt[2] >= cur[3] for cur, nxt in zip(mine, mine[1:])), scholar_id
+        assert all(nxt[2] >= cur[3] for cur, nxt in itertools.pairwise(mine)), scholar_id
     for tag in "ab":  # one fetch at a time per process
         mine = sorted((s for s in spans if s[0] == tag), key=lambda s: s[2])
-        assert all(nxt[2] >= cur[3] for cur, nxt in zip(mine, mine[1:])), tag
+        assert all(nxt[2] >= cur[3] for cur, nxt in itertools.pairwise(mine)), tag
     assert {s[0] for s in spans} == {"a", "b"}

@@ -116,18 +116,21 @@ async def test_badges_chart_and_papers(client: httpx.AsyncClient) -> None:
     assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
     assert "2025" in [t.text for t in ET.fromstring(chart.content).iter(f"{SVG_NS}text")]
     title = ET.fromstring(chart.content).find(f"{SVG_NS}title")
-    assert title is not None and title.text == "Zoë Ångström: citations per year"  # the author's name
+    # the author's name
+    assert title is not None and title.text == "Zoë Ångström: citations per year"
     counts = pubs(12)
     for key in (f"{FRESH}:P00000000005", "P00000000005"):
         r = await client.get(f"/authors/{FRESH}/papers/{key}/shields.json")
         assert r.status_code == 200
-        assert r.json() == {"schemaVersion": 1, "label": "citations", "message": str(counts["P00000000005"])}
+        assert r.json() == {"schemaVersion": 1, "label": "citations",
+                            "message": str(counts["P00000000005"])}
 
 
 async def test_badge_query_parameters(client: httpx.AsyncClient) -> None:
     r = await client.get(
         f"/authors/{FRESH}/badges/citations.svg",
-        params={"label": "cited by", "color": "9cf", "labelColor": "f6f6f6", "style": "for-the-badge"},
+        params={"label": "cited by", "color": "9cf", "labelColor": "f6f6f6",
+                "style": "for-the-badge"},
     )
     assert r.status_code == 200
     root = ET.fromstring(r.content)
@@ -184,7 +187,8 @@ async def test_untracked_author(client: httpx.AsyncClient) -> None:
     for name in ("gs_data.json", "status.json", "history.csv", "chart.svg"):
         r = await client.get(f"/authors/{UNTRACKED}/{name}")
         assert r.status_code == 404 and r.json() == {"error": "not tracked"}, name
-    for name in ("gs_data_shieldsio.json", "shields/citations.json", "papers/ABCDEFGHIJKL/shields.json"):
+    for name in ("gs_data_shieldsio.json", "shields/citations.json",
+                 "papers/ABCDEFGHIJKL/shields.json"):
         r = await client.get(f"/authors/{UNTRACKED}/{name}")
         assert r.status_code == 404
         assert r.json() == {"schemaVersion": 1, "label": "scholar", "message": "not tracked",
@@ -227,7 +231,8 @@ async def test_stale_data_keeps_numbers_turns_grey(client: httpx.AsyncClient) ->
     assert status["stale"] is True and "old" in status["stale_reason"]
     fresh_status = (await client.get(f"/authors/{FRESH}/status.json")).json()
     assert fresh_status["stale"] is False
-    stale_badge = ET.fromstring((await client.get(f"/authors/{STALE}/badges/citations.svg")).content)
+    stale_svg = (await client.get(f"/authors/{STALE}/badges/citations.svg")).content
+    stale_badge = ET.fromstring(stale_svg)
     fills = [el.attrib.get("fill") for el in stale_badge.iter(f"{SVG_NS}rect")]
     assert "#9f9f9f" in fills
     # the user's colour cannot hide staleness; the number is still there
@@ -316,7 +321,8 @@ async def test_admin_routes_need_the_right_token(client: httpx.AsyncClient) -> N
     bad = await client.post("/authors", json={"ids": ["bad id"]}, headers=auth)
     assert bad.status_code == 400 and "not a Google Scholar id" in bad.json()["detail"]
     assert (await client.delete(f"/authors/{FRESH}")).status_code == 401
-    assert (await client.delete(f"/authors/{FRESH}", headers={"Authorization": "Bearer x"})).status_code == 401
+    bad_token = {"Authorization": "Bearer x"}
+    assert (await client.delete(f"/authors/{FRESH}", headers=bad_token)).status_code == 401
     gone = await client.delete(f"/authors/{FRESH}", headers=auth)
     assert gone.status_code == 200
     after = await client.get(f"/authors/{FRESH}/gs_data.json")
@@ -330,7 +336,8 @@ async def test_admin_routes_absent_without_token(db_url: str) -> None:
     async with client_for(make_app(db_url, admin_token=None)) as c:
         assert (await c.post("/authors", json={"ids": [FRESH]})).status_code in (404, 405)
         auth = {"Authorization": f"Bearer {TOKEN}"}
-        assert (await c.post("/authors", json={"ids": [FRESH]}, headers=auth)).status_code in (404, 405)
+        added = await c.post("/authors", json={"ids": [FRESH]}, headers=auth)
+        assert added.status_code in (404, 405)
         assert (await c.delete(f"/authors/{FRESH}", headers=auth)).status_code in (404, 405)
         assert (await c.post(f"/authors/{FRESH}/refresh", headers=auth)).status_code in (404, 405)
         paths = (await c.get("/openapi.json")).json()["paths"]
@@ -424,7 +431,7 @@ async def test_an_idle_poll_does_not_list_the_authors(
     assert (await client.get(f"/authors/{STALE}/status.json")).status_code == 404
 
 
-async def test_admin_refresh_fetches_in_background(db_url: str, fake_scholar) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_refresh_fetches_in_background(db_url: str, fake_scholar) -> None:
     import anyio
 
     fake_scholar.add_profile(STALE, pubs=30, citations=4321)
@@ -434,7 +441,8 @@ async def test_admin_refresh_fetches_in_background(db_url: str, fake_scholar) ->
                          headers={"Authorization": f"Bearer {TOKEN}"})
         assert r.status_code == 202 and r.json() == {"queued": STALE}
         with anyio.fail_after(20):
-            while (await c.get(f"/authors/{STALE}/shields/citations.json")).json()["message"] != "4321":
+            shields = f"/authors/{STALE}/shields/citations.json"
+            while (await c.get(shields)).json()["message"] != "4321":
                 await anyio.sleep(0.05)
         status = (await c.get(f"/authors/{STALE}/status.json")).json()
         assert status["outcome"] == "ok" and status["stale"] is False

@@ -80,44 +80,44 @@ def port_of(base: str) -> int:
 def test_a_strangers_120_mb_post_is_refused_unread(db_url: str, tmp_path: Path) -> None:
     """An unauthenticated 120 MB ``POST /authors``: 401 from the headers, the connection cut,
     the server's memory unchanged and public answers not held up meanwhile."""
-    with running_serve(db_url, tmp_path, {"SCHOLAR_STATS_ADMIN_TOKEN": TOKEN}) as (base, proc):
-        with httpx.Client(base_url=base) as public:
-            for _ in range(50):
-                assert public.get(BADGE).status_code == 200
-            before = peak_rss_kib(proc.pid)
-            total = 120 * 2**20
-            result: dict[str, Any] = {"sent": 0}
-            done = threading.Event()
+    with running_serve(db_url, tmp_path, {"SCHOLAR_STATS_ADMIN_TOKEN": TOKEN}) as (base, proc), \
+            httpx.Client(base_url=base) as public:
+        for _ in range(50):
+            assert public.get(BADGE).status_code == 200
+        before = peak_rss_kib(proc.pid)
+        total = 120 * 2**20
+        result: dict[str, Any] = {"sent": 0}
+        done = threading.Event()
 
-            def stranger() -> None:
-                item = b'"AAAAAAAAAAAA", '
-                chunk = item * (2**20 // len(item))
-                with socket.create_connection(("127.0.0.1", port_of(base))) as sock:
-                    try:
-                        sock.sendall(post_head("/authors", ["Content-Type: application/json",
-                                                            f"Content-Length: {total}"]))
-                        sock.sendall(b'{"ids": [')
-                        while result["sent"] < total - 2**20:
-                            sock.sendall(chunk)
-                            result["sent"] += len(chunk)
-                    except OSError as exc:
-                        result["send_error"] = exc
-                    sock.settimeout(10)
-                    try:
-                        result["status"] = read_response(sock.makefile("rb"))[0]
-                    except OSError as exc:
-                        result["read_error"] = exc
-                done.set()
+        def stranger() -> None:
+            item = b'"AAAAAAAAAAAA", '
+            chunk = item * (2**20 // len(item))
+            with socket.create_connection(("127.0.0.1", port_of(base))) as sock:
+                try:
+                    sock.sendall(post_head("/authors", ["Content-Type: application/json",
+                                                        f"Content-Length: {total}"]))
+                    sock.sendall(b'{"ids": [')
+                    while result["sent"] < total - 2**20:
+                        sock.sendall(chunk)
+                        result["sent"] += len(chunk)
+                except OSError as exc:
+                    result["send_error"] = exc
+                sock.settimeout(10)
+                try:
+                    result["status"] = read_response(sock.makefile("rb"))[0]
+                except OSError as exc:
+                    result["read_error"] = exc
+            done.set()
 
-            latencies: list[float] = []
-            thread = threading.Thread(target=stranger)
-            thread.start()
-            while not done.is_set() or len(latencies) < 20:
-                started = time.perf_counter()
-                assert public.get(BADGE).status_code == 200
-                latencies.append(time.perf_counter() - started)
-            thread.join(30)
-            growth_mib = (peak_rss_kib(proc.pid) - before) / 1024
+        latencies: list[float] = []
+        thread = threading.Thread(target=stranger)
+        thread.start()
+        while not done.is_set() or len(latencies) < 20:
+            started = time.perf_counter()
+            assert public.get(BADGE).status_code == 200
+            latencies.append(time.perf_counter() - started)
+        thread.join(30)
+        growth_mib = (peak_rss_kib(proc.pid) - before) / 1024
     assert growth_mib < 30, f"the server's peak RSS grew by {growth_mib:.0f} MiB"
     assert max(latencies) < 0.5, f"a public answer took {max(latencies):.2f} s"
     assert result["sent"] < 32 * 2**20, result  # the server stopped reading: sends failed
@@ -149,7 +149,8 @@ def test_the_token_is_checked_from_the_headers_alone(db_url: str) -> None:
             if expected == 401:
                 assert reply_headers["www-authenticate"] == "Bearer"
         # and for every admin route, not only POST /authors
-        for method, path in (("DELETE", f"/authors/{FRESH}"), ("POST", f"/authors/{FRESH}/refresh")):
+        for method, path in (("DELETE", f"/authors/{FRESH}"),
+                             ("POST", f"/authors/{FRESH}/refresh")):
             with socket.create_connection(("127.0.0.1", port_of(base)), timeout=5) as sock:
                 sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
                              .encode())
@@ -187,14 +188,17 @@ def test_admin_bodies_are_capped(db_url: str) -> None:
         r = httpx.post(f"{base}/authors", content=chunks(),
                        headers={**AUTH, "Content-Type": "application/json"})
         assert r.status_code == 200 and r.json()["tracked"] == ["NEWAUTHOR123"]
-        assert httpx.get(f"{base}/authors/NEWAUTHOR123/status.json").status_code == 404  # no data yet
+        # no data yet
+        assert httpx.get(f"{base}/authors/NEWAUTHOR123/status.json").status_code == 404
         assert httpx.post(f"{base}/authors", json={"ids": []}, headers=AUTH).status_code == 422
 
 
 # 10: badge query parameters and the rendered-reply cache
 
 
-def test_strangers_badge_queries_keep_the_servers_memory_bounded(db_url: str, tmp_path: Path) -> None:
+def test_strangers_badge_queries_keep_the_servers_memory_bounded(
+    db_url: str, tmp_path: Path
+) -> None:
     """3000 badges with distinct 60 kB colours (refused with 414, never kept), then 2000 with
     distinct labels at the length limit (drawn, kept within the cache's byte bound)."""
     cache_bytes = 2**20
@@ -246,7 +250,8 @@ def test_badge_parameters_over_their_limits(db_url: str) -> None:
         r = client.get(f"/authors/{FRESH}/shields/citations.json", params=long_query)
         assert r.status_code == 414 and r.json()["isError"] is True
         r = client.get(f"/authors/{FRESH}/gs_data.json", params=long_query)
-        assert r.status_code == 414 and r.json() == {"error": f"query string longer than {MAX_QUERY_BYTES} bytes"}
+        too_long = f"query string longer than {MAX_QUERY_BYTES} bytes"
+        assert r.status_code == 414 and r.json() == {"error": too_long}
 
 
 def test_the_reply_cache_is_bounded_in_items_and_bytes() -> None:
@@ -262,7 +267,8 @@ def test_the_reply_cache_is_bounded_in_items_and_bytes() -> None:
     cache.get_or_make(("badge", "k050"), lambda: reply(1000))
     assert ("badge", "k049") in cache._items and ("badge", "k040") not in cache._items
     huge = cache.get_or_make(("badge", "huge"), lambda: reply(20 * one))
-    assert len(huge.body) == 20 * one and ("badge", "huge") not in cache._items  # answered, not kept
+    # answered, not kept
+    assert len(huge.body) == 20 * one and ("badge", "huge") not in cache._items
     assert len(cache) == 10 and cache.bytes == 10 * one
     small = LRU(size=3, max_bytes=10**9)
     for i in range(10):
@@ -303,7 +309,8 @@ def test_the_database_going_away_and_coming_back(tmp_path: Path) -> None:
         fill_store(direct)
         upstream = sa.make_url(direct)
         forwarder = TcpForwarder((upstream.host or "127.0.0.1", upstream.port or 5432))
-        url = upstream.set(port=forwarder.port, password=password).render_as_string(hide_password=False)
+        url = upstream.set(port=forwarder.port, password=password).render_as_string(
+            hide_password=False)
         app = create_app(ServiceSettings(db_url=url, scheduler=False, poll_seconds=0.1,
                                          admin_token=TOKEN))
         bodies: list[str] = []
@@ -344,7 +351,8 @@ def test_the_database_going_away_and_coming_back(tmp_path: Path) -> None:
                 assert client.get("/metrics").status_code == 200
                 added = client.post("/authors", json={"ids": [UNTRACKED]}, headers=AUTH)
                 assert added.status_code == 200 and added.json()["added"] == [UNTRACKED]
-                assert client.get(f"/authors/{UNTRACKED}/status.json").status_code == 404  # tracked, no data
+                # tracked, no data
+                assert client.get(f"/authors/{UNTRACKED}/status.json").status_code == 404
                 lines = logs.lines()
         finally:
             forwarder.close()

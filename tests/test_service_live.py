@@ -55,7 +55,8 @@ def test_real_server_http(db_url: str) -> None:
         assert head.status_code == 200 and head.content == b""
         assert head.headers["content-length"] == r.headers["content-length"]
         not_modified = client.get(f"/authors/{FRESH}/gs_data.json",
-                                  headers={"If-None-Match": r.headers["etag"], "Accept-Encoding": "gzip"})
+                                  headers={"If-None-Match": r.headers["etag"],
+                                           "Accept-Encoding": "gzip"})
         assert not_modified.status_code == 304
         with client.stream("GET", f"/authors/{FRESH}/gs_data.json",
                            headers={"Accept-Encoding": "gzip"}) as stream:
@@ -117,7 +118,7 @@ def test_swaps_under_load_never_mix(db_url: str) -> None:
     assert all(versions == {"a", "b"} for versions in seen.values()), seen
 
 
-def test_scheduler_runs_in_the_same_process(tmp_path: Path, fake_scholar) -> None:  # type: ignore[no-untyped-def]
+def test_scheduler_runs_in_the_same_process(tmp_path: Path, fake_scholar) -> None:
     url = f"sqlite:///{tmp_path / 'sched.db'}"
     with Store(url) as store:
         store.add_authors([EMPTY], 86400, now())
@@ -175,14 +176,14 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _wait_until(check, what: str, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+def _wait_until(check, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, what
         time.sleep(0.1)
 
 
-def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:  # type: ignore[no-untyped-def]
+def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:
     """``serve --workers 2``: two processes answer on one port, the scheduler runs once in the
     supervisor, and what it records, or an admin change made in one worker, reaches both."""
     url = f"sqlite:///{tmp_path / 'workers.db'}"
@@ -215,7 +216,8 @@ def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:  # type: igno
 
         _wait_until(up, "serve --workers 2 did not come up")
         assert len(_children(proc.pid)) >= 2  # the workers (and multiprocessing's helper)
-        assert httpx.get(f"{base}/healthz").json()["scheduler"] == "running (in the supervisor process)"
+        health = httpx.get(f"{base}/healthz").json()
+        assert health["scheduler"] == "running (in the supervisor process)"
 
         # the supervisor's scheduler fetches the new author; every worker then serves it
         endpoint = f"/authors/{EMPTY}/shields/citations.json"
@@ -277,7 +279,7 @@ def test_serve_with_workers_and_no_scheduler(db_url: str, tmp_path: Path) -> Non
         proc.communicate(timeout=30)
 
 
-def test_fuzz_finds_no_server_errors(db_url: str, fake_scholar) -> None:  # type: ignore[no-untyped-def]
+def test_fuzz_finds_no_server_errors(db_url: str, fake_scholar) -> None:
     """schemathesis generates requests for every operation in the OpenAPI schema (admin ones
     with and without the token); none may answer 5xx. Bounded: 25 examples per operation."""
     from hypothesis import given
@@ -300,7 +302,8 @@ def test_fuzz_finds_no_server_errors(db_url: str, fake_scholar) -> None:  # type
                     response = case.call(base_url=base, headers=headers, timeout=10)
                     statuses.add(response.status_code)
                     if response.status_code >= 500:
-                        failures.append(f"{case.method} {case.formatted_path}: {response.status_code}")
+                        failures.append(
+                            f"{case.method} {case.formatted_path}: {response.status_code}")
 
             run()
     assert not failures, failures[:10]

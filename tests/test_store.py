@@ -180,7 +180,8 @@ def test_attempts_are_pruned_after_the_retention(db_url: str) -> None:
         kept = store.attempts(A)
         assert len(kept) == 11
         assert kept[0].at == T0 + 29 * DAY and kept[-1].at == T0 + 19 * DAY
-        assert kept[0].requests == 2 and kept[0].outcome == "ok" and kept[0].duration_seconds == 1.25
+        assert kept[0].requests == 2 and kept[0].outcome == "ok"
+        assert kept[0].duration_seconds == 1.25
         # before the shared request log exists, the budget counts the recorded attempts
         hour = timedelta(hours=1)
         assert store.recent_requests(T0 + 29 * DAY, hour) == [T0 + 29 * DAY] * 2
@@ -274,7 +275,8 @@ def _create_v1(url: str) -> None:
             f"INSERT INTO metric_history VALUES ('{A}', {ms}, 7, 3, 5, 4, 3, 2, 1)"
         )
         conn.exec_driver_sql(
-            f"INSERT INTO publications (scholar_id, pub_id, last_citations) VALUES ('{A}', '{A}:p1', 7)"
+            "INSERT INTO publications (scholar_id, pub_id, last_citations) "
+            f"VALUES ('{A}', '{A}:p1', 7)"
         )
         conn.exec_driver_sql(f"INSERT INTO pub_citations SELECT id, {ms}, 7 FROM publications")
         conn.exec_driver_sql(

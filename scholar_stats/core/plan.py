@@ -93,7 +93,7 @@ def next_due_after(
 
 def backoff_seconds(level: int, policy: Policy) -> float:
     """Pause after the ``level``-th consecutive block (0-based): initial * 2**level, capped."""
-    return min(policy.backoff_initial * 2 ** min(level, 32), policy.backoff_max)
+    return min(policy.backoff_initial * 2.0 ** min(level, 32), policy.backoff_max)
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,9 @@ def decode_body(content: bytes, content_type: str | None) -> str:
         if match:
             charset = match.group(1)
     if charset is None:
-        match = _META_CHARSET.search(content[:4096])
-        if match:
-            charset = match.group(1).decode("ascii")
+        meta = _META_CHARSET.search(content[:4096])
+        if meta:
+            charset = meta.group(1).decode("ascii")
     charset = (charset or "utf-8").lower()
     # As browsers do (WHATWG Encoding): pages labelled Latin-1 or ASCII are decoded as cp1252.
     if charset in ("iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii"):
@@ -247,5 +247,6 @@ def bounded_transport(proxy: str | None, backend: BoundedBackend) -> httpx.HTTPT
             "network backend the way scholar-stats plugs it in; install the versions pinned "
             "in pyproject.toml"
         )
+    # the private attribute checked just above; httpx types the pool as possibly absent
     pool._network_backend = backend  # type: ignore[union-attr]
     return transport

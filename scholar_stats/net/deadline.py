@@ -6,6 +6,7 @@ how long it may still take, so a server that trickles one byte at a time cannot 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -59,10 +60,8 @@ class Cancellation:
 
 
 def _shut_down(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):  # already closed or never connected: nothing waits on it
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed or never connected: nothing is waiting on it
 
 
 class Deadline:

@@ -20,6 +20,10 @@ import importlib.resources
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO, cast
+
+if TYPE_CHECKING:
+    from badgepy.precalculated_text_measurer import PrecalculatedTextMeasurer
 
 STYLES = ("flat", "flat-square", "plastic", "for-the-badge", "social")
 MAX_TEXT = 64
@@ -101,13 +105,14 @@ def clean_text(text: str, limit: int = MAX_TEXT) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _measurer():  # type: ignore[no-untyped-def]
+def _measurer() -> PrecalculatedTextMeasurer:
     """badgepy's width table, loaded once on first use (not at import time)."""
     from badgepy.precalculated_text_measurer import PrecalculatedTextMeasurer
 
     path = importlib.resources.files("badgepy").joinpath("default-widths.json")
     with path.open(encoding="utf-8") as stream:
-        return PrecalculatedTextMeasurer.from_json(stream)
+        # badgepy asks for a TextIO; a resource opened in text mode is one, typed as IO[str]
+        return PrecalculatedTextMeasurer.from_json(cast("TextIO", stream))
 
 
 def text_width(text: str) -> float:

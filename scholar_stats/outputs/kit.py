@@ -57,6 +57,10 @@ def paper_counts(scholar_id: str, gs_data: Mapping[str, Any]) -> dict[str, int]:
     return counts
 
 
+def card_svg(gs_data: Mapping[str, Any], *, stale: bool) -> bytes:
+    return render_card(gs_data, stale=stale)
+
+
 def kit_files(data: AuthorData, *, stale: bool = False) -> dict[str, bytes]:
     """Relative path → bytes of an author's kit (everything but the data files)."""
     values = data.metrics.as_dict()
@@ -66,7 +70,7 @@ def kit_files(data: AuthorData, *, stale: bool = False) -> dict[str, bytes]:
     }
     gs = data.gs_data
     files[CHART] = chart_svg(gs.get("cites_per_year") or {}, data.name)
-    files[CARD] = render_card(gs, stale=stale)
+    files[CARD] = card_svg(gs, stale=stale)
     for short, count in paper_counts(data.scholar_id, gs).items():
         files[f"{PAPERS_DIR}/{short}.json"] = paper_endpoint(count)
     return files

@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 from scholar_stats.core.model import FetchStatus, Metrics
 from scholar_stats.outputs.render import GS_DATA, STATUS
@@ -55,7 +56,7 @@ def reports_from_files(
     return reports
 
 
-def _gs_data(data: bytes | None) -> dict | None:
+def _gs_data(data: bytes | None) -> dict[str, Any] | None:
     try:
         record = json.loads(data) if data else None
     except ValueError:
@@ -63,7 +64,7 @@ def _gs_data(data: bytes | None) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-def _metrics(record: dict | None) -> Metrics | None:
+def _metrics(record: dict[str, Any] | None) -> Metrics | None:
     try:
         return Metrics.from_gs_data(record) if record else None
     except (KeyError, TypeError):
@@ -79,7 +80,7 @@ def _status(data: bytes | None) -> FetchStatus | None:
 
 def _cell(metric: str, old: Metrics | None, new: Metrics | None) -> str:
     if new is None:
-        return "–"
+        return "\N{EN DASH}"  # an empty cell
     value = new.as_dict()[metric]
     if old is None:
         return f"{value:,}"

@@ -150,7 +150,8 @@ def run_action(env: Mapping[str, str]) -> int:
 
 
 def main() -> int:
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # log order
+    # line buffering keeps the log in order; stdout is a TextIOWrapper, typed as TextIO
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     try:
         return run_action(os.environ)
     except ScholarStatsError as exc:

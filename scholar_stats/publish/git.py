@@ -22,7 +22,7 @@ from scholar_stats.errors import ScholarStatsError, UsageError
 log = logging.getLogger(__name__)
 
 
-TOKEN_ENV = "GITHUB_TOKEN"
+TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105  the variable's name, not a token
 
 
 GIT_TIMEOUT = 300.0
@@ -229,8 +229,8 @@ class GitSession:
         sha = self.remote_sha(remote, branch)
         if sha is None:
             return None
-        self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
-                 "--", remote, f"refs/heads/{branch}")
+        self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                 "--no-recurse-submodules", "--", remote, f"refs/heads/{branch}")
         if self.run("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode != 0:
             # the branch moved between ls-remote and fetch: ask for the exact commit
             self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--", remote, sha)
@@ -245,7 +245,7 @@ class GitSession:
         entries: dict[str, tuple[str, str]] = {}
         for entry in filter(None, self.run("ls-tree", "-r", "-z", tree).stdout.split(b"\0")):
             meta, path = entry.split(b"\t", 1)
-            mode, file_kind, sha = meta.decode().split()
+            mode, _kind, sha = meta.decode().split()
             entries[os.fsdecode(path)] = (mode, sha)
         return entries
 
@@ -283,7 +283,7 @@ class GitSession:
         hashed = self.out("hash-object", "-w", "--no-filters", "--stdin-paths",
                           input=listing.encode()).split() if changed else []
         entries = {**kept, **reused, **{path: ("100644", sha)
-                                        for path, sha in zip(changed, hashed)}}
+                                        for path, sha in zip(changed, hashed, strict=True)}}
         env = {"GIT_INDEX_FILE": str(self.index)}
         self.index.unlink(missing_ok=True)
         self.run("read-tree", "--empty", env=env)

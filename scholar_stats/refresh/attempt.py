@@ -85,7 +85,6 @@ def attempt_fetch(
             f"{metrics.h_index}, {metrics.publications} publications"
         )
     else:
-        assert error is not None
         text = str(error)
         message = text if text.startswith(scholar_id) else f"{scholar_id}: {text}"
     status = FetchStatus(

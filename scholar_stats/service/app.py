@@ -110,7 +110,8 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
                 reply = resolve(service.snapshot, params["scholar_id"], rest(**params),
                                 dict(request.query_params))
             start, body = reply_messages(reply, request.method, request.headers.raw)
-            headers = {k.decode(): v.decode() for k, v in start["headers"] if k != b"content-length"}
+            headers = {k.decode(): v.decode() for k, v in start["headers"]
+                       if k != b"content-length"}
             return Response(body, status_code=start["status"], headers=headers)
 
         handler.__doc__ = summary
@@ -140,7 +141,9 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
 
     @app.api_route("/authors/{scholar_id}/shields/{metric}.json", methods=["GET"],
                    response_class=Response, responses={200: {"content": {"application/json": {}}}})
-    async def shields_json(request: Request, scholar_id: str = sid, metric: str = metric_path) -> Response:
+    async def shields_json(
+        request: Request, scholar_id: str = sid, metric: str = metric_path
+    ) -> Response:
         """shields.io endpoint JSON for one metric."""
         return await endpoint(request)
 
@@ -180,7 +183,8 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         label: str | None = Query(None, description="left text (default: the metric's label)"),
         color: str | None = Query(None, description="shields colour name or hex, e.g. 9cf"),
         labelColor: str | None = Query(None, description="left background, e.g. f6f6f6"),
-        style: str | None = Query(None, description="flat, flat-square, plastic, for-the-badge, social"),
+        style: str | None = Query(
+            None, description="flat, flat-square, plastic, for-the-badge, social"),
     ) -> Response:
         """A shields-style SVG badge rendered by the service (grey when the data is stale)."""
         return await badge(request)

@@ -68,7 +68,9 @@ def _accepts_gzip(header: bytes) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _fixed_headers(ctype: bytes, cache: bytes, gzip_variant: bool | None) -> tuple[tuple[bytes, bytes], ...]:
+def _fixed_headers(
+    ctype: bytes, cache: bytes, gzip_variant: bool | None
+) -> tuple[tuple[bytes, bytes], ...]:
     """The headers every answer of one kind shares (``gzip_variant``: None when the reply has no
     gzip form, else whether this answer is the gzipped one); built once, not per request."""
     out = [
@@ -86,7 +88,9 @@ def _fixed_headers(ctype: bytes, cache: bytes, gzip_variant: bool | None) -> tup
     return tuple(out)
 
 
-def reply_messages(reply: Reply, method: str, headers: list[tuple[bytes, bytes]]) -> tuple[Message, bytes]:
+def reply_messages(
+    reply: Reply, method: str, headers: list[tuple[bytes, bytes]]
+) -> tuple[Message, bytes]:
     """The ``http.response.start`` message and body for ``reply`` given the request headers."""
     inm = accept = None
     for key, value in headers:

@@ -331,7 +331,9 @@ class Service:
                 until = self.store.paused_until(datetime.now(timezone.utc))
             except DATABASE_DOWN as exc:  # health must answer even then
                 return f"unknown ({type(exc).__name__}; {where})"
-            return f"paused until {until.isoformat(timespec='seconds')} ({where})" if until else f"running ({where})"
+            if until is None:
+                return f"running ({where})"
+            return f"paused until {until.isoformat(timespec='seconds')} ({where})"
         if self.scheduler is None:
             return "disabled"
         try:

@@ -7,7 +7,6 @@ and a byte budget.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import hashlib
@@ -16,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from scholar_stats import config
 
@@ -25,6 +24,8 @@ NO_CACHE = b"no-cache"
 # The rendered-reply cache (custom badges, charts, paper endpoints, parsed profiles): its
 # limits are the settings badge_cache and badge_cache_bytes.
 DEFAULT_CACHE_BYTES: int = config.default("badge_cache_bytes")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +62,8 @@ class Reply:
     def body(self) -> bytes:
         if self.stored is not None:
             return self.stored
-        if self.gz is None:  # pragma: no cover - make() keeps one of the two
-            raise ValueError("a reply without a body")
+        if self.gz is None:
+            raise ValueError("a reply keeps its body, its gzip bytes or both")
         return _inflate(self.gz)
 
     @property
@@ -74,7 +75,6 @@ class Reply:
 def _inflate(packed: bytes) -> bytes:
     """Identity bodies of compact replies; hot authors stay inflated (bytes cache their hash)."""
     return gzip.decompress(packed)
-
 
 
 def footprint(value: Any) -> int:
@@ -104,11 +104,15 @@ class LRU:
         self._costs: dict[tuple[Any, ...], int] = {}
         self._lock = threading.Lock()
 
-    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """The reply kept under ``key``, else ``make()``'s (each key's kind names its type)."""
         reply = self._items.get(key)  # a hit takes no lock: each OrderedDict call is atomic
         if reply is not None:
-            with contextlib.suppress(KeyError):  # evicted by another thread meanwhile: still whole
+            # SIM105: a hit is the service's hot path, and suppress() costs a call and a context
+            try:  # noqa: SIM105  see above
                 self._items.move_to_end(key)
+            except KeyError:  # evicted by another thread meanwhile; the reply is still whole
+                pass
             return reply
         reply = make()
         cost = footprint(key) + footprint(reply)

@@ -133,7 +133,8 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) ->
             from scholar_stats.refresh.engine import RefreshEngine
             from scholar_stats.refresh.scheduler import RefreshScheduler
 
-            assert settings.fetch is not None
+            if settings.fetch is None:  # service_settings always sets it
+                raise ValueError("the scheduler needs the Scholar settings")
             engine = RefreshEngine(store, settings.fetch,
                                    requests_per_hour=settings.requests_per_hour)
             scheduler = RefreshScheduler(engine)

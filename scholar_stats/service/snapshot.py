@@ -44,7 +44,6 @@ _NO_PARAMS = (None,) * len(BADGE_QUERY)
 # percent-encoded; a longer one gets 414 before it is parsed.
 MAX_QUERY_BYTES = 2048
 
-
 def content_type(name: str) -> bytes:
     if name.endswith(".svg"):
         return SVG
@@ -175,7 +174,7 @@ def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], di
         cites = {str(k): int(v) for k, v in (gs.get("cites_per_year") or {}).items()}
         return pubs, cites, str(gs.get("name") or entry.scholar_id)
 
-    return snapshot.cache.get_or_make(("profile", entry.scholar_id, entry.version), make)  # type: ignore[return-value]
+    return snapshot.cache.get_or_make(("profile", entry.scholar_id, entry.version), make)
 
 
 @dataclass
@@ -267,10 +266,10 @@ def _picture(snapshot: Snapshot, entry: AuthorEntry, name: str) -> Reply:
             _pubs, cites, author = _profile(snapshot, entry)
             svg = kit.chart_svg(cites, author)
         else:  # the card needs the whole record; parsed here, once per version
-            svg = kit.render_card(json.loads(entry.files["gs_data.json"].body), stale=entry.stale)
+            svg = kit.card_svg(json.loads(entry.files["gs_data.json"].body), stale=entry.stale)
         return Reply.make(svg, SVG, cache=cache_header(snapshot.max_age))
 
-    return snapshot.cache.get_or_make((name, entry.scholar_id, entry.version), make)  # type: ignore[no-any-return]
+    return snapshot.cache.get_or_make((name, entry.scholar_id, entry.version), make)
 
 
 def _svg_badge(
@@ -280,13 +279,14 @@ def _svg_badge(
         return error_reply(404, "unknown metric", badge="svg")
     if entry is None:
         return error_reply(404, NOT_TRACKED, badge="svg")
-    if entry.values is None:
+    values = entry.values  # narrowed here, for make() below
+    if values is None:
         return error_reply(404, "no data yet", badge="svg")
     params = tuple(query.get(name) for name in BADGE_QUERY) if query else _NO_PARAMS
     key = ("badge", entry.scholar_id, entry.version, metric, params)
 
     def make() -> Reply:
-        for name, value in zip(BADGE_QUERY, params):
+        for name, value in zip(BADGE_QUERY, params, strict=True):
             if value is not None and len(value) > BADGE_PARAM_LIMITS[name]:
                 return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} characters",
                                    badge="svg")
@@ -294,7 +294,7 @@ def _svg_badge(
         try:
             badge = badges.make_badge(
                 entry.labels[metric] if label is None else label,
-                str(entry.values[metric]),  # type: ignore[index]
+                str(values[metric]),
                 color=color, label_color=label_color, style=style, logo=True,
             )
         except badges.BadgeParamError as exc:

@@ -1,1 +1,2 @@
-"""Where profiles come from. One subpackage per outside service, each the only code that talks to it."""
+"""Where profiles come from. One subpackage per outside service, each the only code that
+talks to it."""

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from scholar_stats.core.plan import (
     check_interval,
 )
+from scholar_stats.store.base import StoreBase
 from scholar_stats.store.schema import (
     attempts,
     authors,
@@ -25,8 +26,6 @@ from scholar_stats.store.values import TrackedAuthor, author_from_row
 
 log = logging.getLogger(__name__)
 
-
-from scholar_stats.store.base import StoreBase
 
 
 class AuthorRows(StoreBase):
@@ -63,7 +62,8 @@ class AuthorRows(StoreBase):
             sa.select(scheduler_state.c.value).where(scheduler_state.c.key == "roster")
         ).scalar()
         conn.execute(sa.delete(scheduler_state).where(scheduler_state.c.key == "roster"))
-        conn.execute(sa.insert(scheduler_state).values(key="roster", value=str(int(current or 0) + 1)))
+        roster = str(int(current or 0) + 1)
+        conn.execute(sa.insert(scheduler_state).values(key="roster", value=roster))
 
     def remove_author(self, scholar_id: str) -> bool:
         """Stop tracking and delete everything kept about the author."""
@@ -129,7 +129,8 @@ class AuthorRows(StoreBase):
                 .where(authors.c.next_due_at <= now)
                 .where(sa.or_(authors.c.lease_until.is_(None), authors.c.lease_until <= now))
             )
-            return sorted((author_from_row(row) for row in rows), key=lambda a: (a.next_due, a.scholar_id))
+            return sorted((author_from_row(row) for row in rows),
+                          key=lambda a: (a.next_due, a.scholar_id))
 
     def mark_due(self, scholar_id: str, now: datetime) -> bool:
         """Ask whichever scheduler runs on this store to fetch the author at its next tick

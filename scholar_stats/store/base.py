@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from scholar_stats.errors import StoreUnavailable, UsageError
+from scholar_stats.extras import missing_extra
 from scholar_stats.store.connect import default_db_url, make_engine, parse_db_url
 from scholar_stats.store.schema import (
     MARKER,
@@ -161,7 +162,8 @@ class StoreBase:
             return
         with self._connect() as conn:
             raw = conn.connection.driver_connection  # not SQLAlchemy's: no BEGIN around it
-            assert raw is not None
+            if raw is None:
+                raise StoreUnavailable(f"{self.display_url}: the SQLite connection is closed")
             raw.execute("PRAGMA journal_mode=WAL")
 
     @property
@@ -180,6 +182,8 @@ class StoreBase:
                 f"{exc.strerror or exc}"
             ) from None
         except (sa.exc.ArgumentError, ImportError) as exc:
+            if isinstance(exc, ModuleNotFoundError) and missing_extra(exc):
+                raise  # psycopg without the [postgres] extra: the CLI says what to install
             hint = ""
             if isinstance(exc, ImportError):
                 hint = f" (its driver is not installed: {exc.name or exc})"

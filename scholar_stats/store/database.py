@@ -1,7 +1,8 @@
 """The store: tracked authors, their latest profile, change-only history and fetch attempts.
 
 SQLAlchemy 2 Core over SQLite (the default, a file in the user data directory) or PostgreSQL
-(``postgresql+psycopg://``). One ``Store`` per process (assembled from the parts in this package); it owns its engine, nothing is global.
+(``postgresql+psycopg://``). One ``Store`` per process (assembled from the parts in this
+package); it owns its engine, nothing is global.
 
 Why the tables look the way they do:
 
@@ -9,7 +10,7 @@ Why the tables look the way they do:
   rebuilt byte for byte, plus the since-year the badges need.
 - ``metric_history`` and ``pub_citations`` get a row only when a value changes; the last time an
   author was checked is ``authors.last_success_at``. Storage grows with changes, not with
-  days × publications (see ``benchmarks/store.py``).
+  days times publications (see ``benchmarks/store.py``).
 - ``publications.last_citations`` is the current count, so recording a fetch compares against
   one small query instead of parsing the previous profile.
 - ``attempts`` logs every try (pruned after ``Policy.attempt_retention``) and lets a restarted

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from scholar_stats.store.base import StoreBase
 from scholar_stats.store.schema import (
     attempts,
     authors,
@@ -19,8 +20,6 @@ from scholar_stats.store.values import Lease, Pause, holder_is_gone, this_proces
 
 log = logging.getLogger(__name__)
 
-
-from scholar_stats.store.base import StoreBase
 
 
 class Pacing(StoreBase):

@@ -6,11 +6,13 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from scholar_stats.core.model import AuthorData, FetchStatus, Metrics
 from scholar_stats.outputs.history import HistoryRow
+from scholar_stats.store.base import StoreBase
 from scholar_stats.store.schema import (
     METRIC_COLUMNS,
     attempts,
@@ -25,11 +27,13 @@ from scholar_stats.store.values import Attempt, TrackedAuthor
 log = logging.getLogger(__name__)
 
 
-from scholar_stats.store.base import StoreBase
-
 
 class Reads(StoreBase):
     """Reads of recorded profiles, history and attempts (part of ``Store``)."""
+
+    if TYPE_CHECKING:  # from ``AuthorRows``, the part of ``Store`` this one is assembled with
+
+        def get_author(self, scholar_id: str) -> TrackedAuthor | None: ...
 
     def latest(self, scholar_id: str) -> AuthorData | None:
         """The last good profile, exactly as fetched (``gs_data.json`` rebuilds byte for byte)."""

@@ -9,12 +9,13 @@ import json
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scholar_stats.core.model import AuthorData
+from scholar_stats.core.plan import Pause
 from scholar_stats.store.base import StoreBase
 from scholar_stats.store.schema import (
     METRIC_COLUMNS,
@@ -33,6 +34,12 @@ log = logging.getLogger(__name__)
 
 class Recording(StoreBase):
     """Recording attempts and their results (part of ``Store``)."""
+
+    if TYPE_CHECKING:  # from ``Pacing``, the part of ``Store`` this one is assembled with
+
+        def _pause_in(self, conn: Connection) -> Pause | None: ...
+
+        def _set_pause(self, conn: Connection, pause: Pause | None) -> None: ...
 
     def record_attempts(
         self, records: Iterable[AttemptRecord], now: datetime, *, pause: PauseChange = KEEP,
@@ -130,8 +137,10 @@ class Recording(StoreBase):
     ) -> dict[str, datetime]:
         """The time each success is stored at: ``now``, or 1 ms after the author's previous
         success if that was not earlier (history keys are (author, time); order is kept)."""
-        now = UtcMillis().process_result_value(UtcMillis().process_bind_param(now, None), None)
-        assert now is not None
+        stored = UtcMillis().process_result_value(UtcMillis().process_bind_param(now, None), None)
+        if stored is None:  # only None maps to None
+            raise ValueError("a success needs a time")
+        now = stored
         return {
             sid: now if sid not in before or before[sid] < now
             else before[sid] + timedelta(milliseconds=1)
@@ -183,7 +192,7 @@ class Recording(StoreBase):
             values = tuple(data.metrics.as_dict().values())
             if last.get(data.scholar_id) != values:
                 rows.append({"scholar_id": data.scholar_id, "at": at[data.scholar_id],
-                             **dict(zip(METRIC_COLUMNS, values))})
+                             **dict(zip(METRIC_COLUMNS, values, strict=True))})
         if rows:
             conn.execute(sa.insert(metric_history), rows)
 

@@ -1,1 +1,2 @@
-"""Google Scholar: ``client`` fetches the pages over HTTP, ``parse`` turns them into an ``AuthorData``."""
+"""Google Scholar: ``client`` fetches the pages over HTTP, ``parse`` turns them into an
+``AuthorData``."""

@@ -246,8 +246,7 @@ class ScholarClient:
             raise _Transient(f"connection failed ({type(exc).__name__})") from None
 
     def _answer(self, status: int, headers: httpx.Headers, body: bytes | None) -> str:
-        if status == 200:
-            assert body is not None
+        if status == 200 and body is not None:  # _get reads the body of every 200
             return decode_body(body, headers.get("content-type"))
         if status == 403:
             raise Blocked(f"Scholar refused the request (HTTP 403): {_BLOCK_ADVICE}")

@@ -163,7 +163,7 @@ def _failed_section(exc: BaseException) -> str:
 
 def to_gs_data(author: dict[str, Any], updated: datetime) -> dict[str, Any]:
     """scholarly's filled author → the AcadHomepage ``gs_data.json`` record (CONTRACT.md §2)."""
-    record = _plain(author)
+    record: dict[str, Any] = _plain(author)
     record["publications"] = {pub["author_pub_id"]: pub for pub in record["publications"]}
     record["updated"] = updated.isoformat(timespec="seconds")
     return record
@@ -307,7 +307,8 @@ def parse_profile(scholar_id: str, get_page: Callable[[str], str], now: datetime
             f"scholarly could not read the {section} part of the page "
             f"({type(exc).__name__}): Scholar changed its layout, or the page is damaged"
         ) from exc
-    assert source.first_page is not None
+    if source.first_page is None:  # scholarly returned without asking for the profile page
+        raise PageNotUnderstood("scholarly read no profile page")
     since = since_year(source.first_page)
     record = to_gs_data(author, now)
     check_record(scholar_id, record, since, now)
