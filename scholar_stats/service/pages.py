@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +31,7 @@ from scholar_stats.service.snapshot import (
     error_reply,
 )
 
+Handler = Callable[..., Awaitable[Response]]
 HTML = b"text/html; charset=utf-8"
 JS = b"text/javascript; charset=utf-8"
 MOST_CITED = 20
@@ -117,13 +118,27 @@ def _answer(request: Request, reply: Reply) -> Response:
     return Response(body, status_code=start["status"], headers=headers)
 
 
+def page_route(
+    app: FastAPI, path: str, responses: dict[int | str, dict[str, Any]]
+) -> Callable[[Handler], Handler]:
+    """GET in the OpenAPI schema, and HEAD beside it (kept out of the schema: one operation)."""
+
+    def register(handler: Handler) -> Handler:
+        app.add_api_route(path, handler, methods=["GET"], response_class=Response,
+                          responses=responses)
+        app.add_api_route(path, handler, methods=["HEAD"], response_class=Response,
+                          include_in_schema=False)
+        return handler
+
+    return register
+
+
 def add_page_routes(app: FastAPI, snapshot: Snapshot) -> None:
     """``/``, ``/authors/{id}/`` (``/authors/{id}`` redirects there) and ``/scholar-stats.js``."""
     script = Reply.make(kit.page_script(), JS, cache=cache_header(snapshot.max_age))
     last_index: list[Any] = [None, ""]  # (the authors mapping, its key): one digest per swap
 
-    @app.api_route("/", methods=["GET", "HEAD"], response_class=Response,
-                   responses={200: {"content": {"text/html": {}}}})
+    @page_route(app, "/", {200: {"content": {"text/html": {}}}})
     async def index(request: Request) -> Response:
         """The tracked authors with their main numbers (HTML)."""
         authors = snapshot.authors
@@ -137,14 +152,13 @@ def add_page_routes(app: FastAPI, snapshot: Snapshot) -> None:
         )
         return _answer(request, reply)
 
-    @app.api_route("/scholar-stats.js", methods=["GET", "HEAD"], response_class=Response,
-                   responses={200: {"content": {"text/javascript": {}}}})
+    @page_route(app, "/scholar-stats.js", {200: {"content": {"text/javascript": {}}}})
     async def page_script(request: Request) -> Response:
         """The homepage's include: fills AcadHomepage's elements from a base URL."""
         return _answer(request, script)
 
-    @app.api_route("/authors/{scholar_id}/", methods=["GET", "HEAD"], response_class=Response,
-                   responses={200: {"content": {"text/html": {}}}, 400: {}, 404: {}})
+    @page_route(app, "/authors/{scholar_id}/",
+                {200: {"content": {"text/html": {}}}, 400: {}, 404: {}})
     async def author_page(request: Request, scholar_id: str) -> Response:
         """One author: card, chart, history, most-cited papers, badge snippets (HTML)."""
         entry = snapshot.authors.get(scholar_id)
