@@ -1,7 +1,7 @@
 """Command line entry point.
 
-Only argparse, the standard library, ``errors`` and ``settings`` (the value parsers, standard
-library only) are imported here, so ``--help`` stays fast: each command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind it) is imported only when
+Only argparse, the standard library, ``errors``, ``settings`` (the value parsers, standard
+library only) and ``notify.urls`` (likewise) are imported here, so ``--help`` stays fast: each command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind it) is imported only when
 that command runs. Every flag has an environment variable; the flag wins.
 
 Environment defaults are read after parsing, and only for the flags of the command being run:
@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from scholar_stats import __version__
 from scholar_stats.errors import ScholarStatsError, UsageError
+from scholar_stats.notify.urls import parse_webhook_url, parse_webhook_urls
 from scholar_stats.settings import (
     parse_bool,
     parse_count,
@@ -57,6 +58,16 @@ class FromEnv:
 
     def resolve(self) -> Any:
         return read_env(self.name, self.default, self.parse)
+
+
+class _AppendOverEnv(argparse.Action):
+    """``append`` for a flag whose default is a ``FromEnv``: the flag's first use replaces the
+    environment's list (the flag wins), later uses add to it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        current = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, [*(current if isinstance(current, list) else []), values])
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -145,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fetch_tuning(fetch)
     _switch(fetch, "--force", env="FORCE",
             help="write even when the new numbers drop implausibly [env SCHOLAR_STATS_FORCE]")
+    fetch.add_argument(
+        "--notify", action=_AppendOverEnv, type=flag_type(parse_webhook_url), metavar="URL",
+        default=FromEnv("NOTIFY", [], parse_webhook_urls),
+        help="POST a message to this webhook (Slack, Discord or generic JSON) when a fetch "
+        "finds changes; repeatable. The URL is a secret and never printed "
+        "[env SCHOLAR_STATS_NOTIFY: URLs separated by commas or spaces]",
+    )
     fetch.set_defaults(handler="scholar_stats.commands.fetch:cli_fetch")
 
     publish = sub.add_parser(
