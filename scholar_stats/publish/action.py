@@ -5,7 +5,7 @@ runners) and the summary are easy to get wrong in bash and easy to test here. Th
 its inputs to environment variables; nothing from an input is ever pasted into a script.
 
     SCHOLAR_IDS             ids separated by spaces, commas or newlines (required)
-    SCHOLAR_STATS_BRANCH / _REMOTE / _REPO / _PROXY / _DEADLINE / _DELAY   as for the CLI
+    SCHOLAR_STATS_BRANCH / _REMOTE / _REPO / _PROXY / _DEADLINE / _DELAY / _NOTIFY   as for the CLI
     FAIL_ON_BLOCK           "true" makes a blocked fetch fail the job (default: warn only)
     GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, RUNNER_TEMP   set by GitHub Actions
 """
