@@ -109,13 +109,16 @@ def test_5xx_is_retried_with_the_same_idempotency_key(
     assert json.loads((tmp_path / "gs_data.json").read_text())["citedby"] == 1020
 
 
-def test_a_4xx_is_final(fake_scholar: FakeScholar, receiver: Receiver, tmp_path: Path) -> None:
+@pytest.mark.parametrize("status", ["404", "302"])
+def test_a_4xx_or_a_redirect_is_final(
+    fake_scholar: FakeScholar, receiver: Receiver, tmp_path: Path, status: str
+) -> None:
     changed_profiles(fake_scholar, SID, citations=1000)
     assert fetch(tmp_path, SID)[0] == 0
     changed_profiles(fake_scholar, SID, citations=1010)
-    receiver.mode = "404"
+    receiver.mode = status
     code, _out, err = fetch(tmp_path, SID, "--notify", receiver.url())
-    assert code == 0 and len(receiver.posts) == 1 and "refused: HTTP 404" in err
+    assert code == 0 and len(receiver.posts) == 1 and f"refused: HTTP {status}" in err
 
 
 def test_a_receiver_that_hangs_cannot_stretch_the_run_past_its_deadline(
