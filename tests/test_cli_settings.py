@@ -37,6 +37,7 @@ VARIABLES: dict[str, tuple[str | None, set[str]]] = {
     "DEADLINE": ("soon", FETCHING),
     "DELAY": ("-1", FETCHING),
     "FORCE": ("maybe", {"fetch"}),
+    "NOTIFY": ("ftp://hooks.invalid/secret-path", FETCHING),
     "SCHOLAR_URL": ("gopher://scholar.invalid", FETCHING),
     "TIMEOUT": ("twenty", FETCHING),
     "ATTEMPTS": ("1.5", FETCHING),
@@ -194,6 +195,7 @@ def test_a_command_refuses_a_bad_value_of_a_variable_it_uses(
     assert f"SCHOLAR_STATS_{name}" in err
     assert err.count("\n") == 1, err  # one line, no traceback, no usage block
     assert "pw@" not in err  # a proxy's password is never echoed
+    assert "secret-path" not in err  # nor any part of a webhook URL
     assert fake_scholar.requests == []
 
 

@@ -42,7 +42,7 @@ def test_success_writes_every_file(fake_scholar: FakeScholar, tmp_path: Path, ca
     assert fetch(REAL_ID, "--out", str(out)) == 0
     names = set(snapshot(out))
     assert names == {
-        "gs_data.json", "gs_data_shieldsio.json", "status.json",
+        "gs_data.json", "gs_data_shieldsio.json", "status.json", "changes.json", "changes.xml",
         *(f"shields/{m}.json" for m in ("citations", "citations-5y", "h-index", "h-index-5y",
                                           "i10-index", "i10-index-5y", "publications")),
     }
