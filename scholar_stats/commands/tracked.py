@@ -15,6 +15,7 @@ from scholar_stats.core.model import validate_scholar_id
 from scholar_stats.core.plan import utcnow
 from scholar_stats.errors import UsageError
 from scholar_stats.files import write_files
+from scholar_stats.notify.listener import attach as attach_notifier
 from scholar_stats.outputs.export import author_files
 from scholar_stats.outputs.history import HISTORY_COLUMNS, render_history_csv
 from scholar_stats.settings import FetchSettings
@@ -96,7 +97,6 @@ def cli_refresh(args: Any) -> int:
     fetched, is left to it.
     """
     from scholar_stats.net.deadline import Deadline
-    from scholar_stats.refresh.budget import BudgetSpent
     from scholar_stats.refresh.engine import RefreshEngine
 
     ids = _ids(args.scholar_ids)
@@ -117,31 +117,44 @@ def cli_refresh(args: Any) -> int:
             print("no author is due")
             return 0
         engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
-        worst = 0
-        for step in engine.run_pass(ids, due_only=due_pass, deadline=Deadline(settings.deadline)):
-            if step.stopped is not None:
-                print(f"scholar-stats: stopped before {step.scholar_id}: {step.stopped}; "
-                      "the rest stay due", file=sys.stderr)
-            elif step.busy is not None:
-                if not due_pass:
-                    print(f"scholar-stats: {step.busy}", file=sys.stderr)
-                    worst = max(worst, step.busy.exit_code)
-            elif step.outcome is None:
-                if not due_pass:
-                    print(f"scholar-stats: {step.scholar_id}: not fetched: the budget of "
-                          f"{engine.budget.limit} Scholar requests per hour cannot cover it "
-                          "now; try again later", file=sys.stderr)
-                    worst = max(worst, BudgetSpent.exit_code)
-            else:
-                outcome = step.outcome
-                stream = sys.stdout if outcome.ok else sys.stderr
-                print(("" if outcome.ok else "scholar-stats: ") + outcome.status.message,
-                      file=stream)
-                worst = max(worst, outcome.exit_code)
-                if outcome.exit_code == 3:
-                    print("scholar-stats: Scholar blocked us; the other authors wait for the "
-                          "pause to end", file=sys.stderr)
-        return worst
+        deadline = Deadline(settings.deadline)
+        notifier = attach_notifier(engine, args.notify, settings, deadline)
+        try:
+            return _run_pass(engine, ids, due_pass, deadline)
+        finally:
+            if notifier is not None:  # sent within what is left of the run's deadline
+                notifier.close(timeout=deadline.remaining())
+
+
+def _run_pass(engine: Any, ids: list[str], due_pass: bool, deadline: Any) -> int:
+    """Drive the engine's pass, one line per author; the highest exit code."""
+    from scholar_stats.refresh.budget import BudgetSpent
+
+    worst = 0
+    for step in engine.run_pass(ids, due_only=due_pass, deadline=deadline):
+        if step.stopped is not None:
+            print(f"scholar-stats: stopped before {step.scholar_id}: {step.stopped}; "
+                  "the rest stay due", file=sys.stderr)
+        elif step.busy is not None:
+            if not due_pass:
+                print(f"scholar-stats: {step.busy}", file=sys.stderr)
+                worst = max(worst, step.busy.exit_code)
+        elif step.outcome is None:
+            if not due_pass:
+                print(f"scholar-stats: {step.scholar_id}: not fetched: the budget of "
+                      f"{engine.budget.limit} Scholar requests per hour cannot cover it "
+                      "now; try again later", file=sys.stderr)
+                worst = max(worst, BudgetSpent.exit_code)
+        else:
+            outcome = step.outcome
+            stream = sys.stdout if outcome.ok else sys.stderr
+            print(("" if outcome.ok else "scholar-stats: ") + outcome.status.message,
+                  file=stream)
+            worst = max(worst, outcome.exit_code)
+            if outcome.exit_code == 3:
+                print("scholar-stats: Scholar blocked us; the other authors wait for the "
+                      "pause to end", file=sys.stderr)
+    return worst
 
 
 def history_json(rows: list[Any]) -> bytes:
@@ -195,11 +208,16 @@ def cli_schedule(args: Any) -> int:
     with Store(args.db) as store:
         engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
         engine.add_listener(report)
+        notifier = attach_notifier(engine, args.notify, settings)
         count = len(store.list_authors())
 
         def announce() -> None:  # after the SIGTERM handler is in place
             print(f"scheduler started: {count} tracked authors in {store.display_url}; "
                   "Ctrl-C to stop", flush=True)
 
-        RefreshScheduler(engine).run_until_signal(announce)
+        try:
+            RefreshScheduler(engine).run_until_signal(announce)
+        finally:
+            if notifier is not None:
+                notifier.close(timeout=settings.deadline)
     return 0

@@ -5,13 +5,20 @@ serves. Same renderers as ``fetch``, so a homepage can switch sources by changin
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from scholar_stats import config
 from scholar_stats.core.model import FetchStatus
 from scholar_stats.core.plan import is_stale
 from scholar_stats.errors import UsageError
+from scholar_stats.outputs.changes import (
+    CHANGES_JSON,
+    CHANGES_XML,
+    ChangeLog,
+    render_changes_json,
+    render_changes_xml,
+)
 from scholar_stats.outputs.history import HISTORY_FILE, render_history_csv
 from scholar_stats.outputs.render import STATUS, render_author_files, render_status
 
@@ -54,7 +61,8 @@ def author_files(
     author: TrackedAuthor | None = None,
 ) -> dict[str, bytes]:
     """Relative path → bytes: gs_data.json, gs_data_shieldsio.json, shields/*.json,
-    history.csv (only once there is data) and status.json (once there was an attempt).
+    history.csv, changes.json and changes.xml (only once there is data) and status.json (once
+    there was an attempt).
 
     Deterministic for the same store state and ``now``. Raises ``UsageError`` for an author
     that is not tracked. ``author`` saves a read when the caller has just read it.
@@ -70,8 +78,18 @@ def author_files(
     if data is not None:
         files.update(render_author_files(data))
         files[HISTORY_FILE] = render_history_csv(store.history(scholar_id, author))
+        files.update(change_files(store, scholar_id, data.name, data.updated))
     status = store.last_status(scholar_id)
     if status is not None:
         judged = judge_staleness(status, author.last_success, now, max_age_seconds)
         files[STATUS] = render_status(judged)
     return files
+
+
+def change_files(store: Store, scholar_id: str, name: str, updated: str) -> dict[str, bytes]:
+    """``changes.json`` and ``changes.xml`` from the events the store recorded, the log
+    starting at the first success it kept (``updated``, the last one, if it has no older)."""
+    first = store.first_success(scholar_id)
+    since = first.astimezone(timezone.utc).isoformat(timespec="seconds") if first else updated
+    log = ChangeLog(scholar_id, since, store.change_events(scholar_id))
+    return {CHANGES_JSON: render_changes_json(log), CHANGES_XML: render_changes_xml(log, name)}

@@ -123,6 +123,9 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         "status.json": ("The last attempt and whether the data is stale", "application/json"),
         "history.csv": ("One row per day of every metric", "text/csv"),
         "chart.svg": ("Citations per year as a bar chart", "image/svg+xml"),
+        "changes.json": ("The newest 200 changes (papers and metrics), newest first",
+                         "application/json"),
+        "changes.xml": ("The same changes as an Atom 1.0 feed", "application/atom+xml"),
     }
     for name, (summary, media) in files.items():
         app.add_api_route(

@@ -41,7 +41,9 @@ def route_name(rest: str) -> str:
         return "endpoint_json"
     if rest.startswith("papers/"):
         return "paper_json"
-    return rest if rest in ("gs_data.json", "status.json", "history.csv", "chart.svg") else "other"
+    known = ("gs_data.json", "status.json", "history.csv", "chart.svg", "changes.json",
+             "changes.xml")
+    return rest if rest in known else "other"
 
 
 def _etag_matches(header: bytes, etag: bytes) -> bool:

@@ -127,9 +127,10 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) ->
     from scholar_stats.store.database import Store
 
     store = Store(settings.db_url)  # migrates once, before the workers open it
-    scheduler = None
+    scheduler = notifier = None
     try:
         if settings.scheduler:
+            from scholar_stats.notify.listener import attach as attach_notifier
             from scholar_stats.refresh.engine import RefreshEngine
             from scholar_stats.refresh.scheduler import RefreshScheduler
 
@@ -137,6 +138,7 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) ->
                 raise ValueError("the scheduler needs the Scholar settings")
             engine = RefreshEngine(store, settings.fetch,
                                    requests_per_hour=settings.requests_per_hour)
+            notifier = attach_notifier(engine, settings.notify, settings.fetch)
             scheduler = RefreshScheduler(engine)
             scheduler.start()
         config = uvicorn.Config(WorkerApp(settings.for_worker()), factory=True, workers=workers,
@@ -145,6 +147,8 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) ->
     finally:
         if scheduler is not None:
             scheduler.shutdown()
+        if notifier is not None and settings.fetch is not None:
+            notifier.close(timeout=settings.fetch.deadline)
         store.close()
 
 

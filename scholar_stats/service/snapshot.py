@@ -30,11 +30,13 @@ from scholar_stats.outputs.render import dump_json, endpoint_json
 JSON = b"application/json"
 SVG = b"image/svg+xml"
 CSV = b"text/csv; charset=utf-8"
+ATOM = b"application/atom+xml"
 GZIP_MIN_BYTES = 1024
 NO_CACHE = b"no-cache"
 
 # File names an author has, relative to /authors/{id}/ (export's names).
-DATA_FILES = ("gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv")
+DATA_FILES = ("gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv",
+              "changes.json", "changes.xml")
 # Badge query parameters and the longest value each may have (characters). A label is drawn
 # clamped to 64 characters; longer values are refused rather than kept as cache keys.
 BADGE_PARAM_LIMITS = {"label": 256, "color": 32, "labelColor": 32, "style": 32}
@@ -55,6 +57,8 @@ def content_type(name: str) -> bytes:
         return SVG
     if name.endswith(".csv"):
         return CSV
+    if name.endswith(".xml"):
+        return ATOM
     return JSON
 
 
