@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", help="an author's metric history from the store")
     history.add_argument("scholar_id", metavar="SCHOLAR_ID")
     history.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    history.add_argument("--papers", action="store_true",
+                         help="each change of a paper's citations (date, author_pub_id, title, "
+                         "citations, change) instead of the daily metrics")
     add_flags(history, "history")
     history.set_defaults(handler="scholar_stats.commands.tracked:cli_history")
 

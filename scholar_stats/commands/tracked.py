@@ -163,6 +163,8 @@ def history_json(rows: list[Any]) -> bytes:
 
 def cli_history(args: Any) -> int:
     scholar_id = validate_scholar_id(args.scholar_id)
+    if args.papers:
+        return paper_history(args, scholar_id)
     with Store(args.db) as store:
         tracked_or_exit(store, scholar_id)
         rows = store.history(scholar_id)
@@ -177,6 +179,35 @@ def cli_history(args: Any) -> int:
         table = [tuple(HISTORY_COLUMNS)]
         table += [(r.date, *(str(r.values[name]) for name in HISTORY_COLUMNS[1:])) for r in rows]
         print(_table(table))
+    return 0
+
+
+def paper_history(args: Any, scholar_id: str) -> int:
+    """``history --papers``: every stored change of a paper's citations, newest first."""
+    from scholar_stats.outputs.paper_history import (
+        PAPER_COLUMNS,
+        paper_changes,
+        render_paper_changes_csv,
+        render_paper_changes_json,
+        shown_change,
+    )
+
+    with Store(args.db) as store:
+        tracked_or_exit(store, scholar_id)
+        latest = store.latest(scholar_id)
+        history = store.publication_history(scholar_id)
+    pubs = (latest.gs_data.get("publications") or {}) if latest else {}
+    titles = {pub_id: str((pub.get("bib") or {}).get("title", "")) for pub_id, pub in pubs.items()}
+    rows = paper_changes(history, titles)
+    if args.format == "csv":
+        sys.stdout.write(render_paper_changes_csv(rows))
+    elif args.format == "json":
+        sys.stdout.write(render_paper_changes_json(rows))
+    elif not rows:
+        print(f"{scholar_id}: no paper history yet")
+    else:
+        print(_table([PAPER_COLUMNS, *((r.date, r.author_pub_id, r.title, str(r.citations),
+                                         shown_change(r.change)) for r in rows)]))
     return 0
 
 

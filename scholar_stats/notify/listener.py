@@ -22,6 +22,7 @@ from scholar_stats.notify.webhook import Notice, WebhookNotifier
 
 log = logging.getLogger(__name__)
 
+GRACE_SECONDS = 1.0  # a send bounded by the deadline may take this much longer to wind down
 QUEUE_SIZE = 1000  # notices waiting to be sent; more are dropped (logged), never waited for
 
 
@@ -38,6 +39,7 @@ class NotifyListener:
         self.backoff = backoff
         self.timeout = timeout
         self._queue: queue.Queue[Notice | None] = queue.Queue(QUEUE_SIZE)
+        self._abandoned = threading.Event()  # closed: the store may be gone, leave it alone
         self._thread = threading.Thread(target=self._run, name="scholar-stats-notify",
                                         daemon=True)
         self._thread.start()
@@ -55,17 +57,23 @@ class NotifyListener:
                         result.scholar_id, QUEUE_SIZE)
 
     def close(self, timeout: float | None = None) -> None:
-        """Send what is queued, waiting at most ``timeout`` seconds (the run's deadline)."""
+        """Send what is queued, waiting at most ``timeout`` seconds (the run's deadline, which
+        bounds every send too) and a short grace; what is left then is given up, unrecorded."""
+        wait = None if timeout is None else max(0.0, timeout) + GRACE_SECONDS
         try:
-            self._queue.put(None, timeout=timeout)
+            self._queue.put(None, timeout=wait)
         except queue.Full:
-            return
-        self._thread.join(timeout)
+            pass
+        else:
+            self._thread.join(wait)
+        if self._thread.is_alive():
+            self._abandoned.set()
+            log.warning("notifications still being sent were given up at the deadline")
 
     def _run(self) -> None:
         while True:
             notice = self._queue.get()
-            if notice is None:
+            if notice is None or self._abandoned.is_set():
                 return
             try:
                 self._send(notice)
@@ -83,6 +91,8 @@ class NotifyListener:
             else:
                 log.warning("%s: notifying %s failed: %s (the data was recorded)",
                             notice.scholar_id, delivery.target, delivery.detail)
+        if self._abandoned.is_set():
+            return
         self.store.record_deliveries(
             notice.scholar_id, utcnow(),
             [(d.target, d.delivered, d.attempts, d.detail) for d in sent])

@@ -136,18 +136,22 @@ class Reads(StoreBase):
             return {outcome: int(count) for outcome, count in rows}
 
     def change_events(self, scholar_id: str, *, limit: int = 200) -> tuple[ChangeEvent, ...]:
-        """The author's newest ``limit`` events, newest first; one fetch's keep their order."""
+        """The author's newest ``limit`` events, newest fetch first, each fetch's events in
+        their order (as ``changes.json`` lists them)."""
+        mine = change_events.c.scholar_id == scholar_id
         with self._read() as conn:
+            fetches = {r[0] for r in conn.execute(
+                sa.select(change_events.c.at).where(mine)
+                .order_by(change_events.c.id.desc()).limit(limit))}
             rows = list(conn.execute(
-                sa.select(change_events).where(change_events.c.scholar_id == scholar_id)
-                .order_by(change_events.c.id.desc()).limit(limit)
-            ))
-        rows.reverse()  # oldest first, then newest fetch first with each fetch's order kept
+                sa.select(change_events).where(mine, change_events.c.at.in_(fetches))
+                .order_by(change_events.c.id)))
         by_fetch: dict[str, list[ChangeEvent]] = {}
         for r in rows:
             by_fetch.setdefault(r.at, []).append(
                 ChangeEvent(r.at, r.scholar_id, r.kind, r.key, r.title, r.old, r.new))
-        return tuple(e for events in reversed(by_fetch.values()) for e in events)
+        events = [e for fetch in reversed(by_fetch.values()) for e in fetch]
+        return tuple(events[:limit])
 
     def first_success(self, scholar_id: str) -> datetime | None:
         """When the store first kept this author's numbers (what its change log starts from)."""
