@@ -39,7 +39,8 @@ from scholar_stats.parsers import (
 
 PREFIX = "SCHOLAR_STATS_"
 
-STORE_COMMANDS = frozenset({"authors add", "authors remove", "authors list", "refresh",
+STORE_COMMANDS = frozenset({"authors add", "authors remove", "authors list", "groups add",
+                            "groups remove", "groups list", "groups show", "refresh",
                             "history", "export", "schedule", "serve"})
 COMMANDS = STORE_COMMANDS | {"fetch", "publish"}  # the command line's; "action" is the Action
 FETCHING = frozenset({"fetch", "refresh", "schedule", "serve"})

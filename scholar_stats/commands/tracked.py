@@ -212,7 +212,12 @@ def paper_history(args: Any, scholar_id: str) -> int:
 
 
 def cli_export(args: Any) -> int:
-    """Write the files of ``fetch --out`` (plus history.csv) from the store, atomically."""
+    """Write the files of ``fetch --out`` (plus history.csv) from the store, atomically; or,
+    with ``--group``, the group's files."""
+    if (args.group is None) == (args.scholar_id is None):
+        raise UsageError("export takes a SCHOLAR_ID or --group NAME (one of them)")
+    if args.group is not None:
+        return export_group(args)
     scholar_id = validate_scholar_id(args.scholar_id)
     with Store(args.db) as store:
         files = author_files(store, scholar_id, now=utcnow(), max_age_seconds=args.stale_age)
@@ -222,6 +227,21 @@ def cli_export(args: Any) -> int:
     out = Path(args.out)
     write_files(out, files)  # all or nothing; OutputNotWritable (exit 9) names path and cause
     print(f"{scholar_id}: {len(files)} files -> {out}")
+    return 0
+
+
+def export_group(args: Any) -> int:
+    from scholar_stats.commands.groups import group_name
+    from scholar_stats.outputs.export import group_files
+
+    name = group_name(args.group)
+    with Store(args.db) as store:
+        files = group_files(store, name)
+    if files is None:
+        raise UsageError(f"no group {name}")
+    out = Path(args.out)
+    write_files(out, files)
+    print(f"group {name}: {len(files)} files -> {out}")
     return 0
 
 

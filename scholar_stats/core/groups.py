@@ -16,11 +16,23 @@ numbers cannot be derived from its papers.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from scholar_stats.core.papers import Paper, ProfileSnapshot
+
+GROUP_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def validate_group_name(text: str) -> str:
+    """A group's name as it appears in URLs and folders: 1-64 of a-z, 0-9, ``-``, ``_``,
+    starting with a letter or digit; ``ValueError`` otherwise."""
+    if not GROUP_NAME_RE.fullmatch(text):
+        raise ValueError(f"{text[:70]!r} is not a group name: use 1-64 of a-z, 0-9, '-' and "
+                         "'_', starting with a letter or digit")
+    return text
 
 
 def normalise_title(title: str) -> str:

@@ -9,7 +9,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from scholar_stats import config
+from scholar_stats.core.groups import GroupTotals, group_totals
 from scholar_stats.core.model import FetchStatus
+from scholar_stats.core.papers import ProfileSnapshot
 from scholar_stats.core.plan import is_stale
 from scholar_stats.errors import UsageError
 from scholar_stats.outputs.changes import (
@@ -19,6 +21,7 @@ from scholar_stats.outputs.changes import (
     render_changes_json,
     render_changes_xml,
 )
+from scholar_stats.outputs.groups import render_group_files
 from scholar_stats.outputs.history import HISTORY_FILE, render_history_csv
 from scholar_stats.outputs.render import STATUS, render_author_files, render_status
 
@@ -93,3 +96,25 @@ def change_files(store: Store, scholar_id: str, name: str, updated: str) -> dict
     since = first.astimezone(timezone.utc).isoformat(timespec="seconds") if first else updated
     log = ChangeLog(scholar_id, since, store.change_events(scholar_id))
     return {CHANGES_JSON: render_changes_json(log), CHANGES_XML: render_changes_xml(log, name)}
+
+
+def group_totals_from_store(store: Store, name: str) -> tuple[GroupTotals, list[str]] | None:
+    """Group ``name``'s totals over its members' last good profiles, and the members that
+    have none yet (left out); ``None`` when there is no such group."""
+    members = store.group_members(name)
+    if members is None:
+        return None
+    profiles, missing = {}, []
+    for scholar_id in members:
+        data = store.latest(scholar_id)
+        if data is None:
+            missing.append(scholar_id)
+        else:
+            profiles[scholar_id] = ProfileSnapshot.from_gs_data(data.gs_data)
+    return group_totals(name, profiles), missing
+
+
+def group_files(store: Store, name: str) -> dict[str, bytes] | None:
+    """The files of ``export --group``: gs_data.json and the shields endpoints."""
+    found = group_totals_from_store(store, name)
+    return None if found is None else render_group_files(found[0])

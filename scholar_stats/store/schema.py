@@ -249,13 +249,30 @@ def _migrate_v3(conn: Connection) -> None:
     conn.execute(sa.insert(marker).values(application=MARKER))
 
 
+groups = sa.Table(  # v4: a lab's authors, totalled together (core.groups)
+    "groups", META,
+    sa.Column("name", sa.String(64), primary_key=True),
+)
+
+
+group_members = sa.Table(  # v4
+    "group_members", META,
+    sa.Column("group_name", sa.String(64), sa.ForeignKey("groups.name", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("scholar_id", sa.String(12), sa.ForeignKey("authors.scholar_id", ondelete="CASCADE"),
+              primary_key=True),
+)
+
+
 def _migrate_v4(conn: Connection) -> None:
-    """The events of each fetch (changes.json from the store) and the notifications sent."""
+    """The events of each fetch (changes.json from the store), the notifications sent, and
+    groups of authors."""
     m = sa.MetaData()
-    for table in (change_events, deliveries):
+    new = (change_events, deliveries, groups, group_members)
+    for table in new:
         table.to_metadata(m)
     sa.Table("authors", m, sa.Column("scholar_id", sa.String(12), primary_key=True))
-    m.create_all(conn, tables=[m.tables["change_events"], m.tables["deliveries"]])
+    m.create_all(conn, tables=[m.tables[table.name] for table in new])
 
 
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
