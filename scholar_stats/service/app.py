@@ -32,6 +32,7 @@ from scholar_stats.service.snapshot import (
 if TYPE_CHECKING:
     from scholar_stats.store.database import Store
 from scholar_stats.service.admin import AdminGuard, add_admin_routes
+from scholar_stats.service.groups import add_group_routes
 from scholar_stats.service.mirror import (
     DATABASE_DOWN,
     DATABASE_DOWN_DETAIL,
@@ -215,6 +216,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
     for kind in DATABASE_DOWN:
         app.add_exception_handler(kind, database_down)
 
+    add_group_routes(app, service)
     if settings.admin_token:
         add_admin_routes(app, service, settings.admin_token)
     return app
