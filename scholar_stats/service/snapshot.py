@@ -31,6 +31,7 @@ JSON = b"application/json"
 SVG = b"image/svg+xml"
 CSV = b"text/csv; charset=utf-8"
 ATOM = b"application/atom+xml"
+_TYPES = {".svg": SVG, ".csv": CSV, ".xml": ATOM}
 GZIP_MIN_BYTES = 1024
 NO_CACHE = b"no-cache"
 
@@ -53,13 +54,7 @@ T = TypeVar("T")
 
 
 def content_type(name: str) -> bytes:
-    if name.endswith(".svg"):
-        return SVG
-    if name.endswith(".csv"):
-        return CSV
-    if name.endswith(".xml"):
-        return ATOM
-    return JSON
+    return _TYPES.get(name[name.rfind("."):], JSON)
 
 
 @dataclass(frozen=True, slots=True)
