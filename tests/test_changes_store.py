@@ -175,3 +175,47 @@ def test_history_papers(
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["date", "author_pub_id", "title", "citations", "change"]
     assert table[1].split()[-1] == "+2" and table[2].split()[-1] == "new"
+
+
+def test_schedule_notifies_from_its_listener(
+    fake_scholar: FakeScholar, db: str, receiver: Receiver
+) -> None:
+    """``schedule`` with SCHOLAR_STATS_NOTIFY: the engine's listener posts the change."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from scholar_stats.core.plan import utcnow
+
+    fake_scholar.add_profile(SYN, pubs=20, citations=500)
+    assert main(["authors", "add", SYN, "--db", db]) == 0
+    assert refresh(db) == 0
+    fake_scholar.add_profile(SYN, pubs=20, citations=510)
+    with Store(db) as store:
+        store.mark_due(SYN, utcnow())
+    env = {**os.environ, "SCHOLAR_STATS_SCHOLAR_URL": fake_scholar.url,
+           "SCHOLAR_STATS_NOTIFY": receiver.url()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scholar_stats", "schedule", "--db", db, "--delay", "0",
+         "--requests-per-hour", "36000"],  # pacing after the last attempt: 0.1 s
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        end = time.monotonic() + 30
+        while not receiver.posts and time.monotonic() < end:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert len(receiver.posts) == 1, (out, err, len(fake_scholar.requests))
+    assert receiver.posts[0].body["events"][0] == {
+        "date": receiver.posts[0].body["date"], "kind": "metric", "scholar_id": SYN,
+        "metric": "citations", "title": "citations", "old": 500, "new": 510}
+    assert "secret-token-path" not in out + err
+    with Store(db) as store:
+        (row,) = store.deliveries(SYN)
+        assert row.delivered
