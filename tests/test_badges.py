@@ -185,7 +185,8 @@ def test_chart_escapes_and_scales() -> None:
     assert root.find(f"{SVG_NS}title").text == '<b>Zoë</b> & "co"'  # type: ignore[union-attr]
     bars = [el for el in root.iter(f"{SVG_NS}rect") if el.find(f"{SVG_NS}title") is not None]
     heights = {el.find(f"{SVG_NS}title").text: float(el.attrib["height"]) for el in bars}  # type: ignore[union-attr]
-    assert heights["2024: 40"] == pytest.approx(4 * heights["2023: 10"], rel=0.01)
+    assert heights["2024: 40 (total 50)"] == pytest.approx(4 * heights["2023: 10 (total 10)"],
+                                                           rel=0.01)
     assert {"2023", "2024", "2025"} <= set(texts(svg))
     assert 400 <= int(root.attrib["width"]) <= 600
 

@@ -41,12 +41,15 @@ def test_success_writes_every_file(fake_scholar: FakeScholar, tmp_path: Path, ca
     out = tmp_path / "results"
     assert fetch(REAL_ID, "--out", str(out)) == 0
     names = set(snapshot(out))
-    assert names == {
-        "gs_data.json", "gs_data_shieldsio.json", "status.json", "changes.json", "changes.xml",
-        *(f"shields/{m}.json" for m in ("citations", "citations-5y", "h-index", "h-index-5y",
-                                          "i10-index", "i10-index-5y", "publications")),
-    }
     gs = json.loads((out / "gs_data.json").read_text())
+    metrics = ("citations", "citations-5y", "h-index", "h-index-5y", "i10-index", "i10-index-5y",
+               "publications")
+    assert names == {
+        "gs_data.json", "gs_data_shieldsio.json", "status.json", "scholar-stats.js",
+        "chart.svg", "card.svg", "changes.json", "changes.xml",
+        *(f"shields/{m}.json" for m in metrics), *(f"badges/{m}.svg" for m in metrics),
+        *(f"papers/{key.split(':')[1]}.json" for key in gs["publications"]),
+    }
     assert gs["citedby"] == 56 and len(gs["publications"]) == 12
     assert all("num_citations" in p for p in gs["publications"].values())
     assert json.loads((out / "gs_data_shieldsio.json").read_text())["message"] == "56"

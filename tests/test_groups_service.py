@@ -52,7 +52,8 @@ def test_group_routes(db: str, tmp_path: Path) -> None:
         assert ">16<" in badge.text and ET.fromstring(badge.content) is not None
         page = client.get("/groups/lab/")
         assert page.headers["content-type"] == "text/html; charset=utf-8"
-        assert "<h1>lab</h1>" in page.text and "<td>16</td>" in page.text
+        assert "<h1><bdi>lab</bdi></h1>" in page.text and '<td class="n">16</td>' in page.text
+        assert f'href="../../authors/{A}/"' in page.text and 'src="badges/h-index.svg"' in page.text
         etag = client.get("/groups/lab/gs_data.json").headers["etag"]
         assert client.get("/groups/lab/gs_data.json",
                           headers={"if-none-match": etag}).status_code == 304

@@ -21,7 +21,7 @@ from test_publish import BRANCH, SID, git_env, remote, sh, work  # noqa: F401
 
 RUNNER = Path(__file__).with_name("without_extras.py")
 EXTRAS_ONLY = ("sqlalchemy", "apscheduler", "fastapi", "uvicorn", "prometheus_client",
-               "badgepy", "psycopg", "starlette", "pydantic", "yaml", "pytest")
+               "psycopg", "starlette", "pydantic", "yaml", "pytest")
 BASE = ("httpx", "httpcore", "bs4", "bibtexparser", "scholarly.author_parser", "socksio")
 
 

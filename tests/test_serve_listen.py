@@ -99,3 +99,19 @@ def test_an_app_that_fails_to_start_is_not_reported_as_blocked(tmp_path: Path) -
     done = run_cli(["serve", "--db", db, "--port", "0", "--no-scheduler"], timeout=30)
     assert done.returncode not in (0, 3), done.stderr
     assert done.stderr.splitlines()[-1].startswith("scholar-stats: ")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_database_that_cannot_be_used_is_exit_10_in_one_line(workers: str) -> None:
+    """Before: uvicorn's startup printed a traceback and the command exited 1. The store is now
+    opened once before serving: exit 10, one line, the password masked, the port let go."""
+    port = free_port()
+    done = run_cli(["serve", "--db", "postgresql+psycopg://scholar:sekrit@127.0.0.1:1/x",
+                    "--port", str(port), "--workers", workers], timeout=60)
+    assert done.returncode == 10, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[-1].startswith("scholar-stats: the database postgresql+psycopg://scholar:***@"
+                                "127.0.0.1:1/x cannot be used: connection failed"), done.stderr
+    assert "Traceback" not in done.stderr and "sekrit" not in done.stderr + done.stdout
+    with socket.socket() as again:  # the port was released
+        again.bind(("127.0.0.1", port))

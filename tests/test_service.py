@@ -67,24 +67,36 @@ async def client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def test_public_files_are_exports_bytes(client: httpx.AsyncClient, db_url: str) -> None:
+@pytest.mark.parametrize("scholar_id", [FRESH, STALE])
+async def test_public_files_are_exports_bytes(
+    client: httpx.AsyncClient, db_url: str, scholar_id: str
+) -> None:
+    """Every file export writes, the homepage kit included (badges, chart, card, one endpoint
+    per paper: drawn on demand by the service), is served byte for byte, stale or fresh."""
     with Store(db_url) as store:
-        expected = author_files(store, FRESH, now=now())
+        expected = author_files(store, scholar_id, now=now())
     assert {"gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv",
             "changes.json", "changes.xml"} <= set(expected)
     assert {f"shields/{m}.json" for m in METRIC_NAMES} <= set(expected)
+    assert {f"badges/{m}.svg" for m in METRIC_NAMES} | {"chart.svg", "card.svg"} <= set(expected)
+    assert any(name.startswith("papers/") for name in expected)
     types = {".json": "application/json", ".csv": "text/csv; charset=utf-8",
-             ".xml": "application/atom+xml"}
+             ".svg": "image/svg+xml", ".xml": "application/atom+xml"}
     for name, body in expected.items():
-        r = await client.get(f"/authors/{FRESH}/{name}")
+        r = await client.get(f"/authors/{scholar_id}/{name}")
         assert r.status_code == 200, name
         assert r.content == body, name
         assert r.headers["content-type"] == types[Path(name).suffix]
         assert r.headers["cache-control"] == "public, max-age=3600"
         assert r.headers["access-control-allow-origin"] == "*"
+        again = await client.get(f"/authors/{scholar_id}/{name}",
+                                 headers={"if-none-match": r.headers["etag"]})
+        assert again.status_code == 304, name
         if name.endswith(".json") and "schemaVersion" in r.json():
             # the endpoint JSON's own cache hint, when present, must agree with the header
             assert r.json().get("cacheSeconds", 3600) == 3600
+    grey = 'fill="#9f9f9f"' in expected["badges/citations.svg"].decode()
+    assert grey == (scholar_id == STALE)
 
 
 async def test_max_age_is_configurable(db_url: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from contextlib import ExitStack
 from dataclasses import replace
@@ -10,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from scholar_stats.core.model import (
+    AuthorData,
+    FetchStatus,
     validate_scholar_id,
 )
 from scholar_stats.errors import ScholarStatsError
@@ -24,7 +28,15 @@ from scholar_stats.files import (
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.notify.webhook import Notice, WebhookNotifier
 from scholar_stats.outputs.changes import CHANGES_JSON, ChangeUpdate, change_files_after
-from scholar_stats.outputs.render import STATUS, render_author_files, render_status
+from scholar_stats.outputs.export import DEFAULT_MAX_AGE, judge_staleness
+from scholar_stats.outputs.kit import SCRIPT, kit_files, page_script
+from scholar_stats.outputs.render import (
+    GS_DATA,
+    SHIELDS_DIR,
+    STATUS,
+    render_author_files,
+    render_status,
+)
 from scholar_stats.outputs.summary import log_safe
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch
 from scholar_stats.settings import FetchSettings
@@ -45,10 +57,14 @@ def save_outcome(
 ) -> None:
     """Write the data files and ``changes.*`` (only on success) and ``status.json``, all or
     nothing: when the folder cannot take them (``OutputNotWritable``), every file of the
-    author stays as it was."""
-    files = render_author_files(outcome.data) if outcome.data is not None else {}
-    if outcome.data is not None and changes is not None:
-        files.update(changes.files)
+    author stays as it was. After a failure the kept data's kit is redrawn grey once it is
+    stale."""
+    if outcome.data is not None:
+        files = render_author_files(outcome.data)
+        if changes is not None:
+            files.update(changes.files)
+    else:
+        files = stale_kit(folder, outcome.status, datetime.now(timezone.utc))
     files[STATUS] = render_status(outcome.status)
     write_files(folder, files)
 
@@ -101,6 +117,42 @@ def save_fetched(folder: Path, outcome: FetchOutcome, previous: Any) -> Notice |
     return Notice(outcome.scholar_id, outcome.data.name, outcome.data.updated, changes.events)
 
 
+def stale_kit(folder: Path, status: FetchStatus, now: datetime) -> dict[str, bytes]:
+    """The kit of the ``gs_data.json`` kept in ``folder``, grey, when its last success is older
+    than the stale age (what ``export`` and the service call stale); otherwise nothing."""
+    try:
+        last_success = datetime.fromisoformat(status.last_success or "")
+        if last_success.tzinfo is None:
+            last_success = last_success.replace(tzinfo=timezone.utc)
+        if not judge_staleness(status, last_success, now, DEFAULT_MAX_AGE).stale:
+            return {}
+        gs_data = json.loads((folder / GS_DATA).read_bytes())
+        return kit_files(AuthorData(status.scholar_id, gs_data, kept_since_year(folder)),
+                         stale=True)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}  # no kept data, or not a record fetch wrote: nothing to redraw
+
+
+def kept_since_year(folder: Path) -> int | None:
+    """The year the kept 5-year labels name (a failed attempt's status names none)."""
+    try:
+        label = json.loads((folder / SHIELDS_DIR / "citations-5y.json").read_bytes())["label"]
+        match = re.fullmatch(r"citations since (\d{4})", str(label))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return int(match.group(1)) if match else None
+
+
+def write_page_script(out: Path) -> None:
+    """``scholar-stats.js`` at the root of the output folder, unless it is already current."""
+    try:
+        if (out / SCRIPT).read_bytes() == page_script():
+            return
+    except OSError:
+        pass
+    write_files(out, {SCRIPT: page_script()})
+
+
 def cli_fetch(args: Any) -> int:
     scholar_ids = list(dict.fromkeys(validate_scholar_id(i) for i in args.scholar_ids))
     settings = FetchSettings.from_args(args)
@@ -151,4 +203,5 @@ def cli_fetch(args: Any) -> int:
             report_deliveries(notifier, notices)
             raise
         report_deliveries(notifier, notices)
+    write_page_script(Path(args.out))
     return worst

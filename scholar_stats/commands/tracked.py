@@ -18,6 +18,7 @@ from scholar_stats.files import write_files
 from scholar_stats.notify.listener import attach as attach_notifier
 from scholar_stats.outputs.export import author_files
 from scholar_stats.outputs.history import HISTORY_COLUMNS, render_history_csv
+from scholar_stats.outputs.kit import SCRIPT, page_script
 from scholar_stats.settings import FetchSettings
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import TrackedAuthor
@@ -224,6 +225,7 @@ def cli_export(args: Any) -> int:
     if "gs_data.json" not in files:
         print(f"scholar-stats: {scholar_id}: no data fetched yet; run: scholar-stats refresh "
               f"{scholar_id}", file=sys.stderr)
+    files[SCRIPT] = page_script()  # the homepage's include, at the root of --out
     out = Path(args.out)
     write_files(out, files)  # all or nothing; OutputNotWritable (exit 9) names path and cause
     print(f"{scholar_id}: {len(files)} files -> {out}")

@@ -31,6 +31,15 @@ DEFAULT_LABEL_COLOR = "#555"
 DEFAULT_COLOR = "#007ec6"
 STALE_COLOR = "#9f9f9f"
 ERROR_COLOR = "#e05d44"
+# Google Scholar's mark (Simple Icons, CC0), 24 x 24: a cap over a circle.
+SCHOLAR_LOGO_PATH = (
+    "M5.242 13.769L0 9.5 12 0l12 9.5-5.242 4.269C17.548 11.249 14.978 9.5 12 9.5c-2.977 "
+    "0-5.548 1.748-6.758 4.269zM12 10a7 7 0 1 0 0 14 7 7 0 0 0 0-14z"
+)
+SCHOLAR_BLUE = "#4285f4"
+_LOGO_SPACE = 17  # 14 px logo and 3 px before the text, as shields lays a logo out
+# Bidi embedding, override and isolate controls: a scraped name must not reorder what follows.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 # shields.io badge-maker's named colours (and aliases); anything else must be hex.
 NAMED_COLORS = {
@@ -83,11 +92,13 @@ def parse_style(value: str) -> str:
 
 
 def clean_text(text: str, limit: int = MAX_TEXT) -> str:
-    """Drop characters XML cannot carry (controls, surrogates, non-characters); clamp length."""
+    """Drop characters XML cannot carry (controls, surrogates, non-characters) and bidi
+    overrides; clamp length."""
     kept = "".join(
         ch
         for ch in text
-        if unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn") or ch == " "
+        if (unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn") or ch == " ")
+        and ch not in _BIDI_CONTROLS
     )
     kept = " ".join(kept.split())
     return kept if len(kept) <= limit else kept[: limit - 1] + "…"
@@ -136,6 +147,7 @@ class Badge:
     color: str
     label_color: str
     style: str
+    logo: bool = False  # Google Scholar's mark left of the label
 
 
 def make_badge(
@@ -145,6 +157,7 @@ def make_badge(
     color: str | None = None,
     label_color: str | None = None,
     style: str | None = None,
+    logo: bool = False,
 ) -> Badge:
     """Validate user input into a :class:`Badge`; raises :class:`BadgeParamError`."""
     return Badge(
@@ -153,6 +166,17 @@ def make_badge(
         color=parse_color(color) if color else DEFAULT_COLOR,
         label_color=parse_color(label_color) if label_color else DEFAULT_LABEL_COLOR,
         style=parse_style(style) if style else "flat",
+        logo=logo,
+    )
+
+
+def scholar_logo(x: float, y: float, size: float, background: str) -> str:
+    """The Scholar mark as a nested SVG (no external image: it draws inside ``<img>``), blue on
+    light backgrounds and white on dark ones."""
+    fill = SCHOLAR_BLUE if _text_colors(background)[0] == "#333" else "#fff"
+    return (
+        f'<svg x="{_num(x)}" y="{_num(y)}" width="{_num(size)}" height="{_num(size)}" '
+        f'viewBox="0 0 24 24"><path fill="{fill}" d="{SCHOLAR_LOGO_PATH}"/></svg>'
     )
 
 
@@ -181,6 +205,7 @@ def render_badge(badge: Badge) -> bytes:
     if style == "social":
         return _render_social(badge)
     label, message = badge.label, badge.message
+    extra = _LOGO_SPACE if badge.logo else 0
     if style == "for-the-badge":
         label, message = label.upper(), message.upper()
         height, pad, y = 28, 12.0, 175
@@ -191,6 +216,8 @@ def render_badge(badge: Badge) -> bytes:
         height, y = (18, 130) if style == "plastic" else (20, 140)
         lw = text_width(label) + 10 if label else 0
         mw = text_width(message) + 10
+    if badge.logo:
+        lw = lw + extra if label else 24 + (8 if style == "for-the-badge" else 0)
     lw, mw = round(lw), round(mw)
     total = lw + mw
     title = _esc(f"{label}: {message}" if label else message)
@@ -218,7 +245,10 @@ def render_badge(badge: Badge) -> bytes:
         defs, group, overlay = "", '<g shape-rendering="crispEdges">', ""
     font_size = 100 if style == "for-the-badge" else 110
     big = style == "for-the-badge"
-    texts = _part(0, lw, label, badge.label_color, y, big, False) if label else ""
+    texts = _part(extra, lw - extra, label, badge.label_color, y, big, False) if label else ""
+    if badge.logo:
+        texts = scholar_logo(9 if big else 5, 7 if big else (2 if style == "plastic" else 3), 14,
+                             badge.label_color) + texts
     texts += _part(lw, mw, message, badge.color, y, big, big)
     spacing = ' letter-spacing="12.5"' if big else ""
     svg = (
@@ -268,7 +298,8 @@ def _render_social(badge: Badge) -> bytes:
     label_pad, message_pad, gutter = 5, 4, 6
     label_text_width = _social_width(label)  # 1 for no label, as in badge-maker
     message_text_width = _social_width(message)
-    label_rect = label_text_width + 2 * label_pad
+    shift = _LOGO_SPACE if badge.logo else 0
+    label_rect = label_text_width + 2 * label_pad + shift
     message_rect = message_text_width + 2 * message_pad
     total = label_rect + 1 + gutter + message_rect
     stale = badge.color == STALE_COLOR
@@ -302,7 +333,10 @@ def _render_social(badge: Badge) -> bytes:
         f'height="{internal_height}" rx="2"/>'
     )
     if label:
-        label_run += run(10 * (label_text_width / 2 + label_pad), 10 * label_text_width, label)
+        label_run += run(10 * (label_text_width / 2 + label_pad + shift), 10 * label_text_width,
+                         label)
+    if badge.logo:
+        label_run += scholar_logo(5, 3, 14, "#fcfcfc")
     message_x = 10 * (label_rect + gutter + message_rect / 2)
     message_run = run(message_x, 10 * message_text_width, message, on_grey=stale)
     svg = (

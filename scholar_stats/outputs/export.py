@@ -61,11 +61,12 @@ def judge_staleness(
 
 def author_files(
     store: Store, scholar_id: str, *, now: datetime, max_age_seconds: float = DEFAULT_MAX_AGE,
-    author: TrackedAuthor | None = None,
+    author: TrackedAuthor | None = None, kit: bool = True,
 ) -> dict[str, bytes]:
-    """Relative path → bytes: gs_data.json, gs_data_shieldsio.json, shields/*.json,
-    history.csv, changes.json and changes.xml (only once there is data) and status.json (once
-    there was an attempt).
+    """Relative path → bytes: gs_data.json, gs_data_shieldsio.json, shields/*.json, the kit
+    (``outputs/kit.py``, unless ``kit`` is false; grey badges when stale), history.csv,
+    changes.json and changes.xml (only once there is data) and status.json (once there was an
+    attempt).
 
     Deterministic for the same store state and ``now``. Raises ``UsageError`` for an author
     that is not tracked. ``author`` saves a read when the caller has just read it.
@@ -77,15 +78,17 @@ def author_files(
             f"{scholar_id} is not tracked; add it with: scholar-stats authors add {scholar_id}"
         )
     files: dict[str, bytes] = {}
-    data = store.latest(scholar_id)
-    if data is not None:
-        files.update(render_author_files(data))
-        files[HISTORY_FILE] = render_history_csv(store.history(scholar_id, author))
-        files.update(change_files(store, scholar_id, data.name, data.updated))
     status = store.last_status(scholar_id)
+    judged = None
     if status is not None:
         judged = judge_staleness(status, author.last_success, now, max_age_seconds)
         files[STATUS] = render_status(judged)
+    data = store.latest(scholar_id)
+    if data is not None:
+        stale = judged.stale if judged is not None else True
+        files.update(render_author_files(data, stale=bool(stale), kit=kit))
+        files[HISTORY_FILE] = render_history_csv(store.history(scholar_id, author))
+        files.update(change_files(store, scholar_id, data.name, data.updated))
     return files
 
 

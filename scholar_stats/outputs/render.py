@@ -53,8 +53,11 @@ def shield_endpoints(data: AuthorData) -> dict[str, dict[str, Any]]:
     }
 
 
-def render_author_files(data: AuthorData) -> dict[str, bytes]:
-    """Relative path → bytes for every data file of one author (``status.json`` excluded)."""
+def render_author_files(
+    data: AuthorData, *, stale: bool = False, kit: bool = True
+) -> dict[str, bytes]:
+    """Relative path → bytes for every file of one author (``status.json`` excluded): the data
+    files and, with ``kit``, the homepage kit (``outputs/kit.py``: badges grey when ``stale``)."""
     files = {
         GS_DATA: dump_json(data.gs_data),
         SHIELDS_CITATIONS: dump_json(
@@ -63,6 +66,10 @@ def render_author_files(data: AuthorData) -> dict[str, bytes]:
     }
     for metric, endpoint in shield_endpoints(data).items():
         files[f"{SHIELDS_DIR}/{metric}.json"] = dump_json(endpoint)
+    if kit:
+        from scholar_stats.outputs.kit import kit_files  # it renders with this module's helpers
+
+        files.update(kit_files(data, stale=stale))
     return files
 
 

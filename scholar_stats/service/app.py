@@ -39,6 +39,7 @@ from scholar_stats.service.mirror import (
     Service,
     poll_store,
 )
+from scholar_stats.service.pages import add_page_routes
 from scholar_stats.service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,9 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         "gs_data_shieldsio.json": ("shields.io endpoint JSON for citations", "application/json"),
         "status.json": ("The last attempt and whether the data is stale", "application/json"),
         "history.csv": ("One row per day of every metric", "text/csv"),
-        "chart.svg": ("Citations per year as a bar chart", "image/svg+xml"),
+        "chart.svg": ("Citations per year (bars) and in total (line)", "image/svg+xml"),
+        "card.svg": ("A profile card: numbers, most-cited papers, per-year chart",
+                     "image/svg+xml"),
         "changes.json": ("The newest 200 changes (papers and metrics), newest first",
                          "application/json"),
         "changes.xml": ("The same changes as an Atom 1.0 feed", "application/atom+xml"),
@@ -160,6 +163,20 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
     ) -> Response:
         """shields.io endpoint JSON for one paper's citations (AcadHomepage's `data=` id)."""
         return await paper(request)
+
+    paper_file = public(lambda scholar_id, pub_id: f"papers/{pub_id}.json",
+                        "shields.io endpoint JSON for one paper (the kit's file)",
+                        "application/json")
+
+    @app.api_route("/authors/{scholar_id}/papers/{pub_id}.json", methods=["GET"],
+                   response_class=Response, responses={200: {"content": {"application/json": {}}}})
+    async def paper_file_json(
+        request: Request, scholar_id: str = sid,
+        pub_id: str = Path(description="The part of the paper's id after the colon",
+                           examples=["ALROH1vI_8AC"]),
+    ) -> Response:
+        """shields.io endpoint JSON for one paper: the kit's `papers/<id>.json`."""
+        return await paper_file(request)
 
     badge = public(lambda scholar_id, metric: f"badges/{metric}.svg", "SVG badge", "image/svg+xml")
 
@@ -216,6 +233,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
     for kind in DATABASE_DOWN:
         app.add_exception_handler(kind, database_down)
 
+    add_page_routes(app, service.snapshot)
     add_group_routes(app, service)
     if settings.admin_token:
         add_admin_routes(app, service, settings.admin_token)

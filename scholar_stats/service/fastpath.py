@@ -41,8 +41,8 @@ def route_name(rest: str) -> str:
         return "endpoint_json"
     if rest.startswith("papers/"):
         return "paper_json"
-    known = ("gs_data.json", "status.json", "history.csv", "chart.svg", "changes.json",
-             "changes.xml")
+    known = ("gs_data.json", "status.json", "history.csv", "chart.svg", "card.svg",
+             "changes.json", "changes.xml")
     return rest if rest in known else "other"
 
 
@@ -171,6 +171,10 @@ class FastPath:
 
 
 def _other_route(path: str) -> str:
-    if path in ("/healthz", "/metrics", "/openapi.json", "/docs"):
+    if path in ("/healthz", "/metrics", "/openapi.json", "/docs", "/scholar-stats.js"):
         return path.lstrip("/")
+    if path == "/":
+        return "index_page"
+    if path.startswith(PREFIX) and path.count("/") == 3 and path.endswith("/"):
+        return "author_page"
     return "admin" if path.startswith("/authors") else "other"

@@ -11,7 +11,6 @@ delay for any change made by another process).
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import time
 from typing import Any
@@ -25,10 +24,10 @@ from scholar_stats.outputs import badges
 from scholar_stats.outputs.groups import GROUP_METRICS, render_group_files
 from scholar_stats.outputs.render import GS_DATA
 from scholar_stats.service.fastpath import reply_messages
+from scholar_stats.service.replies import Reply
 from scholar_stats.service.snapshot import (
     JSON,
     SVG,
-    Reply,
     Snapshot,
     cache_header,
     error_reply,
@@ -86,28 +85,13 @@ def group_replies(snapshot: Snapshot, name: str, members: list[str]) -> dict[str
 
 
 def group_page(totals: GroupTotals, members: list[str]) -> bytes:
-    """A minimal server-rendered page: the group's numbers and each member's."""
-    e = html.escape
-    rows = "".join(
-        f"<tr><td><a href=\"/authors/{e(m.scholar_id)}/gs_data.json\">{e(m.name or m.scholar_id)}"
-        f"</a></td><td>{m.citations}</td><td>{m.h_index}</td><td>{m.i10_index}</td>"
-        f"<td>{m.publications}</td></tr>"
-        for m in totals.members)
+    """The group's page (Jinja2, like the service's other pages): its numbers and each
+    member's, its badges, the members without data yet."""
+    from scholar_stats.service.pages import environment
+
     without = sorted(set(members) - {m.scholar_id for m in totals.members})
-    note = (f"<p>No data yet for {e(', '.join(without))}.</p>" if without else "")
-    badges = "".join(f'<img alt="{e(metric)}" src="badges/{e(metric)}.svg"> '
-                     for metric in GROUP_METRICS)
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(totals.name)}: Google Scholar</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><h1>{e(totals.name)}</h1><p>{badges}</p>
-<table><thead><tr><th></th><th>citations</th><th>h-index</th><th>i10-index</th>
-<th>publications</th></tr></thead><tbody>
-<tr><th>group</th><td>{totals.citations}</td><td>{totals.h_index}</td><td>{totals.i10_index}</td>
-<td>{totals.publications}</td></tr>{rows}</tbody></table>
-<p>{totals.shared_papers} co-authored papers are counted once.
-<a href="gs_data.json">gs_data.json</a></p>{note}</body></html>
-"""
+    page = environment().get_template("group.html").render(
+        totals=totals, metrics=GROUP_METRICS, without=without, base="../../")
     return page.encode("utf-8")
 
 

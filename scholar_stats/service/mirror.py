@@ -150,8 +150,9 @@ class Service:
         if author is None:
             return None
         now = now or datetime.now(timezone.utc)
+        # the kit (badges, chart, card, papers) is drawn on demand from these files, not kept
         files = author_files(store, scholar_id, now=now, max_age_seconds=self.settings.stale_age,
-                             author=author)
+                             author=author, kit=False)
         stale = is_stale(author.last_success, now, self.settings.stale_age)
         turns = stale_at(author.last_success, self.settings.stale_age)
         stale_after = math.inf if stale or turns is None else turns.timestamp()

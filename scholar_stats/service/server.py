@@ -17,6 +17,7 @@ from scholar_stats.errors import (
 )
 from scholar_stats.service.app import create_app
 from scholar_stats.service.settings import ServiceSettings, service_settings
+from scholar_stats.store.database import Store
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,16 @@ def cli_serve(args: Any) -> int:
     ``--workers N``, N worker processes and the scheduler in the supervisor.
 
     The port is bound before anything else starts, so a port that cannot be had ends the
-    command at once with exit 11 (CannotListen) and one line.
+    command at once with exit 11 (CannotListen) and one line; then the store is opened once,
+    so a database that cannot be used is exit 10 and one line.
     """
     settings = service_settings(args)
     workers = args.workers
     sock = listen_socket(args.host, args.port)
     try:
+        # a database that cannot be used is exit 10 and one line now, not a traceback from
+        # inside uvicorn's startup (the store is opened again, and kept, by the app)
+        Store(settings.db_url).close()
         log.warning("serving on %s (scheduler %s, admin routes %s, %d worker%s)",
                     _base_url(args.host, sock.getsockname()[1]),
                     "on" if settings.scheduler else "off",
@@ -123,8 +128,6 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) ->
     """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
-
-    from scholar_stats.store.database import Store
 
     store = Store(settings.db_url)  # migrates once, before the workers open it
     scheduler = notifier = None

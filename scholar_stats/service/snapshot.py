@@ -9,31 +9,31 @@ kept in a bounded LRU keyed by the entry's version.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import gzip
 import hashlib
 import json
+import re
 import sys
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
-from scholar_stats import config
 from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
-from scholar_stats.outputs import badges
-from scholar_stats.outputs.chart import render_citations_chart
+from scholar_stats.outputs import badges, kit
 from scholar_stats.outputs.render import dump_json, endpoint_json
+from scholar_stats.service.replies import DEFAULT_CACHE_BYTES as DEFAULT_CACHE_BYTES
+from scholar_stats.service.replies import LRU, Reply
+from scholar_stats.service.replies import NO_CACHE as NO_CACHE
+from scholar_stats.service.replies import footprint as footprint
 
 JSON = b"application/json"
 SVG = b"image/svg+xml"
 CSV = b"text/csv; charset=utf-8"
 ATOM = b"application/atom+xml"
 _TYPES = {".svg": SVG, ".csv": CSV, ".xml": ATOM}
-GZIP_MIN_BYTES = 1024
-NO_CACHE = b"no-cache"
 
 # File names an author has, relative to /authors/{id}/ (export's names).
 DATA_FILES = ("gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv",
@@ -46,64 +46,9 @@ _NO_PARAMS = (None,) * len(BADGE_QUERY)
 # The longest query string answered (bytes, as sent): four parameters at their limits fit,
 # percent-encoded; a longer one gets 414 before it is parsed.
 MAX_QUERY_BYTES = 2048
-# The rendered-reply cache (custom badges, charts, paper endpoints, parsed profiles): its
-# limits are the settings badge_cache and badge_cache_bytes.
-DEFAULT_CACHE_BYTES: int = config.default("badge_cache_bytes")
-
-T = TypeVar("T")
-
 
 def content_type(name: str) -> bytes:
     return _TYPES.get(name[name.rfind("."):], JSON)
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One complete HTTP answer body with its validators; ``gz`` is the gzip variant if worth it.
-
-    Built once and then only read, so a request never sees a half-built answer.
-    """
-
-    status: int
-    stored: bytes | None  # the identity body, unless ``compact`` dropped it for ``gz``
-    ctype: bytes
-    etag: bytes
-    gz: bytes | None
-    cache: bytes
-    error: str | None = None
-
-    @classmethod
-    def make(
-        cls, body: bytes, ctype: bytes, *, status: int = 200, cache: bytes = NO_CACHE,
-        error: str | None = None, compact: bool = False,
-    ) -> Reply:
-        """``compact`` keeps only the gzip bytes of a large body (identity is inflated on
-        demand through a small LRU): 10,000 authors' ``gs_data.json`` fit in memory that way."""
-        etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
-        gz = None
-        if len(body) >= GZIP_MIN_BYTES:
-            packed = gzip.compress(body, compresslevel=6, mtime=0)
-            gz = packed if len(packed) < len(body) * 0.9 else None
-        stored = None if compact and gz is not None else body
-        return cls(status, stored, ctype, etag, gz, cache, error)
-
-    @property
-    def body(self) -> bytes:
-        if self.stored is not None:
-            return self.stored
-        if self.gz is None:
-            raise ValueError("a reply keeps its body, its gzip bytes or both")
-        return _inflate(self.gz)
-
-    @property
-    def gz_etag(self) -> bytes:
-        return self.etag[:-1] + b'-gz"'
-
-
-@functools.lru_cache(maxsize=256)
-def _inflate(packed: bytes) -> bytes:
-    """Identity bodies of compact replies; hot authors stay inflated (bytes cache their hash)."""
-    return gzip.decompress(packed)
 
 
 def cache_header(max_age: int) -> bytes:
@@ -134,6 +79,7 @@ class AuthorEntry:
     stale_at: float  # epoch seconds when the data turns stale (inf when it already is or no data)
     last_attempt: Any = None  # what the poller compares with the store
     last_success: Any = None
+    name: str = ""  # the author's name, for the service's index page
 
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
@@ -143,6 +89,25 @@ _NO_LABELS: Mapping[str, str] = MappingProxyType({})
 def _shared_labels(items: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
     """Metric labels are the same for nearly every author: one mapping shared by all."""
     return MappingProxyType(dict(items))
+
+
+_DECODER = json.JSONDecoder()
+_BETWEEN = re.compile(r"[\s,:]*")
+
+
+def leading_member(text: str, key: str) -> Any:
+    """The value of ``key`` in a JSON object, decoding only the members before it: an author's
+    name comes before its publications, so 10,000 profiles are not parsed to build entries."""
+    pos = text.index("{") + 1
+    while True:
+        pos = _BETWEEN.match(text, pos).end()  # type: ignore[union-attr]
+        if text.startswith("}", pos):
+            return None
+        name, pos = _DECODER.raw_decode(text, pos)
+        pos = _BETWEEN.match(text, pos).end()  # type: ignore[union-attr]
+        value, pos = _DECODER.raw_decode(text, pos)
+        if name == key:
+            return value
 
 
 def build_entry(
@@ -161,18 +126,22 @@ def build_entry(
     made: dict[tuple[bytes, bytes], Reply] = {}  # gs_data_shieldsio.json is shields/citations.json
     replies: dict[str, Reply] = {}
     for name, body in files.items():
+        if kit.is_kit_file(name):
+            continue  # drawn on demand from the data files (resolve), never kept per author
         ctype = content_type(name)
         reply = made.get((body, ctype))
         if reply is None:
             reply = made[body, ctype] = Reply.make(body, ctype, cache=cache, compact=True)
         replies[sys.intern(name)] = reply  # ten thousand authors share one copy of each name
     digest = hashlib.blake2b(digest_size=8)
-    for name in sorted(files):
+    for name in sorted(replies):
         digest.update(name.encode() + b"\0" + replies[name].etag)
     digest.update(b"stale" if stale else b"fresh")
     values: Mapping[str, int] | None = None
     labels: Mapping[str, str] = _NO_LABELS
+    author_name = ""
     if "gs_data.json" in files:
+        author_name = str(leading_member(files["gs_data.json"].decode("utf-8"), "name") or "")
         endpoints = {m: json.loads(files[f"shields/{m}.json"]) for m in METRIC_NAMES}
         values = MappingProxyType({m: int(e["message"]) for m, e in endpoints.items()})
         labels = _shared_labels(tuple((m, str(e["label"])) for m, e in endpoints.items()))
@@ -186,6 +155,7 @@ def build_entry(
         stale_at=stale_at,
         last_attempt=last_attempt,
         last_success=last_success,
+        name=author_name,
     )
 
 
@@ -204,60 +174,6 @@ def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], di
         return pubs, cites, str(gs.get("name") or entry.scholar_id)
 
     return snapshot.cache.get_or_make(("profile", entry.scholar_id, entry.version), make)
-
-
-def footprint(value: Any) -> int:
-    """Bytes an LRU key or value holds, near enough: strings, bytes and replies, and tuples and
-    dicts of them (objects shared with the snapshot are counted too, which errs on the safe
-    side). Sizes come from ``sys.getsizeof``, so a non-ASCII string counts what it takes."""
-    if isinstance(value, Reply):
-        return (sys.getsizeof(value) + footprint(value.stored) + footprint(value.gz)
-                + footprint(value.etag))
-    if isinstance(value, tuple):
-        return sys.getsizeof(value) + sum(footprint(item) for item in value)
-    if isinstance(value, dict):
-        return sys.getsizeof(value) + sum(footprint(k) + footprint(v) for k, v in value.items())
-    return sys.getsizeof(value)
-
-
-class LRU:
-    """A thread-safe LRU of rendered replies (custom badges, charts, paper endpoints) and parsed
-    profiles, bounded in items (``size``) and in bytes (``max_bytes``, by :func:`footprint` of
-    key and value): strangers choose badge parameters, so they must not choose its memory."""
-
-    def __init__(self, size: int, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        self.size = size
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self._costs: dict[tuple[Any, ...], int] = {}
-        self._lock = threading.Lock()
-
-    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
-        """The reply kept under ``key``, else ``make()``'s (each key's kind names its type)."""
-        reply = self._items.get(key)  # a hit takes no lock: each OrderedDict call is atomic
-        if reply is not None:
-            # SIM105: a hit is the service's hot path, and suppress() costs a call and a context
-            try:  # noqa: SIM105  see above
-                self._items.move_to_end(key)
-            except KeyError:  # evicted by another thread meanwhile; the reply is still whole
-                pass
-            return reply
-        reply = make()
-        cost = footprint(key) + footprint(reply)
-        if cost > self.max_bytes:
-            return reply  # answered, not kept: it would push out everything else
-        with self._lock:
-            self.bytes += cost - self._costs.get(key, 0)  # another thread may have made it too
-            self._items[key] = reply
-            self._costs[key] = cost
-            while len(self._items) > self.size or self.bytes > self.max_bytes:
-                old, _ = self._items.popitem(last=False)
-                self.bytes -= self._costs.pop(old)
-        return reply
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 @dataclass
@@ -317,21 +233,16 @@ def resolve(snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, 
     kind = _badge_kind(rest)
     if not valid:
         return error_reply(400, "invalid scholar id", badge=kind)
-    if rest == "chart.svg":
+    if rest in (kit.CHART, kit.CARD):
         if entry is None:
             return error_reply(404, NOT_TRACKED)
         if entry.values is None:
             return error_reply(404, "no data yet")
-        tracked = entry  # the closure keeps the narrowed (not-None) type
-
-        def chart() -> Reply:
-            _pubs, cites, name = _profile(snapshot, tracked)
-            svg = render_citations_chart(cites, f"{name}: citations per year")
-            return Reply.make(svg, SVG, cache=cache_header(snapshot.max_age))
-
-        return snapshot.cache.get_or_make(("chart", scholar_id, entry.version), chart)
+        return _picture(snapshot, entry, rest)
     if rest.startswith("papers/") and rest.endswith("/shields.json"):
         return _paper(snapshot, entry, rest[len("papers/"):-len("/shields.json")])
+    if rest.startswith("papers/") and rest.endswith(".json") and "/" not in rest[len("papers/"):]:
+        return _paper(snapshot, entry, rest[len("papers/"):-len(".json")])  # the kit's file
     if rest.startswith("shields/"):
         metric = rest[len("shields/"):].removesuffix(".json")
         if metric not in METRIC_NAMES or not rest.endswith(".json"):
@@ -344,6 +255,20 @@ def resolve(snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, 
     if reply is None:
         return error_reply(404, "no data yet", badge=kind)
     return reply
+
+
+def _picture(snapshot: Snapshot, entry: AuthorEntry, name: str) -> Reply:
+    """``chart.svg`` or ``card.svg``, drawn by the kit's renderers from the entry's profile."""
+
+    def make() -> Reply:
+        if name == kit.CHART:
+            _pubs, cites, author = _profile(snapshot, entry)
+            svg = kit.chart_svg(cites, author)
+        else:  # the card needs the whole record; parsed here, once per version
+            svg = kit.card_svg(json.loads(entry.files["gs_data.json"].body), stale=entry.stale)
+        return Reply.make(svg, SVG, cache=cache_header(snapshot.max_age))
+
+    return snapshot.cache.get_or_make((name, entry.scholar_id, entry.version), make)
 
 
 def _svg_badge(
@@ -369,13 +294,12 @@ def _svg_badge(
             badge = badges.make_badge(
                 entry.labels[metric] if label is None else label,
                 str(values[metric]),
-                color=color, label_color=label_color, style=style,
+                color=color, label_color=label_color, style=style, logo=True,
             )
         except badges.BadgeParamError as exc:
             return error_reply(400, str(exc), badge="svg")
         if entry.stale:  # keep the number, turn grey: the data is old
-            badge = badges.Badge(badge.label, badge.message, badges.STALE_COLOR, badge.label_color,
-                                 badge.style)
+            badge = dataclasses.replace(badge, color=badges.STALE_COLOR)
         return Reply.make(badges.render_badge(badge), SVG, cache=cache_header(snapshot.max_age))
 
     return snapshot.cache.get_or_make(key, make)
