@@ -43,9 +43,22 @@ def flag_help(setting: config.Setting) -> str:
     return f"{setting.help} [env {setting.variable}{default}]".replace("%", "%%")
 
 
+class AppendGiven(argparse.Action):
+    """``append`` for a repeatable setting's flag: the flag's uses make the list, which then
+    replaces the variable's (the flag wins, as for every setting)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, [*getattr(namespace, self.dest, []), values])
+
+
 def add_flag(parser: argparse.ArgumentParser, setting: config.Setting) -> None:
     names = [name for name in (setting.short, setting.flag) if name]
-    if setting.switch:
+    if setting.each is not None:
+        parser.add_argument(*names, action=AppendGiven, type=flag_type(setting.each),
+                            default=argparse.SUPPRESS, metavar=setting.metavar,
+                            help=flag_help(setting))
+    elif setting.switch:
         parser.add_argument(*names, action="store_true", default=argparse.SUPPRESS,
                             help=flag_help(setting))
     else:
@@ -116,6 +129,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(listing, "authors list")
     listing.set_defaults(handler="scholar_stats.commands.tracked:cli_authors_list")
 
+    grouping = sub.add_parser("groups", help="groups of tracked authors (a lab) and their totals")
+    groups_sub = grouping.add_subparsers(dest="groups_command", metavar="ACTION", required=True)
+    gadd = groups_sub.add_parser("add", help="add tracked authors to a group (made if new)")
+    gadd.add_argument("name", metavar="NAME")
+    gadd.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID")
+    add_flags(gadd, "groups add")
+    gadd.set_defaults(handler="scholar_stats.commands.groups:cli_groups_add")
+    gremove = groups_sub.add_parser("remove", help="remove authors from a group, or the group")
+    gremove.add_argument("name", metavar="NAME")
+    gremove.add_argument("scholar_ids", nargs="*", metavar="SCHOLAR_ID")
+    add_flags(gremove, "groups remove")
+    gremove.set_defaults(handler="scholar_stats.commands.groups:cli_groups_remove")
+    glist = groups_sub.add_parser("list", help="the groups and their members")
+    add_flags(glist, "groups list")
+    glist.set_defaults(handler="scholar_stats.commands.groups:cli_groups_list")
+    gshow = groups_sub.add_parser("show", help="a group's totals and each member's numbers")
+    gshow.add_argument("name", metavar="NAME")
+    gshow.add_argument("--format", choices=("table", "json"), default="table")
+    add_flags(gshow, "groups show")
+    gshow.set_defaults(handler="scholar_stats.commands.groups:cli_groups_show")
+
     refresh = sub.add_parser(
         "refresh", help="one pass over the due authors (or the given ones), then exit",
     )
@@ -126,11 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", help="an author's metric history from the store")
     history.add_argument("scholar_id", metavar="SCHOLAR_ID")
     history.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    history.add_argument("--papers", action="store_true",
+                         help="each change of a paper's citations (date, author_pub_id, title, "
+                         "citations, change) instead of the daily metrics")
     add_flags(history, "history")
     history.set_defaults(handler="scholar_stats.commands.tracked:cli_history")
 
     export = sub.add_parser("export", help="write the files of `fetch --out` from the store")
-    export.add_argument("scholar_id", metavar="SCHOLAR_ID")
+    export.add_argument("scholar_id", metavar="SCHOLAR_ID", nargs="?")
+    export.add_argument("--group", metavar="NAME",
+                        help="write a group's files (gs_data.json, shields/) instead of an "
+                        "author's")
     add_flags(export, "export")
     export.set_defaults(handler="scholar_stats.commands.tracked:cli_export")
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scholar_stats.errors import UsageError
+from scholar_stats.notify.urls import parse_webhook_url, parse_webhook_urls
 from scholar_stats.parsers import (
     parse_bool,
     parse_count,
@@ -38,7 +39,8 @@ from scholar_stats.parsers import (
 
 PREFIX = "SCHOLAR_STATS_"
 
-STORE_COMMANDS = frozenset({"authors add", "authors remove", "authors list", "refresh",
+STORE_COMMANDS = frozenset({"authors add", "authors remove", "authors list", "groups add",
+                            "groups remove", "groups list", "groups show", "refresh",
                             "history", "export", "schedule", "serve"})
 COMMANDS = STORE_COMMANDS | {"fetch", "publish"}  # the command line's; "action" is the Action
 FETCHING = frozenset({"fetch", "refresh", "schedule", "serve"})
@@ -51,7 +53,9 @@ class Setting:
     on/off flag that takes no value (its variable is read with parse_bool); ``env``: the
     variable when it is not ``SCHOLAR_STATS_<NAME>``; ``shown``: the default as people read it;
     ``secret``: a token, never printed (``repr=False`` where it is kept); ``external``: read by
-    another program from the environment (git), not by scholar-stats."""
+    another program from the environment (git), not by scholar-stats; ``each``: the flag is
+    repeatable, each use read with ``each``, and the value is the list of them (its variable
+    holds the whole list, read with ``parse``)."""
 
     name: str
     default: Any
@@ -66,6 +70,7 @@ class Setting:
     shown: str | None = None
     secret: bool = False
     external: bool = False
+    each: Callable[[str], Any] | None = None
 
     @property
     def variable(self) -> str:
@@ -127,6 +132,12 @@ SETTINGS: tuple[Setting, ...] = (
     declare("serpapi_monthly_limit", 100, "at most N SerpApi searches (one per 100 "
             "publications) in a calendar month, counted in each output folder's status.json",
             "fetch", parse=parse_count, flag="--serpapi-monthly-limit", metavar="N"),
+    # notifications
+    declare("notify", (), "POST a message to this webhook (Slack, Discord or generic JSON) for "
+            "each fetch that found changes; repeatable; the variable: URLs separated by commas "
+            "or spaces", FETCHING,
+            parse=parse_webhook_urls, each=parse_webhook_url, flag="--notify", metavar="URL",
+            secret=True, shown="none"),
     # publishing
     declare("branch", "google-scholar-stats", "the branch the files are published to",
             {"publish", "action"}, flag="--branch", metavar="NAME"),

@@ -145,6 +145,23 @@ def read_metrics(folder: Path) -> Metrics | None:
         return None
 
 
+def read_record(folder: Path) -> object:
+    """The parsed ``gs_data.json`` already in ``folder`` (what the new fetch is compared with
+    for ``changes.json``); ``None`` when there is none or it is not JSON."""
+    try:
+        return json.loads(_read(folder / GS_DATA))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def read_if_there(path: Path) -> bytes | None:
+    """The bytes of a file of a previous run, ``None`` when there is none."""
+    try:
+        return _read(path)
+    except FileNotFoundError:
+        return None
+
+
 def read_status(folder: Path) -> FetchStatus | None:
     try:
         return FetchStatus.from_dict(json.loads(_read(folder / STATUS)))

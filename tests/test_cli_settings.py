@@ -21,8 +21,8 @@ from service_helpers import free_port
 REAL = "LZ5D_p4AAAAJ"
 
 FETCHING = {"fetch", "refresh", "schedule", "serve"}
-STORE = {"authors add", "authors remove", "authors list", "refresh", "history", "export",
-         "schedule", "serve"}
+STORE = {"authors add", "authors remove", "authors list", "groups add", "groups remove",
+         "groups list", "groups show", "refresh", "history", "export", "schedule", "serve"}
 ALL = {"fetch", "publish"} | STORE
 LONG_RUNNING = {"schedule", "serve"}  # run as subprocesses: a bug would make them run forever
 
@@ -37,6 +37,7 @@ VARIABLES: dict[str, tuple[str | None, set[str]]] = {
     "DEADLINE": ("soon", FETCHING),
     "DELAY": ("-1", FETCHING),
     "FORCE": ("maybe", {"fetch"}),
+    "NOTIFY": ("ftp://hooks.invalid/secret-path", FETCHING),
     "SCHOLAR_URL": ("gopher://scholar.invalid", FETCHING),
     "TIMEOUT": ("twenty", FETCHING),
     "ATTEMPTS": ("1.5", FETCHING),
@@ -140,7 +141,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 HELP = [[], ["fetch"], ["publish"], ["authors"], ["authors", "add"], ["authors", "remove"],
-        ["authors", "list"], ["refresh"], ["history"], ["export"], ["schedule"], ["serve"]]
+        ["authors", "list"], ["groups"], ["groups", "add"], ["groups", "remove"],
+        ["groups", "list"], ["groups", "show"], ["refresh"], ["history"], ["export"],
+        ["schedule"], ["serve"]]
 
 
 @pytest.mark.parametrize("name", sorted(VARIABLES))
@@ -162,6 +165,10 @@ def invocation(command: str, tmp_path: Path) -> list[str]:
         "authors add": ["authors", "add", REAL, "--db", db],
         "authors remove": ["authors", "remove", REAL, "--db", db],
         "authors list": ["authors", "list", "--db", db],
+        "groups add": ["groups", "add", "lab", REAL, "--db", db],
+        "groups remove": ["groups", "remove", "lab", "--db", db],
+        "groups list": ["groups", "list", "--db", db],
+        "groups show": ["groups", "show", "lab", "--db", db],
         "refresh": ["refresh", "--db", db],
         "history": ["history", REAL, "--db", db],
         "export": ["export", REAL, "--db", db, "--out", str(tmp_path / "exported")],
@@ -194,6 +201,7 @@ def test_a_command_refuses_a_bad_value_of_a_variable_it_uses(
     assert f"SCHOLAR_STATS_{name}" in err
     assert err.count("\n") == 1, err  # one line, no traceback, no usage block
     assert "pw@" not in err  # a proxy's password is never echoed
+    assert "secret-path" not in err  # nor any part of a webhook URL
     assert fake_scholar.requests == []
 
 
@@ -395,8 +403,8 @@ def test_no_scheduler_false_runs_the_scheduler(tmp_path: Path) -> None:
 
 # -- the README's table of settings ----------------------------------------------------------
 
-COMMAND_ORDER = ["fetch", "publish", "authors", "refresh", "history", "export", "schedule",
-                 "serve", "action"]
+COMMAND_ORDER = ["fetch", "publish", "authors", "groups", "refresh", "history", "export",
+                 "schedule", "serve", "action"]
 
 
 def commands_cell(commands: frozenset[str]) -> str:

@@ -148,8 +148,12 @@ def test_export_writes_what_fetch_writes(
     fetched = {p.relative_to(tmp_path / "fetched").as_posix()
                for p in (tmp_path / "fetched").rglob("*") if p.is_file()}
     exported = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    changes = {"changes.json", "changes.xml"}
     assert exported == fetched | {"history.csv"}
-    for name in fetched - {"gs_data.json", "status.json"}:
+    # a first fetch: nothing changed yet in either (the times the logs start from differ)
+    for folder in (out, tmp_path / "fetched"):
+        assert json.loads((folder / "changes.json").read_bytes())["events"] == []
+    for name in fetched - {"gs_data.json", "status.json"} - changes:
         assert (out / name).read_bytes() == (tmp_path / "fetched" / name).read_bytes(), name
     mine = json.loads((out / "gs_data.json").read_bytes())
     theirs = json.loads((tmp_path / "fetched" / "gs_data.json").read_bytes())
@@ -223,3 +227,35 @@ def test_serve_counts_must_be_whole_numbers_of_at_least_one(
         run("serve", flag, "two")
     assert exited.value.code == 2
     assert f"argument {flag}: expected a whole number >= 1, got 'two'" in capsys.readouterr().err
+
+
+def test_export_writes_the_changes_the_store_recorded(
+    fake_scholar: FakeScholar, db: str, tmp_path: Path
+) -> None:
+    """Two refreshes of a growing profile: export's changes.json lists the events of the
+    second (metrics, then the new papers) and changes.xml is one Atom entry for them."""
+    import feedparser
+
+    fake_scholar.add_profile(SYN, pubs=20, citations=500)
+    assert run("authors", "add", SYN, "--db", db) == 0
+    assert run("refresh", SYN, "--db", db) == 0
+    fake_scholar.add_profile(SYN, pubs=22, citations=530)
+    assert run("refresh", SYN, "--db", db) == 0
+    out = tmp_path / "exported"
+    assert run("export", SYN, "--db", db, "--out", str(out)) == 0
+    log = json.loads((out / "changes.json").read_bytes())
+    kinds = [(e["kind"], e.get("metric") or e.get("pub_id")) for e in log["events"]]
+    assert kinds[:2] == [("metric", "citations"), ("metric", "citations-5y")]
+    added = [e for e in log["events"] if e["kind"] == "paper_added"]
+    assert len(added) == 2 and all(e["old"] is None and e["title"] for e in added)
+    citations = log["events"][0]
+    assert (citations["old"], citations["new"]) == (500, 530)
+    gs = json.loads((out / "gs_data.json").read_bytes())
+    assert citations["date"] == gs["updated"] and log["since"] <= gs["updated"]
+    feed = feedparser.parse((out / "changes.xml").read_bytes())
+    assert not feed.bozo and len(feed.entries) == 1
+    # export again: the same bytes (ids and times come from the store)
+    again = tmp_path / "again"
+    assert run("export", SYN, "--db", db, "--out", str(again)) == 0
+    for name in ("changes.json", "changes.xml"):
+        assert (again / name).read_bytes() == (out / name).read_bytes()

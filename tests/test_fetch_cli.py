@@ -46,7 +46,7 @@ def test_success_writes_every_file(fake_scholar: FakeScholar, tmp_path: Path, ca
                "publications")
     assert names == {
         "gs_data.json", "gs_data_shieldsio.json", "status.json", "scholar-stats.js",
-        "chart.svg", "card.svg",
+        "chart.svg", "card.svg", "changes.json", "changes.xml",
         *(f"shields/{m}.json" for m in metrics), *(f"badges/{m}.svg" for m in metrics),
         *(f"papers/{key.split(':')[1]}.json" for key in gs["publications"]),
     }

@@ -61,7 +61,8 @@ def test_the_same_fetch_writes_everything_when_it_fits(good: Path, tmp_path: Pat
     assert run_main(["fetch", AUTHOR, "--out", str(tmp_path / "fresh")])[0] == 0
     fresh = files_of(tmp_path / "fresh")
     assert set(run.before) < set(run.after) == set(fresh)  # 295 more papers: their files
-    for name in ("gs_data.json", "status.json"):  # these carry the time of the fetch
+    # these carry the time of the fetch (and changes.*, what changed since the one before)
+    for name in ("gs_data.json", "status.json", "changes.json", "changes.xml"):
         assert run.after[name] != run.before[name]
         del fresh[name], run.after[name]
     assert run.after == fresh
@@ -141,8 +142,9 @@ def test_new_files_follow_the_umask(
     fetch_with_umask(fake_scholar, tmp_path / "out", umask)
     found = modes(tmp_path / "out")
     papers = len(json.loads((tmp_path / "out" / "gs_data.json").read_bytes())["publications"])
-    # 10 data files; 7 badges, chart, card, the page script and one endpoint per paper
-    assert len(found) == 10 + 10 + papers and set(found.values()) == {mode}, found
+    # 12 data files (changes.* included); 7 badges, chart, card, the page script and one
+    # endpoint per paper
+    assert len(found) == 12 + 10 + papers and set(found.values()) == {mode}, found
 
 
 def test_a_replaced_file_keeps_its_mode(fake_scholar: FakeScholar, tmp_path: Path) -> None:

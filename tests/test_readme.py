@@ -20,7 +20,8 @@ def test_exit_code_table_matches_the_error_tree() -> None:
 
 
 SAMPLES = {"--out": "elsewhere", "--proxy": "http://proxy.example:3128", "--deadline": "7",
-           "--delay": "9", "--force": "1", "--source": "serpapi", "--serpapi-monthly-limit": "40"}
+           "--delay": "9", "--force": "1", "--source": "serpapi", "--serpapi-monthly-limit": "40",
+           "--notify": "https://hooks.example/a, https://hooks.example/b"}
 
 
 def test_every_fetch_flag_in_the_readme_obeys_its_env_var(monkeypatch) -> None:
@@ -34,6 +35,9 @@ def test_every_fetch_flag_in_the_readme_obeys_its_env_var(monkeypatch) -> None:
     assert (args.out, args.proxy, args.deadline, args.delay, args.force) == (
         "elsewhere", "http://proxy.example:3128", 7.0, 9.0, True)
     assert (args.source, args.serpapi_monthly_limit) == ("serpapi", 40)
+    assert args.notify == ["https://hooks.example/a", "https://hooks.example/b"]
+    assert parse_args(["fetch", "DhtAFkwAAAAJ", "--notify", "http://c.example/"]).notify == [
+        "http://c.example/"]  # the flag wins
 
 
 def test_quick_start_test_command_is_what_ci_runs() -> None:

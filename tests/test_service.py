@@ -75,12 +75,13 @@ async def test_public_files_are_exports_bytes(
     per paper: drawn on demand by the service), is served byte for byte, stale or fresh."""
     with Store(db_url) as store:
         expected = author_files(store, scholar_id, now=now())
-    assert {"gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv"} <= set(expected)
+    assert {"gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv",
+            "changes.json", "changes.xml"} <= set(expected)
     assert {f"shields/{m}.json" for m in METRIC_NAMES} <= set(expected)
     assert {f"badges/{m}.svg" for m in METRIC_NAMES} | {"chart.svg", "card.svg"} <= set(expected)
     assert any(name.startswith("papers/") for name in expected)
     types = {".json": "application/json", ".csv": "text/csv; charset=utf-8",
-             ".svg": "image/svg+xml"}
+             ".svg": "image/svg+xml", ".xml": "application/atom+xml"}
     for name, body in expected.items():
         r = await client.get(f"/authors/{scholar_id}/{name}")
         assert r.status_code == 200, name
@@ -393,6 +394,36 @@ async def test_refresh_landing_swaps_the_author(client: httpx.AsyncClient, db_ur
     assert b">5000<" in badge.content
     metrics = (await client.get("/metrics")).text
     assert 'scholar_stats_fetch_outcomes_total{outcome="ok"} 1.0' in metrics
+
+
+async def test_changes_files_follow_the_refreshes(
+    client: httpx.AsyncClient, db_url: str
+) -> None:
+    """/authors/{id}/changes.json and changes.xml: export's bytes, through the snapshot with
+    the data's caching headers, updated when a refresh that changed something lands."""
+    import feedparser
+
+    first = await client.get(f"/authors/{FRESH}/changes.json")
+    assert first.status_code == 200 and first.json()["events"] == []
+    assert first.headers["cache-control"] == "public, max-age=3600" and first.headers["etag"]
+    outcome = success(FRESH, {**pubs(12), "P00000000000": 50}, later(),
+                      updated=later().isoformat())
+    with Store(db_url) as other_process:
+        recorded = record_outcome(other_process, outcome, later())
+    assert recorded.events
+    client._transport.app.state.service.on_result(recorded)  # type: ignore[attr-defined]
+    log = (await client.get(f"/authors/{FRESH}/changes.json")).json()
+    assert [e["kind"] for e in log["events"]][-1] == "paper_citations"
+    assert log["events"][-1]["pub_id"] == f"{FRESH}:P00000000000" and log["events"][-1]["new"] == 50
+    feed = await client.get(f"/authors/{FRESH}/changes.xml")
+    assert feed.headers["content-type"] == "application/atom+xml"
+    assert feed.headers["cache-control"] == "public, max-age=3600"
+    parsed = feedparser.parse(feed.content)
+    assert not parsed.bozo and len(parsed.entries) == 1
+    again = await client.get(f"/authors/{FRESH}/changes.xml",
+                             headers={"if-none-match": feed.headers["etag"]})
+    assert again.status_code == 304
+    assert (await client.get("/authors/AAAAAAAAAAAA/changes.json")).status_code == 404
 
 
 async def test_poll_picks_up_other_processes(client: httpx.AsyncClient, db_url: str) -> None:

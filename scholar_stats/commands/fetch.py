@@ -16,8 +16,18 @@ from scholar_stats.core.model import (
     FetchStatus,
     validate_scholar_id,
 )
-from scholar_stats.files import check_writable, read_metrics, read_status, write_files
+from scholar_stats.errors import ScholarStatsError
+from scholar_stats.files import (
+    check_writable,
+    read_if_there,
+    read_metrics,
+    read_record,
+    read_status,
+    write_files,
+)
 from scholar_stats.net.deadline import Deadline
+from scholar_stats.notify.webhook import Notice, WebhookNotifier
+from scholar_stats.outputs.changes import CHANGES_JSON, ChangeUpdate, change_files_after
 from scholar_stats.outputs.export import DEFAULT_MAX_AGE, judge_staleness
 from scholar_stats.outputs.kit import SCRIPT, kit_files, page_script
 from scholar_stats.outputs.render import (
@@ -42,12 +52,17 @@ def output_folders(out: Path, scholar_ids: list[str]) -> dict[str, Path]:
     return {scholar_id: out / scholar_id for scholar_id in scholar_ids}
 
 
-def save_outcome(folder: Path, outcome: FetchOutcome) -> None:
-    """Write the data files (only on success) and ``status.json``, all or nothing: when the
-    folder cannot take them (``OutputNotWritable``), every file of the author stays as it was.
-    After a failure the kept data's kit is redrawn grey once it is stale."""
+def save_outcome(
+    folder: Path, outcome: FetchOutcome, changes: ChangeUpdate | None = None
+) -> None:
+    """Write the data files and ``changes.*`` (only on success) and ``status.json``, all or
+    nothing: when the folder cannot take them (``OutputNotWritable``), every file of the
+    author stays as it was. After a failure the kept data's kit is redrawn grey once it is
+    stale."""
     if outcome.data is not None:
         files = render_author_files(outcome.data)
+        if changes is not None:
+            files.update(changes.files)
     else:
         files = stale_kit(folder, outcome.status, datetime.now(timezone.utc))
     files[STATUS] = render_status(outcome.status)
@@ -62,6 +77,44 @@ def count_searches(outcome: FetchOutcome, month: str, before: int, spent: int,
         return outcome
     return replace(outcome, status=replace(
         outcome.status, serpapi_month=month, serpapi_searches=before + spent))
+
+
+def report_deliveries(notifier: WebhookNotifier, notices: list[Notice]) -> None:
+    """Notify the webhooks of each fetch's events (after its files were written): one line
+    per delivery, on stderr when it failed; the exit code never depends on it."""
+    for notice in notices:
+        for delivery in notifier.send(notice):
+            if delivery.delivered:
+                print(f"{notice.scholar_id}: notified {delivery.target}")
+            else:
+                print(f"scholar-stats: warning: {notice.scholar_id}: notifying "
+                      f"{delivery.target} failed: {delivery.detail} (the data was written)",
+                      file=sys.stderr)
+
+
+def save_fetched(folder: Path, outcome: FetchOutcome, previous: Any) -> Notice | None:
+    """Write one author's outcome into ``folder`` (its ``changes.*`` compared with the files
+    already there); the notice of its changes, when there are any."""
+    if outcome.data is None:
+        kept = " (previous data kept)" if previous else ""
+        print(log_safe(f"scholar-stats: {outcome.status.message}{kept}"), file=sys.stderr)
+        save_outcome(folder, outcome)
+        return None
+    changes = change_files_after(read_record(folder), read_if_there(folder / CHANGES_JSON),
+                                 outcome.data)
+    if changes.warning:
+        print(log_safe(f"scholar-stats: warning: {folder / CHANGES_JSON} is not a file "
+                       f"scholar-stats wrote ({changes.warning}); it is started afresh"),
+              file=sys.stderr)
+    save_outcome(folder, outcome, changes)
+    print(log_safe(  # the message quotes the scraped name
+        f"{outcome.status.message} ({outcome.status.requests} requests, "
+        f"{outcome.status.duration_seconds:.1f} s, from "
+        f"{NAMES[outcome.status.source or 'scholar']}) -> {folder}"
+    ))
+    if not changes.events:
+        return None
+    return Notice(outcome.scholar_id, outcome.data.name, outcome.data.updated, changes.events)
 
 
 def stale_kit(folder: Path, status: FetchStatus, now: datetime) -> dict[str, bytes]:
@@ -113,41 +166,42 @@ def cli_fetch(args: Any) -> int:
     if "serpapi" in choice.order:
         budget = MonthlySearches(month, choice.monthly_limit, spent_in(month, statuses.values()))
     deadline = Deadline(settings.deadline)
+    notifier = WebhookNotifier(getattr(args, "notify", None) or [], deadline,
+                               backoff=settings.backoff, timeout=settings.timeout)
     worst = 0
+    notices: list[Notice] = []  # sent once every author is fetched: a slow webhook costs no fetch
     with ExitStack() as stack:
+        stack.enter_context(notifier)
         sources = open_sources(choice, settings, deadline, budget)
         for source in sources:
             stack.callback(source.close)
-        for scholar_id, folder in folders.items():
-            previous_status = statuses[scholar_id]
-            previous = read_metrics(folder)
-            searches_before = budget.used if budget else 0
-            outcome = attempt_fetch(
-                scholar_id,
-                settings,
-                deadline,
-                previous=previous,
-                force=args.force,
-                last_success=previous_status.last_success if previous_status else None,
-                sources=sources,
-            )
-            outcome = count_searches(outcome, month, spent_by(month, previous_status),
-                                     (budget.used if budget else 0) - searches_before,
-                                     budget is not None)
-            if not outcome.ok:
-                kept = " (previous data kept)" if previous else ""
-                print(log_safe(f"scholar-stats: {outcome.status.message}{kept}"), file=sys.stderr)
-            # A folder that cannot take the files ends the run (exit 9): the next authors'
-            # requests would be spent for nothing.
-            save_outcome(folder, outcome)
-            if outcome.ok:
-                print(log_safe(  # the message quotes the scraped name
-                    f"{outcome.status.message} ({outcome.status.requests} requests, "
-                    f"{outcome.status.duration_seconds:.1f} s, from "
-                    f"{NAMES[outcome.status.source or 'scholar']}) -> {folder}"
-                ))
-            worst = max(worst, outcome.exit_code)
-            if len(sources) > 1 and outcome.status.source == sources[-1].name:
-                sources = sources[-1:]  # Scholar blocked this run's address: ask it no more
+        try:
+            for scholar_id, folder in folders.items():
+                previous_status = statuses[scholar_id]
+                previous = read_metrics(folder)
+                searches_before = budget.used if budget else 0
+                outcome = attempt_fetch(
+                    scholar_id,
+                    settings,
+                    deadline,
+                    previous=previous,
+                    force=args.force,
+                    last_success=previous_status.last_success if previous_status else None,
+                    sources=sources,
+                )
+                outcome = count_searches(outcome, month, spent_by(month, previous_status),
+                                         (budget.used if budget else 0) - searches_before,
+                                         budget is not None)
+                # A folder that cannot take the files ends the run (exit 9): the next authors'
+                # requests would be spent for nothing.
+                notice = save_fetched(folder, outcome, previous)
+                notices += [notice] if notice else []
+                worst = max(worst, outcome.exit_code)
+                if len(sources) > 1 and outcome.status.source == sources[-1].name:
+                    sources = sources[-1:]  # Scholar blocked this run's address: ask it no more
+        except ScholarStatsError:  # exit 9: the files of the notices so far were written
+            report_deliveries(notifier, notices)
+            raise
+        report_deliveries(notifier, notices)
     write_page_script(Path(args.out))
     return worst

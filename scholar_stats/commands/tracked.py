@@ -15,6 +15,7 @@ from scholar_stats.core.model import validate_scholar_id
 from scholar_stats.core.plan import utcnow
 from scholar_stats.errors import UsageError
 from scholar_stats.files import write_files
+from scholar_stats.notify.listener import attach as attach_notifier
 from scholar_stats.outputs.export import author_files
 from scholar_stats.outputs.history import HISTORY_COLUMNS, render_history_csv
 from scholar_stats.outputs.kit import SCRIPT, page_script
@@ -97,7 +98,6 @@ def cli_refresh(args: Any) -> int:
     fetched, is left to it.
     """
     from scholar_stats.net.deadline import Deadline
-    from scholar_stats.refresh.budget import BudgetSpent
     from scholar_stats.refresh.engine import RefreshEngine
 
     ids = _ids(args.scholar_ids)
@@ -118,31 +118,44 @@ def cli_refresh(args: Any) -> int:
             print("no author is due")
             return 0
         engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
-        worst = 0
-        for step in engine.run_pass(ids, due_only=due_pass, deadline=Deadline(settings.deadline)):
-            if step.stopped is not None:
-                print(f"scholar-stats: stopped before {step.scholar_id}: {step.stopped}; "
-                      "the rest stay due", file=sys.stderr)
-            elif step.busy is not None:
-                if not due_pass:
-                    print(f"scholar-stats: {step.busy}", file=sys.stderr)
-                    worst = max(worst, step.busy.exit_code)
-            elif step.outcome is None:
-                if not due_pass:
-                    print(f"scholar-stats: {step.scholar_id}: not fetched: the budget of "
-                          f"{engine.budget.limit} Scholar requests per hour cannot cover it "
-                          "now; try again later", file=sys.stderr)
-                    worst = max(worst, BudgetSpent.exit_code)
-            else:
-                outcome = step.outcome
-                stream = sys.stdout if outcome.ok else sys.stderr
-                print(("" if outcome.ok else "scholar-stats: ") + outcome.status.message,
-                      file=stream)
-                worst = max(worst, outcome.exit_code)
-                if outcome.exit_code == 3:
-                    print("scholar-stats: Scholar blocked us; the other authors wait for the "
-                          "pause to end", file=sys.stderr)
-        return worst
+        deadline = Deadline(settings.deadline)
+        notifier = attach_notifier(engine, args.notify, settings, deadline)
+        try:
+            return _run_pass(engine, ids, due_pass, deadline)
+        finally:
+            if notifier is not None:  # sent within what is left of the run's deadline
+                notifier.close(timeout=deadline.remaining())
+
+
+def _run_pass(engine: Any, ids: list[str], due_pass: bool, deadline: Any) -> int:
+    """Drive the engine's pass, one line per author; the highest exit code."""
+    from scholar_stats.refresh.budget import BudgetSpent
+
+    worst = 0
+    for step in engine.run_pass(ids, due_only=due_pass, deadline=deadline):
+        if step.stopped is not None:
+            print(f"scholar-stats: stopped before {step.scholar_id}: {step.stopped}; "
+                  "the rest stay due", file=sys.stderr)
+        elif step.busy is not None:
+            if not due_pass:
+                print(f"scholar-stats: {step.busy}", file=sys.stderr)
+                worst = max(worst, step.busy.exit_code)
+        elif step.outcome is None:
+            if not due_pass:
+                print(f"scholar-stats: {step.scholar_id}: not fetched: the budget of "
+                      f"{engine.budget.limit} Scholar requests per hour cannot cover it "
+                      "now; try again later", file=sys.stderr)
+                worst = max(worst, BudgetSpent.exit_code)
+        else:
+            outcome = step.outcome
+            stream = sys.stdout if outcome.ok else sys.stderr
+            print(("" if outcome.ok else "scholar-stats: ") + outcome.status.message,
+                  file=stream)
+            worst = max(worst, outcome.exit_code)
+            if outcome.exit_code == 3:
+                print("scholar-stats: Scholar blocked us; the other authors wait for the "
+                      "pause to end", file=sys.stderr)
+    return worst
 
 
 def history_json(rows: list[Any]) -> bytes:
@@ -151,6 +164,8 @@ def history_json(rows: list[Any]) -> bytes:
 
 def cli_history(args: Any) -> int:
     scholar_id = validate_scholar_id(args.scholar_id)
+    if args.papers:
+        return paper_history(args, scholar_id)
     with Store(args.db) as store:
         tracked_or_exit(store, scholar_id)
         rows = store.history(scholar_id)
@@ -168,8 +183,42 @@ def cli_history(args: Any) -> int:
     return 0
 
 
+def paper_history(args: Any, scholar_id: str) -> int:
+    """``history --papers``: every stored change of a paper's citations, newest first."""
+    from scholar_stats.outputs.paper_history import (
+        PAPER_COLUMNS,
+        paper_changes,
+        render_paper_changes_csv,
+        render_paper_changes_json,
+        shown_change,
+    )
+
+    with Store(args.db) as store:
+        tracked_or_exit(store, scholar_id)
+        latest = store.latest(scholar_id)
+        history = store.publication_history(scholar_id)
+    pubs = (latest.gs_data.get("publications") or {}) if latest else {}
+    titles = {pub_id: str((pub.get("bib") or {}).get("title", "")) for pub_id, pub in pubs.items()}
+    rows = paper_changes(history, titles)
+    if args.format == "csv":
+        sys.stdout.write(render_paper_changes_csv(rows))
+    elif args.format == "json":
+        sys.stdout.write(render_paper_changes_json(rows))
+    elif not rows:
+        print(f"{scholar_id}: no paper history yet")
+    else:
+        print(_table([PAPER_COLUMNS, *((r.date, r.author_pub_id, r.title, str(r.citations),
+                                         shown_change(r.change)) for r in rows)]))
+    return 0
+
+
 def cli_export(args: Any) -> int:
-    """Write the files of ``fetch --out`` (plus history.csv) from the store, atomically."""
+    """Write the files of ``fetch --out`` (plus history.csv) from the store, atomically; or,
+    with ``--group``, the group's files."""
+    if (args.group is None) == (args.scholar_id is None):
+        raise UsageError("export takes a SCHOLAR_ID or --group NAME (one of them)")
+    if args.group is not None:
+        return export_group(args)
     scholar_id = validate_scholar_id(args.scholar_id)
     with Store(args.db) as store:
         files = author_files(store, scholar_id, now=utcnow(), max_age_seconds=args.stale_age)
@@ -180,6 +229,21 @@ def cli_export(args: Any) -> int:
     out = Path(args.out)
     write_files(out, files)  # all or nothing; OutputNotWritable (exit 9) names path and cause
     print(f"{scholar_id}: {len(files)} files -> {out}")
+    return 0
+
+
+def export_group(args: Any) -> int:
+    from scholar_stats.commands.groups import group_name
+    from scholar_stats.outputs.export import group_files
+
+    name = group_name(args.group)
+    with Store(args.db) as store:
+        files = group_files(store, name)
+    if files is None:
+        raise UsageError(f"no group {name}")
+    out = Path(args.out)
+    write_files(out, files)
+    print(f"group {name}: {len(files)} files -> {out}")
     return 0
 
 
@@ -197,11 +261,16 @@ def cli_schedule(args: Any) -> int:
     with Store(args.db) as store:
         engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
         engine.add_listener(report)
+        notifier = attach_notifier(engine, args.notify, settings)
         count = len(store.list_authors())
 
         def announce() -> None:  # after the SIGTERM handler is in place
             print(f"scheduler started: {count} tracked authors in {store.display_url}; "
                   "Ctrl-C to stop", flush=True)
 
-        RefreshScheduler(engine).run_until_signal(announce)
+        try:
+            RefreshScheduler(engine).run_until_signal(announce)
+        finally:
+            if notifier is not None:
+                notifier.close(timeout=settings.deadline)
     return 0

@@ -5,13 +5,23 @@ serves. Same renderers as ``fetch``, so a homepage can switch sources by changin
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from scholar_stats import config
+from scholar_stats.core.groups import GroupTotals, group_totals
 from scholar_stats.core.model import FetchStatus
+from scholar_stats.core.papers import ProfileSnapshot
 from scholar_stats.core.plan import is_stale
 from scholar_stats.errors import UsageError
+from scholar_stats.outputs.changes import (
+    CHANGES_JSON,
+    CHANGES_XML,
+    ChangeLog,
+    render_changes_json,
+    render_changes_xml,
+)
+from scholar_stats.outputs.groups import render_group_files
 from scholar_stats.outputs.history import HISTORY_FILE, render_history_csv
 from scholar_stats.outputs.render import STATUS, render_author_files, render_status
 
@@ -54,8 +64,9 @@ def author_files(
     author: TrackedAuthor | None = None, kit: bool = True,
 ) -> dict[str, bytes]:
     """Relative path → bytes: gs_data.json, gs_data_shieldsio.json, shields/*.json, the kit
-    (``outputs/kit.py``, unless ``kit`` is false; grey badges when stale), history.csv (only once
-    there is data) and status.json (once there was an attempt).
+    (``outputs/kit.py``, unless ``kit`` is false; grey badges when stale), history.csv,
+    changes.json and changes.xml (only once there is data) and status.json (once there was an
+    attempt).
 
     Deterministic for the same store state and ``now``. Raises ``UsageError`` for an author
     that is not tracked. ``author`` saves a read when the caller has just read it.
@@ -77,4 +88,36 @@ def author_files(
         stale = judged.stale if judged is not None else True
         files.update(render_author_files(data, stale=bool(stale), kit=kit))
         files[HISTORY_FILE] = render_history_csv(store.history(scholar_id, author))
+        files.update(change_files(store, scholar_id, data.name, data.updated))
     return files
+
+
+def change_files(store: Store, scholar_id: str, name: str, updated: str) -> dict[str, bytes]:
+    """``changes.json`` and ``changes.xml`` from the events the store recorded, the log
+    starting at the first success it kept (``updated``, the last one, if it has no older)."""
+    first = store.first_success(scholar_id)
+    since = first.astimezone(timezone.utc).isoformat(timespec="seconds") if first else updated
+    log = ChangeLog(scholar_id, since, store.change_events(scholar_id))
+    return {CHANGES_JSON: render_changes_json(log), CHANGES_XML: render_changes_xml(log, name)}
+
+
+def group_totals_from_store(store: Store, name: str) -> tuple[GroupTotals, list[str]] | None:
+    """Group ``name``'s totals over its members' last good profiles, and the members that
+    have none yet (left out); ``None`` when there is no such group."""
+    members = store.group_members(name)
+    if members is None:
+        return None
+    profiles, missing = {}, []
+    for scholar_id in members:
+        data = store.latest(scholar_id)
+        if data is None:
+            missing.append(scholar_id)
+        else:
+            profiles[scholar_id] = ProfileSnapshot.from_gs_data(data.gs_data)
+    return group_totals(name, profiles), missing
+
+
+def group_files(store: Store, name: str) -> dict[str, bytes] | None:
+    """The files of ``export --group``: gs_data.json and the shields endpoints."""
+    found = group_totals_from_store(store, name)
+    return None if found is None else render_group_files(found[0])

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from scholar_stats.core.changes import ChangeEvent
 from scholar_stats.core.gate import check_plausible
 from scholar_stats.core.model import (
     AuthorData,
@@ -33,6 +34,7 @@ class FetchOutcome:
     data: AuthorData | None
     status: FetchStatus
     error: ScholarStatsError | None
+    events: tuple[ChangeEvent, ...] = ()  # filled in when recorded in the store (refresh.record)
 
     @property
     def exit_code(self) -> int:

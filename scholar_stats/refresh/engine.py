@@ -237,7 +237,7 @@ class RefreshEngine:
             log.warning("%s: %s", scholar_id, outcome.error)
             return None
         try:
-            record_outcomes(self.store, [outcome], self.clock(), self.policy)
+            outcome = record_outcomes(self.store, [outcome], self.clock(), self.policy)[0]
         except StoreUnavailable:
             raise  # nothing more can be recorded; the lease ends at its expiry at worst
         except Exception as exc:  # noqa: BLE001 - e.g. a value the database refuses

@@ -32,6 +32,7 @@ from scholar_stats.service.snapshot import (
 if TYPE_CHECKING:
     from scholar_stats.store.database import Store
 from scholar_stats.service.admin import AdminGuard, add_admin_routes
+from scholar_stats.service.groups import add_group_routes
 from scholar_stats.service.mirror import (
     DATABASE_DOWN,
     DATABASE_DOWN_DETAIL,
@@ -126,6 +127,9 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         "chart.svg": ("Citations per year (bars) and in total (line)", "image/svg+xml"),
         "card.svg": ("A profile card: numbers, most-cited papers, per-year chart",
                      "image/svg+xml"),
+        "changes.json": ("The newest 200 changes (papers and metrics), newest first",
+                         "application/json"),
+        "changes.xml": ("The same changes as an Atom 1.0 feed", "application/atom+xml"),
     }
     for name, (summary, media) in files.items():
         app.add_api_route(
@@ -230,6 +234,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         app.add_exception_handler(kind, database_down)
 
     add_page_routes(app, service.snapshot)
+    add_group_routes(app, service)
     if settings.admin_token:
         add_admin_routes(app, service, settings.admin_token)
     return app

@@ -41,7 +41,8 @@ def route_name(rest: str) -> str:
         return "endpoint_json"
     if rest.startswith("papers/"):
         return "paper_json"
-    known = ("gs_data.json", "status.json", "history.csv", "chart.svg", "card.svg")
+    known = ("gs_data.json", "status.json", "history.csv", "chart.svg", "card.svg",
+             "changes.json", "changes.xml")
     return rest if rest in known else "other"
 
 

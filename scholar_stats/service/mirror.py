@@ -29,6 +29,7 @@ from scholar_stats.service.snapshot import (
 )
 
 if TYPE_CHECKING:
+    from scholar_stats.notify.listener import NotifyListener
     from scholar_stats.refresh.attempt import FetchOutcome
     from scholar_stats.refresh.engine import RefreshEngine
     from scholar_stats.settings import FetchSettings
@@ -119,6 +120,7 @@ class Service:
         self.scheduler: Any = None
         self._refresh_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._engine: RefreshEngine | None = None
+        self._notifier: NotifyListener | None = None
         self._queued: set[str] = set()  # admin refreshes waiting or under way in this process
         self._queue_lock = threading.Lock()
         # What the last sync saw, and when an entry next needs rebuilding for its age alone:
@@ -274,6 +276,9 @@ class Service:
             engine = RefreshEngine(self.store, self.fetch_settings(),
                                    requests_per_hour=self.settings.requests_per_hour)
             engine.add_listener(self.on_result)
+            from scholar_stats.notify.listener import attach as attach_notifier
+
+            self._notifier = attach_notifier(engine, self.settings.notify, engine.settings)
             self._engine = engine
         return self._engine
 
@@ -351,6 +356,9 @@ class Service:
         if self._refresh_pool is not None:
             self._refresh_pool.shutdown(wait=True, cancel_futures=True)
             self._refresh_pool = None
+        if self._notifier is not None:  # what is queued, within one fetch's deadline
+            self._notifier.close(timeout=self.fetch_settings().deadline)
+            self._notifier = None
         if self._own_store and self._store is not None:
             self._store.close()
             self._store = None

@@ -130,9 +130,10 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) ->
     from uvicorn.supervisors import Multiprocess
 
     store = Store(settings.db_url)  # migrates once, before the workers open it
-    scheduler = None
+    scheduler = notifier = None
     try:
         if settings.scheduler:
+            from scholar_stats.notify.listener import attach as attach_notifier
             from scholar_stats.refresh.engine import RefreshEngine
             from scholar_stats.refresh.scheduler import RefreshScheduler
 
@@ -140,6 +141,7 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) ->
                 raise ValueError("the scheduler needs the Scholar settings")
             engine = RefreshEngine(store, settings.fetch,
                                    requests_per_hour=settings.requests_per_hour)
+            notifier = attach_notifier(engine, settings.notify, settings.fetch)
             scheduler = RefreshScheduler(engine)
             scheduler.start()
         config = uvicorn.Config(WorkerApp(settings.for_worker()), factory=True, workers=workers,
@@ -148,6 +150,8 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) ->
     finally:
         if scheduler is not None:
             scheduler.shutdown()
+        if notifier is not None and settings.fetch is not None:
+            notifier.close(timeout=settings.fetch.deadline)
         store.close()
 
 

@@ -30,6 +30,7 @@ class ServiceSettings:
     fetch: FetchSettings | None = None  # Scholar access for the scheduler and admin refresh
     interval_seconds: float = config.default("interval")  # interval of authors added over HTTP
     requests_per_hour: int = config.default("requests_per_hour")  # Scholar request budget
+    notify: tuple[str, ...] = field(default=(), repr=False)  # webhooks told of changes: secrets
 
     def for_worker(self) -> ServiceSettings:
         """What a ``serve --workers N`` worker runs with: no scheduler of its own; an admin
@@ -51,4 +52,5 @@ def service_settings(args: Any) -> ServiceSettings:
         fetch=FetchSettings.from_args(args),
         interval_seconds=args.interval,
         requests_per_hour=args.requests_per_hour,
+        notify=tuple(args.notify),
     )

@@ -32,9 +32,12 @@ from scholar_stats.service.replies import footprint as footprint
 JSON = b"application/json"
 SVG = b"image/svg+xml"
 CSV = b"text/csv; charset=utf-8"
+ATOM = b"application/atom+xml"
+_TYPES = {".svg": SVG, ".csv": CSV, ".xml": ATOM}
 
 # File names an author has, relative to /authors/{id}/ (export's names).
-DATA_FILES = ("gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv")
+DATA_FILES = ("gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv",
+              "changes.json", "changes.xml")
 # Badge query parameters and the longest value each may have (characters). A label is drawn
 # clamped to 64 characters; longer values are refused rather than kept as cache keys.
 BADGE_PARAM_LIMITS = {"label": 256, "color": 32, "labelColor": 32, "style": 32}
@@ -45,11 +48,7 @@ _NO_PARAMS = (None,) * len(BADGE_QUERY)
 MAX_QUERY_BYTES = 2048
 
 def content_type(name: str) -> bytes:
-    if name.endswith(".svg"):
-        return SVG
-    if name.endswith(".csv"):
-        return CSV
-    return JSON
+    return _TYPES.get(name[name.rfind("."):], JSON)
 
 
 def cache_header(max_age: int) -> bytes:

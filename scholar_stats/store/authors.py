@@ -16,6 +16,9 @@ from scholar_stats.store.base import StoreBase
 from scholar_stats.store.schema import (
     attempts,
     authors,
+    change_events,
+    deliveries,
+    group_members,
     metric_history,
     profiles,
     pub_citations,
@@ -72,7 +75,8 @@ class AuthorRows(StoreBase):
             conn.execute(
                 sa.delete(pub_citations).where(pub_citations.c.publication_id.in_(pub_ids))
             )
-            for table in (publications, metric_history, profiles, attempts):
+            for table in (publications, metric_history, profiles, attempts, change_events,
+                          deliveries, group_members):
                 conn.execute(sa.delete(table).where(table.c.scholar_id == scholar_id))
             result = conn.execute(sa.delete(authors).where(authors.c.scholar_id == scholar_id))
             if result.rowcount:

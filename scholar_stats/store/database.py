@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 
 from scholar_stats.store.authors import AuthorRows
+from scholar_stats.store.groups import GroupRows
 from scholar_stats.store.pacing import Pacing
 from scholar_stats.store.reads import Reads
 from scholar_stats.store.recording import Recording
@@ -39,5 +40,5 @@ from scholar_stats.store.recording import Recording
 log = logging.getLogger(__name__)
 
 
-class Store(AuthorRows, Pacing, Reads, Recording):
+class Store(AuthorRows, GroupRows, Pacing, Reads, Recording):
     """A database of tracked authors. Creates or upgrades the schema when opened."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from scholar_stats.core.changes import ChangeEvent
 from scholar_stats.core.model import AuthorData, FetchStatus, Metrics
 from scholar_stats.outputs.history import HistoryRow
 from scholar_stats.store.base import StoreBase
@@ -17,12 +18,14 @@ from scholar_stats.store.schema import (
     METRIC_COLUMNS,
     attempts,
     authors,
+    change_events,
+    deliveries,
     metric_history,
     profiles,
     pub_citations,
     publications,
 )
-from scholar_stats.store.values import Attempt, TrackedAuthor
+from scholar_stats.store.values import Attempt, DeliveryRow, TrackedAuthor
 
 log = logging.getLogger(__name__)
 
@@ -131,3 +134,38 @@ class Reads(StoreBase):
                 .where(attempts.c.at > since).group_by(attempts.c.outcome)
             )
             return {outcome: int(count) for outcome, count in rows}
+
+    def change_events(self, scholar_id: str, *, limit: int = 200) -> tuple[ChangeEvent, ...]:
+        """The author's newest ``limit`` events, newest fetch first, each fetch's events in
+        their order (as ``changes.json`` lists them)."""
+        mine = change_events.c.scholar_id == scholar_id
+        with self._read() as conn:
+            fetches = {r[0] for r in conn.execute(
+                sa.select(change_events.c.at).where(mine)
+                .order_by(change_events.c.id.desc()).limit(limit))}
+            rows = list(conn.execute(
+                sa.select(change_events).where(mine, change_events.c.at.in_(fetches))
+                .order_by(change_events.c.id)))
+        by_fetch: dict[str, list[ChangeEvent]] = {}
+        for r in rows:
+            by_fetch.setdefault(r.at, []).append(
+                ChangeEvent(r.at, r.scholar_id, r.kind, r.key, r.title, r.old, r.new))
+        events = [e for fetch in reversed(by_fetch.values()) for e in fetch]
+        return tuple(events[:limit])
+
+    def first_success(self, scholar_id: str) -> datetime | None:
+        """When the store first kept this author's numbers (what its change log starts from)."""
+        with self._read() as conn:
+            return conn.execute(
+                sa.select(sa.func.min(metric_history.c.at))
+                .where(metric_history.c.scholar_id == scholar_id)
+            ).scalar()
+
+    def deliveries(self, scholar_id: str | None = None, *, limit: int = 100) -> list[DeliveryRow]:
+        """The newest recorded notifications first."""
+        query = sa.select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
+        if scholar_id is not None:
+            query = query.where(deliveries.c.scholar_id == scholar_id)
+        with self._read() as conn:
+            return [DeliveryRow(r.scholar_id, r.at, r.target, bool(r.delivered), r.attempts,
+                                r.detail) for r in conn.execute(query)]

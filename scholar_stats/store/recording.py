@@ -22,6 +22,8 @@ from scholar_stats.store.schema import (
     UtcMillis,
     attempts,
     authors,
+    change_events,
+    deliveries,
     metric_history,
     profiles,
     pub_citations,
@@ -68,6 +70,17 @@ class Recording(StoreBase):
             if prune_before is not None:
                 conn.execute(sa.delete(attempts).where(attempts.c.at < prune_before))
 
+    def record_deliveries(self, scholar_id: str, at: datetime,
+                          sent: Iterable[tuple[str, bool, int, str]]) -> None:
+        """How a notice went to each target: (target, delivered, attempts, detail); the
+        target names the webhook by number and host, never by URL."""
+        rows = [{"scholar_id": scholar_id, "at": at, "target": target[:255],
+                 "delivered": delivered, "attempts": tries, "detail": detail}
+                for target, delivered, tries, detail in sent]
+        if rows:
+            with self._write() as conn:
+                conn.execute(sa.insert(deliveries), rows)
+
     def _record_run(
         self, conn: Connection, run: list[AttemptRecord], now: datetime, texts: dict[int, str]
     ) -> None:
@@ -104,6 +117,11 @@ class Recording(StoreBase):
             self._store_profiles(conn, successes, at, before, gs_texts)
             self._store_metrics(conn, successes, at)
             self._store_publications(conn, successes, at, before)
+        events = [event for r in run if r.data is not None for event in r.events]
+        if events:
+            conn.execute(sa.insert(change_events), [
+                {"scholar_id": e.scholar_id, "at": e.at, "kind": e.kind, "key": e.key,
+                 "title": e.title, "old": e.old, "new": e.new} for e in events])
         conn.execute(
             sa.update(authors).where(authors.c.scholar_id == sa.bindparam("sid")).values(
                 state=sa.bindparam("state"), last_attempt_at=sa.bindparam("attempt"),

@@ -133,6 +133,34 @@ store_marker = sa.Table(  # v3
 MARKER = "scholar-stats store"
 
 
+change_events = sa.Table(  # v4: what each fetch changed (core.changes.compute_events)
+    "change_events", META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scholar_id", sa.String(12), sa.ForeignKey("authors.scholar_id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("at", sa.Text, nullable=False),  # the fetch's ISO 8601 ``updated``
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("old", sa.Integer),
+    sa.Column("new", sa.Integer),
+    sa.Index("ix_change_events_author", "scholar_id", "id"),
+)
+
+
+deliveries = sa.Table(  # v4: notifications sent by refresh, schedule and serve
+    "deliveries", META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scholar_id", sa.String(12), nullable=False),
+    sa.Column("at", UtcMillis, nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),  # "webhook #N (host)": never the URL
+    sa.Column("delivered", sa.Boolean, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_deliveries_at", "at"),
+)
+
+
 def _migrate_v1(conn: Connection) -> None:
     """The first released schema (tests/fixtures/store/v1_*.sql is its DDL, kept frozen)."""
     m = sa.MetaData()
@@ -221,10 +249,68 @@ def _migrate_v3(conn: Connection) -> None:
     conn.execute(sa.insert(marker).values(application=MARKER))
 
 
+groups = sa.Table(  # v4: a lab's authors, totalled together (core.groups)
+    "groups", META,
+    sa.Column("name", sa.String(64), primary_key=True),
+)
+
+
+group_members = sa.Table(  # v4
+    "group_members", META,
+    sa.Column("group_name", sa.String(64), sa.ForeignKey("groups.name", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("scholar_id", sa.String(12), sa.ForeignKey("authors.scholar_id", ondelete="CASCADE"),
+              primary_key=True),
+)
+
+
+def _migrate_v4(conn: Connection) -> None:
+    """The events of each fetch (changes.json from the store), the notifications sent, and
+    groups of authors. Written out, not taken from the tables above: a migration stays what it
+    was when released."""
+    m = sa.MetaData()
+    sa.Table("authors", m, sa.Column("scholar_id", sa.String(12), primary_key=True))
+    sa.Table(
+        "change_events", m,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("scholar_id", sa.String(12),
+                  sa.ForeignKey("authors.scholar_id", ondelete="CASCADE"), nullable=False),
+        sa.Column("at", sa.Text, nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("old", sa.Integer),
+        sa.Column("new", sa.Integer),
+        sa.Index("ix_change_events_author", "scholar_id", "id"),
+    )
+    sa.Table(
+        "deliveries", m,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("scholar_id", sa.String(12), nullable=False),
+        sa.Column("at", sa.BigInteger, nullable=False),
+        sa.Column("target", sa.String(255), nullable=False),
+        sa.Column("delivered", sa.Boolean, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("detail", sa.Text, nullable=False),
+        sa.Index("ix_deliveries_at", "at"),
+    )
+    sa.Table("groups", m, sa.Column("name", sa.String(64), primary_key=True))
+    sa.Table(
+        "group_members", m,
+        sa.Column("group_name", sa.String(64),
+                  sa.ForeignKey("groups.name", ondelete="CASCADE"), primary_key=True),
+        sa.Column("scholar_id", sa.String(12),
+                  sa.ForeignKey("authors.scholar_id", ondelete="CASCADE"), primary_key=True),
+    )
+    m.create_all(conn, tables=[m.tables[name] for name in
+                               ("change_events", "deliveries", "groups", "group_members")])
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
     (1, _migrate_v1),
     (2, _migrate_v2),
     (3, _migrate_v3),
+    (4, _migrate_v4),
 )
 
 

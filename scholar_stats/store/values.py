@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from scholar_stats.core.changes import ChangeEvent
 from scholar_stats.core.model import AuthorData, FetchStatus
 from scholar_stats.core.plan import Pause
 
@@ -94,6 +95,19 @@ class AttemptRecord:
     status: FetchStatus
     data: AuthorData | None = None
     next_due: datetime | None = None
+    events: tuple[ChangeEvent, ...] = ()  # what this success changed (core.changes)
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A notification as recorded: to whom (never the URL), whether it arrived, why not."""
+
+    scholar_id: str
+    at: datetime
+    target: str
+    delivered: bool
+    attempts: int
+    detail: str
 
 
 KEEP: Literal["keep"] = "keep"  # ``record_attempts(pause=KEEP)``: the stored pause stays as it is

@@ -1,0 +1,1 @@
+"""Notifications about changes: one module per outside system (``webhook.py``)."""
