@@ -118,15 +118,16 @@ SETTINGS: tuple[Setting, ...] = (
     # SerpApi, the second source
     declare("source", "auto", "where profiles come from: auto asks Scholar, then SerpApi when "
             "Scholar blocks and SERPAPI_API_KEY is set; scholar; serpapi",
-            "fetch", parse=parse_source, flag="--source", metavar="SOURCE"),
+            FETCHING, parse=parse_source, flag="--source", metavar="SOURCE"),
     declare("serpapi_url", "https://serpapi.com", "SerpApi's base URL: another one for tests",
-            "fetch", parse=parse_serpapi_url),
+            FETCHING, parse=parse_serpapi_url),
     declare("serpapi_api_key", None, "your SerpApi key; in the Action, the serpapi-key input, "
-            "from a secret", "fetch", env="SERPAPI_API_KEY", secret=True,
+            "from a secret", FETCHING, env="SERPAPI_API_KEY", secret=True,
             shown="none: SerpApi is not used"),
     declare("serpapi_monthly_limit", 100, "at most N SerpApi searches (one per 100 "
-            "publications) in a calendar month, counted in each output folder's status.json",
-            "fetch", parse=parse_count, flag="--serpapi-monthly-limit", metavar="N"),
+            "publications) in a calendar month (UTC): counted in the store, shared by every "
+            "process on it; for `fetch`, in each output folder's status.json",
+            FETCHING, parse=parse_count, flag="--serpapi-monthly-limit", metavar="N"),
     # publishing
     declare("branch", "google-scholar-stats", "the branch the files are published to",
             {"publish", "action"}, flag="--branch", metavar="NAME"),

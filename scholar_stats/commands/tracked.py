@@ -18,6 +18,7 @@ from scholar_stats.files import write_files
 from scholar_stats.outputs.export import author_files
 from scholar_stats.outputs.history import HISTORY_COLUMNS, render_history_csv
 from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.choice import SourceSettings
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import TrackedAuthor
 
@@ -102,13 +103,14 @@ def cli_refresh(args: Any) -> int:
     ids = _ids(args.scholar_ids)
     due_pass = not ids
     settings = FetchSettings.from_args(args)
+    sources = SourceSettings.from_args(args)
     with Store(args.db) as store:
         now = utcnow()
         for scholar_id in ids:
             tracked_or_exit(store, scholar_id)
         if not ids:
             paused = store.paused_until(now)
-            if paused is not None:
+            if paused is not None and len(sources.order) == 1:
                 print(f"scholar-stats: fetching is paused until {_when(paused)} UTC after "
                       "Scholar blocked a request; nothing fetched", file=sys.stderr)
                 return 0
@@ -116,7 +118,8 @@ def cli_refresh(args: Any) -> int:
         if not ids:
             print("no author is due")
             return 0
-        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
+        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour,
+                               sources=sources)
         worst = 0
         for step in engine.run_pass(ids, due_only=due_pass, deadline=Deadline(settings.deadline)):
             if step.stopped is not None:
@@ -193,7 +196,8 @@ def cli_schedule(args: Any) -> int:
         print(outcome.status.message, file=stream, flush=True)
 
     with Store(args.db) as store:
-        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
+        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour,
+                               sources=SourceSettings.from_args(args))
         engine.add_listener(report)
         count = len(store.list_authors())
 

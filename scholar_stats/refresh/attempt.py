@@ -33,6 +33,7 @@ class FetchOutcome:
     data: AuthorData | None
     status: FetchStatus
     error: ScholarStatsError | None
+    blocked_sources: tuple[str, ...] = ()  # the sources that blocked before the one that answered
 
     @property
     def exit_code(self) -> int:
@@ -72,6 +73,7 @@ def attempt_fetch(
     data: AuthorData | None = None
     error: ScholarStatsError | None = None
     blocked: list[str] = []  # "Scholar blocked (<why>)" for each source before the last
+    blocked_sources: list[str] = []
     requests = 0
     used = sources[0].name
     try:
@@ -89,6 +91,7 @@ def attempt_fetch(
             if not isinstance(error, Blocked) or position == len(sources) - 1:
                 break
             blocked.append(f"{NAMES[source.name]} blocked ({error})")
+            blocked_sources.append(source.name)
     finally:
         for source in own:
             source.close()
@@ -117,7 +120,7 @@ def attempt_fetch(
         since_year=data.since_year if data is not None else None,
         source=used,
     )
-    return FetchOutcome(scholar_id, data, status, error)
+    return FetchOutcome(scholar_id, data, status, error, tuple(blocked_sources))
 
 
 def internal_outcome(

@@ -25,9 +25,15 @@ from scholar_stats.core.plan import DAY, Policy, expected_requests, utcnow
 from scholar_stats.errors import AuthorBusy, Blocked, StoreUnavailable
 from scholar_stats.net.deadline import Cancellation, Deadline
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch, internal_outcome
-from scholar_stats.refresh.budget import DEFAULT_REQUESTS_PER_HOUR, BudgetSpent, RequestBudget
+from scholar_stats.refresh.budget import (
+    DEFAULT_REQUESTS_PER_HOUR,
+    BudgetSpent,
+    MonthlySearchBudget,
+    RequestBudget,
+)
 from scholar_stats.refresh.record import DEFAULT_POLICY, record_outcomes
 from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.choice import Source, SourceSettings, open_sources
 from scholar_stats.sources.scholar.client import ScholarClient
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import Lease
@@ -71,9 +77,13 @@ class RefreshEngine:
         clock: Callable[[], datetime] = utcnow,
         fetch: FetchFunction = attempt_fetch,
         policy: Policy = DEFAULT_POLICY,
+        sources: SourceSettings | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
+        self.sources = sources or SourceSettings()
+        # SerpApi's monthly searches, counted in the store like the hourly Scholar budget
+        self.searches = MonthlySearchBudget(store, self.sources.monthly_limit, clock)
         self.clock = clock
         self.fetch = fetch
         self.policy = policy
@@ -113,6 +123,19 @@ class RefreshEngine:
     def paused_until(self) -> datetime | None:
         return self.store.paused_until(self.clock())
 
+    @property
+    def falls_back(self) -> bool:
+        """Whether Scholar's pause leaves SerpApi to fetch (``--source auto`` with a key)."""
+        return len(self.sources.order) > 1
+
+    def _held_back(self, now: datetime) -> bool:
+        """Stopped, or paused after a Scholar block with nothing to fall back on."""
+        return self.stopped or (not self.falls_back and self.store.paused_until(now) is not None)
+
+    def _order(self, scholar_blocked: bool) -> tuple[str, ...]:
+        """The sources a fetch asks: SerpApi alone while Scholar is blocked, when it may."""
+        return ("serpapi",) if scholar_blocked and self.falls_back else self.sources.order
+
     # the drivers' entry points
 
     def tick(self) -> FetchOutcome | None:
@@ -120,7 +143,7 @@ class RefreshEngine:
         the budget allow; at most one fetch."""
         with self._lock:
             now = self.clock()
-            if self.stopped or self.store.paused_until(now) is not None:
+            if self._held_back(now):
                 return None
             if self._next_start is not None and now < self._next_start:
                 return None
@@ -134,7 +157,7 @@ class RefreshEngine:
                     log.info("%s", busy)
                     continue
                 if outcome is None:
-                    if self.budget.remaining() == 0:
+                    if self._spent(self._blocked_now()):
                         return None  # nothing else fits either
                     continue
                 return outcome
@@ -145,7 +168,7 @@ class RefreshEngine:
         pause, budget and lease. ``None`` when paused, stopped or over budget; ``AuthorBusy``
         when another process is fetching it."""
         with self._lock:
-            if self.stopped or self.store.paused_until(self.clock()) is not None:
+            if self._held_back(self.clock()):
                 return None
             return self._refresh(scholar_id, self._deadline(), None, due_only=False, force=force)
 
@@ -157,14 +180,15 @@ class RefreshEngine:
         blocks. Holds the engine's lock for the whole pass."""
         with self._lock, ScholarClient(self.settings, deadline,
                                        before_request=self.budget.take) as client:
+            scholar_blocked = self._blocked_now()
             for scholar_id in ids:
-                if deadline.expired or self.budget.remaining() == 0:
+                if deadline.expired or self._spent(scholar_blocked):
                     why = "deadline passed" if deadline.expired else "request budget spent"
                     yield PassStep(scholar_id, stopped=why)
                     return
                 try:
                     outcome = self._refresh(scholar_id, deadline, client, due_only=due_only,
-                                            force=False)
+                                            force=False, scholar_blocked=scholar_blocked)
                 except AuthorBusy as busy:
                     yield PassStep(scholar_id, busy=busy)
                     continue
@@ -172,10 +196,20 @@ class RefreshEngine:
                     yield PassStep(scholar_id, skipped=True)
                     continue
                 yield PassStep(scholar_id, outcome=outcome)
+                scholar_blocked = scholar_blocked or "scholar" in outcome.blocked_sources
                 if outcome.status.exit_code == Blocked.exit_code:
                     return  # a block: the others wait for the pause to end
 
     # one author
+
+    def _blocked_now(self) -> bool:
+        return self.store.paused_until(self.clock()) is not None
+
+    def _spent(self, scholar_blocked: bool) -> bool:
+        """Whether the budget of the first source a fetch would ask is spent."""
+        if self._order(scholar_blocked)[0] == "serpapi":
+            return self.searches.remaining() == 0
+        return self.budget.remaining() == 0
 
     @property
     def lease_seconds(self) -> float:
@@ -187,14 +221,18 @@ class RefreshEngine:
 
     def _refresh(
         self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, *,
-        due_only: bool, force: bool,
+        due_only: bool, force: bool, scholar_blocked: bool | None = None,
     ) -> FetchOutcome | None:
         """Fetch and record one author (the lock is held). A refused or failed fetch keeps
         the stored data. ``None`` when it was not fetched: the budget cannot cover it, or, with
         ``due_only``, it is no longer due (another process has just fetched it)."""
         metrics = self.store.latest_metrics(scholar_id)
         needed = expected_requests(metrics.publications if metrics else None)
-        if self.budget.remaining() < min(needed, self.budget.limit):
+        order = self._order(self._blocked_now() if scholar_blocked is None else scholar_blocked)
+        if order[0] == "serpapi":
+            if self.searches.remaining() < needed:
+                return None
+        elif self.budget.remaining() < min(needed, self.budget.limit):
             return None
         now = self.clock()
         lease = self.store.claim(scholar_id, now, self.lease_seconds, due_only=due_only)
@@ -207,7 +245,7 @@ class RefreshEngine:
                 f"{holder.until:%H:%M} UTC; wait for it, or stop that process"
             )
         try:
-            outcome = self._fetch_and_record(scholar_id, deadline, client, force)
+            outcome = self._fetch_and_record(scholar_id, deadline, client, force, order)
         finally:
             self._release(scholar_id, lease)
         if outcome is not None:
@@ -215,24 +253,33 @@ class RefreshEngine:
         return outcome
 
     def _fetch_and_record(
-        self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, force: bool
+        self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, force: bool,
+        order: tuple[str, ...] = ("scholar",),
     ) -> FetchOutcome | None:
         started, clock_started = self.clock(), time.monotonic()
         status = self.store.last_status(scholar_id)
         last_success = status.last_success if status else None
+        sources: list[Source] = []
         try:
+            extra = {}
+            if order != ("scholar",):  # Scholar alone: attempt_fetch's own path
+                sources = self._open(order, deadline, client)
+                extra["sources"] = sources
             outcome = self.fetch(
                 scholar_id, self.settings, deadline,
                 previous=self.store.latest_metrics(scholar_id), force=force,
                 last_success=last_success,
                 before_request=self.budget.take if client is None else None,
-                now=started, client=client,
+                now=started, client=client, **extra,
             )
         except StoreUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug: recorded, not lost
             outcome = internal_outcome(scholar_id, exc, started, last_success,
                                        duration=time.monotonic() - clock_started)
+        finally:
+            for source in sources:
+                source.close()
         if isinstance(outcome.error, BudgetSpent):
             log.warning("%s: %s", scholar_id, outcome.error)
             return None
@@ -246,6 +293,17 @@ class RefreshEngine:
                                        duration=outcome.status.duration_seconds)
             record_outcomes(self.store, [outcome], self.clock(), self.policy)
         return outcome
+
+    def _open(self, order: tuple[str, ...], deadline: Deadline,
+              client: ScholarClient | None) -> list[Source]:
+        """The sources of one fetch: Scholar through the pass's client (or one of its own,
+        under the hourly budget), SerpApi under the store's monthly count."""
+        if "scholar" in order and client is None:
+            own = ScholarClient(self.settings, deadline, before_request=self.budget.take)
+            return open_sources(self.sources, self.settings, deadline, self.searches,
+                                order=order, scholar_client=own, client_owned=True)
+        return open_sources(self.sources, self.settings, deadline, self.searches, order=order,
+                            scholar_client=client)
 
     def _release(self, scholar_id: str, lease: Lease) -> None:
         try:

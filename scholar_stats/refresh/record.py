@@ -34,12 +34,23 @@ def record_outcomes(
         due = None if author is None else next_due_after(
             author.scholar_id, author.interval_seconds, outcome.status.exit_code, now, policy)
         records.append(AttemptRecord(outcome.scholar_id, outcome.status, outcome.data, due))
-    codes = [o.status.exit_code for o in batch if o.scholar_id in tracked]
+    said = (scholar_code(o) for o in batch if o.scholar_id in tracked)
+    codes = [code for code in said if code is not None]
     pause: PauseChange = KEEP
     if any(code in (0, Blocked.exit_code) for code in codes):  # only these change it
         pause = pause_after(store.pause(), codes, now, policy)
     store.record_attempts(records, now, pause=pause,
                           prune_before=now - timedelta(seconds=policy.attempt_retention))
+
+
+def scholar_code(outcome: FetchOutcome) -> int | None:
+    """What the attempt says about Scholar, whose blocks the pause is about: a block when
+    Scholar blocked before SerpApi answered; nothing when Scholar was not asked."""
+    if "scholar" in outcome.blocked_sources:
+        return Blocked.exit_code
+    if outcome.status.source not in (None, "scholar"):
+        return None
+    return outcome.status.exit_code
 
 
 def record_outcome(

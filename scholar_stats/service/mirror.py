@@ -271,7 +271,8 @@ class Service:
             from scholar_stats.refresh.engine import RefreshEngine
 
             engine = RefreshEngine(self.store, self.fetch_settings(),
-                                   requests_per_hour=self.settings.requests_per_hour)
+                                   requests_per_hour=self.settings.requests_per_hour,
+                                   sources=self.settings.sources)
             engine.add_listener(self.on_result)
             self._engine = engine
         return self._engine

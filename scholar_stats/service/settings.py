@@ -8,6 +8,7 @@ from typing import Any
 
 from scholar_stats import config
 from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.choice import SourceSettings
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class ServiceSettings:
     fetch: FetchSettings | None = None  # Scholar access for the scheduler and admin refresh
     interval_seconds: float = config.default("interval")  # interval of authors added over HTTP
     requests_per_hour: int = config.default("requests_per_hour")  # Scholar request budget
+    sources: SourceSettings | None = None  # Scholar, SerpApi or both (its key is never printed)
 
     def for_worker(self) -> ServiceSettings:
         """What a ``serve --workers N`` worker runs with: no scheduler of its own; an admin
@@ -51,4 +53,5 @@ def service_settings(args: Any) -> ServiceSettings:
         fetch=FetchSettings.from_args(args),
         interval_seconds=args.interval,
         requests_per_hour=args.requests_per_hour,
+        sources=SourceSettings.from_args(args),
     )

@@ -22,7 +22,6 @@ from scholar_stats.settings import FetchSettings
 from scholar_stats.sources.scholar.client import ScholarClient
 from scholar_stats.sources.scholar.parse import PAGE_SIZE, parse_profile
 from scholar_stats.sources.serpapi.client import SerpApiClient
-from scholar_stats.sources.serpapi.monthly import MonthlySearches
 from scholar_stats.sources.serpapi.parse import KEY_VARIABLE
 
 NAMES = {"scholar": "Scholar", "serpapi": "SerpApi"}
@@ -39,11 +38,28 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+class SearchBudget(Protocol):
+    """SerpApi's monthly searches: in memory for ``fetch`` (``MonthlySearches``), in the store
+    for the engine (``refresh.budget.MonthlySearchBudget``)."""
+
+    def require(self, searches: int) -> None: ...
+
+    def check(self) -> None: ...
+
+    def spend(self) -> None: ...
+
+    def refund(self) -> None: ...
+
+
 class ScholarSource:
+    """Scholar through ``client``; ``owned``: closing the source closes the client (not when
+    the client is shared by a pass over several authors)."""
+
     name = "scholar"
 
-    def __init__(self, client: ScholarClient) -> None:
+    def __init__(self, client: ScholarClient, owned: bool = True) -> None:
         self.client = client
+        self.owned = owned
 
     @property
     def requests_made(self) -> int:
@@ -53,13 +69,14 @@ class ScholarSource:
         return parse_profile(scholar_id, self.client.get_page, now)
 
     def close(self) -> None:
-        self.client.close()
+        if self.owned:
+            self.client.close()
 
 
 class SerpApiSource:
     name = "serpapi"
 
-    def __init__(self, client: SerpApiClient, budget: MonthlySearches | None) -> None:
+    def __init__(self, client: SerpApiClient, budget: SearchBudget | None) -> None:
         self.client = client
         self.budget = budget
 
@@ -118,16 +135,22 @@ class SourceSettings:
 
 
 def open_sources(sources: SourceSettings, settings: FetchSettings, deadline: Deadline,
-                 budget: MonthlySearches | None = None) -> list[Source]:
-    """One client per source in ``sources.order``, for one run; close each when done."""
+                 budget: SearchBudget | None = None, *, order: tuple[str, ...] | None = None,
+                 scholar_client: ScholarClient | None = None,
+                 client_owned: bool = False) -> list[Source]:
+    """One client per source in ``order`` (``sources.order`` by default), for one run; close
+    each when done. ``scholar_client``: the client Scholar is asked through, closed with its
+    source only when ``client_owned`` (a pass shares one over several authors)."""
     opened: list[Source] = []
-    for name in sources.order:
+    for name in sources.order if order is None else order:
         if name == "scholar":
-            opened.append(ScholarSource(ScholarClient(settings, deadline)))
+            opened.append(ScholarSource(scholar_client, owned=client_owned) if scholar_client
+                          else ScholarSource(ScholarClient(settings, deadline)))
         else:
             client = SerpApiClient(settings, deadline, sources.serpapi_key or "",
                                    base_url=sources.serpapi_url,
                                    before_request=budget.check if budget else None,
-                                   on_answer=budget.spend if budget else None)
+                                   on_answer=budget.spend if budget else None,
+                                   on_unanswered=budget.refund if budget else None)
             opened.append(SerpApiSource(client, budget))
     return opened

@@ -119,6 +119,46 @@ class Pacing(StoreBase):
             times = [datetime.fromtimestamp(ms / 1000, timezone.utc) for ms in json.loads(text)]
         return sorted(at for at in times if at > now - window)
 
+    def take_search(self, month: str, limit: int) -> int | None:
+        """Count one SerpApi search in ``month`` (``YYYY-MM``) if fewer than ``limit`` are
+        counted, for every process on this store; the count before it, or ``None`` (counting
+        nothing) when the month's searches are spent. Serialised like ``take_request``."""
+        with self._write() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
+            used = self._searches_in(conn, month)
+            if used >= limit:
+                return None
+            self._set_searches(conn, month, used + 1)
+            return used
+
+    def give_back_search(self, month: str) -> None:
+        """Uncount a search SerpApi did not answer (it bills only answered ones)."""
+        with self._write() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
+            used = self._searches_in(conn, month)
+            if used > 0:
+                self._set_searches(conn, month, used - 1)
+
+    def searches_in(self, month: str) -> int:
+        """The SerpApi searches counted in ``month`` by every process on this store."""
+        with self._read() as conn:
+            return self._searches_in(conn, month)
+
+    def _searches_in(self, conn: Connection, month: str) -> int:
+        text = conn.execute(
+            sa.select(scheduler_state.c.value).where(scheduler_state.c.key == "serpapi_searches")
+        ).scalar()
+        data = json.loads(text) if text else {}
+        return int(data["count"]) if data.get("month") == month else 0
+
+    def _set_searches(self, conn: Connection, month: str, count: int) -> None:
+        value = json.dumps({"month": month, "count": count})
+        conn.execute(sa.delete(scheduler_state)
+                     .where(scheduler_state.c.key == "serpapi_searches"))
+        conn.execute(sa.insert(scheduler_state).values(key="serpapi_searches", value=value))
+
     def pause(self) -> Pause | None:
         with self._read() as conn:
             text = conn.execute(
