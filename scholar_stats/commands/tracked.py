@@ -67,9 +67,10 @@ def cli_authors_list(args: Any) -> int:
     if not authors:
         print("no authors tracked; add one with: scholar-stats authors add SCHOLAR_ID")
         return 0
-    rows = [("SCHOLAR_ID", "STATE", "LAST SUCCESS (UTC)", "NEXT DUE (UTC)", "INTERVAL")]
+    rows = [("SCHOLAR_ID", "STATE", "LAST SUCCESS (UTC)", "SOURCE", "NEXT DUE (UTC)",
+             "INTERVAL")]
     rows += [
-        (a.scholar_id, a.state, _when(a.last_success), _when(a.next_due),
+        (a.scholar_id, a.state, _when(a.last_success), a.source or "-", _when(a.next_due),
          f"{a.interval_seconds:g} s")
         for a in authors
     ]
@@ -131,9 +132,9 @@ def cli_refresh(args: Any) -> int:
                     worst = max(worst, step.busy.exit_code)
             elif step.outcome is None:
                 if not due_pass:
-                    print(f"scholar-stats: {step.scholar_id}: not fetched: the budget of "
-                          f"{engine.budget.limit} Scholar requests per hour cannot cover it "
-                          "now; try again later", file=sys.stderr)
+                    print(f"scholar-stats: {step.scholar_id}: not fetched: "
+                          f"{engine.budget_in_the_way()} cannot cover it now; try again later",
+                          file=sys.stderr)
                     worst = max(worst, BudgetSpent.exit_code)
             else:
                 outcome = step.outcome
@@ -142,8 +143,9 @@ def cli_refresh(args: Any) -> int:
                       file=stream)
                 worst = max(worst, outcome.exit_code)
                 if outcome.exit_code == 3:
-                    print("scholar-stats: Scholar blocked us; the other authors wait for the "
-                          "pause to end", file=sys.stderr)
+                    who = "SerpApi refused" if outcome.status.source == "serpapi" \
+                        else "Scholar blocked us"
+                    print(f"scholar-stats: {who}; the other authors wait", file=sys.stderr)
         return worst
 
 

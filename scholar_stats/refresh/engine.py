@@ -205,6 +205,13 @@ class RefreshEngine:
     def _blocked_now(self) -> bool:
         return self.store.paused_until(self.clock()) is not None
 
+    def budget_in_the_way(self) -> str:
+        """The budget a fetch starting now is held to, as a person reads it."""
+        if self._order(self._blocked_now())[0] == "serpapi":
+            return (f"the {self.searches.limit} SerpApi searches allowed this month "
+                    f"({self.searches.remaining()} left)")
+        return f"the budget of {self.budget.limit} Scholar requests per hour"
+
     def _spent(self, scholar_blocked: bool) -> bool:
         """Whether the budget of the first source a fetch would ask is spent."""
         if self._order(scholar_blocked)[0] == "serpapi":

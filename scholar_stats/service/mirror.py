@@ -248,6 +248,8 @@ class Service:
     def on_result(self, outcome: FetchOutcome) -> None:
         """The engine's listener (its thread): count the outcome, swap the author's entry."""
         self.metrics.fetches.labels(outcome.status.outcome).inc()
+        self.metrics.fetches_by_source.labels(outcome.status.source or "none",
+                                              outcome.status.outcome).inc()
         self.metrics.scholar_requests.inc(outcome.status.requests)
         try:
             self.rebuild(outcome.scholar_id)

@@ -26,6 +26,7 @@ class TrackedAuthor:
     next_due: datetime
     last_outcome: str | None
     last_exit_code: int | None
+    source: str | None = None  # the source of the stored profile (list_authors reads it)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Attempt:
     message: str
     requests: int
     duration_seconds: float
+    source: str | None = None  # "scholar" or "serpapi"; none for an internal error
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ def author_from_row(row: Any) -> TrackedAuthor:
         next_due=row.next_due_at,
         last_outcome=row.last_outcome,
         last_exit_code=row.last_exit_code,
+        source=getattr(row, "source", None),
     )
 
 
