@@ -183,7 +183,8 @@ class RefreshEngine:
             scholar_blocked = self._blocked_now()
             for scholar_id in ids:
                 if deadline.expired or self._spent(scholar_blocked):
-                    why = "deadline passed" if deadline.expired else "request budget spent"
+                    why = "deadline passed" if deadline.expired else \
+                        f"request budget spent: {self.budget_in_the_way()}"
                     yield PassStep(scholar_id, stopped=why)
                     return
                 try:
