@@ -28,7 +28,7 @@ from scholar_stats.parsers import (
     parse_count,
     parse_interval,
     parse_port,
-    parse_proxy_url,
+    parse_proxy_pool,
     parse_scholar_url,
     parse_seconds,
     parse_serpapi_url,
@@ -66,6 +66,7 @@ class Setting:
     shown: str | None = None
     secret: bool = False
     external: bool = False
+    many: bool = False  # the flag may be given several times; its values add up
 
     @property
     def variable(self) -> str:
@@ -99,8 +100,10 @@ SETTINGS: tuple[Setting, ...] = (
     declare("out", "results", "output folder",
             {"fetch", "export"}, flag="--out", metavar="DIR"),
     declare("proxy", None, "proxy for Scholar requests: http://, https:// or "
-            "socks5://user:pass@host:port; the password is never printed",
-            FETCHING, parse=parse_proxy_url, flag="--proxy", metavar="URL"),
+            "socks5://user:pass@host:port, or `direct`; give it several times (the variable: "
+            "a comma list) for a pool, tried in order when one is blocked, each with its own "
+            "pause and hourly budget; the password is never printed",
+            FETCHING, parse=parse_proxy_pool, flag="--proxy", metavar="URL", many=True),
     declare("deadline", 300.0, "the whole run ends by then: no request, retry or sleep goes "
             "past it", FETCHING, parse=parse_seconds, flag="--deadline", metavar="SECONDS"),
     declare("delay", 5.0, "politeness delay between Scholar pages, jittered ±50 %",

@@ -12,13 +12,14 @@ from typing import Any
 from scholar_stats.core.model import (
     validate_scholar_id,
 )
+from scholar_stats.errors import Blocked
 from scholar_stats.files import check_writable, read_metrics, read_status, write_files
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.outputs.render import STATUS, render_author_files, render_status
 from scholar_stats.outputs.summary import log_safe
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch
 from scholar_stats.settings import FetchSettings
-from scholar_stats.sources.choice import NAMES, SourceSettings, open_sources
+from scholar_stats.sources.choice import NAMES, Source, SourceSettings, open_sources
 from scholar_stats.sources.serpapi.monthly import MonthlySearches, month_of, spent_by, spent_in
 
 
@@ -46,6 +47,17 @@ def count_searches(outcome: FetchOutcome, month: str, before: int, spent: int,
         return outcome
     return replace(outcome, status=replace(
         outcome.status, serpapi_month=month, serpapi_searches=before + spent))
+
+
+def still_open(sources: list[Source], outcome: FetchOutcome) -> list[Source]:
+    """The sources the run's next authors ask: a block is about the address, so an address
+    Scholar blocked is asked no more in this run (unless it was the last source left)."""
+    blocked = set(outcome.blocked_egresses)
+    if outcome.status.source == "scholar" and outcome.exit_code == Blocked.exit_code:
+        blocked.add(outcome.egress or "")
+    remaining = [source for source in sources
+                 if getattr(source, "egress", None) not in blocked]
+    return remaining or sources
 
 
 def cli_fetch(args: Any) -> int:
@@ -95,6 +107,5 @@ def cli_fetch(args: Any) -> int:
                     f"{NAMES[outcome.status.source or 'scholar']}) -> {folder}"
                 ))
             worst = max(worst, outcome.exit_code)
-            if len(sources) > 1 and outcome.status.source == sources[-1].name:
-                sources = sources[-1:]  # Scholar blocked this run's address: ask it no more
+            sources = still_open(sources, outcome)
     return worst

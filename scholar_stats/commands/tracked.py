@@ -109,9 +109,11 @@ def cli_refresh(args: Any) -> int:
         now = utcnow()
         for scholar_id in ids:
             tracked_or_exit(store, scholar_id)
+        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour,
+                               sources=sources)
         if not ids:
-            paused = store.paused_until(now)
-            if paused is not None and len(sources.order) == 1:
+            paused = engine.paused_until()  # at every address of the pool
+            if paused is not None and not engine.falls_back:
                 print(f"scholar-stats: fetching is paused until {_when(paused)} UTC after "
                       "Scholar blocked a request; nothing fetched", file=sys.stderr)
                 return 0
@@ -119,8 +121,6 @@ def cli_refresh(args: Any) -> int:
         if not ids:
             print("no author is due")
             return 0
-        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour,
-                               sources=sources)
         worst = 0
         for step in engine.run_pass(ids, due_only=due_pass, deadline=Deadline(settings.deadline)):
             if step.stopped is not None:

@@ -34,7 +34,7 @@ class RequestBudget:
 
     def __init__(
         self, store: Store, limit: int = DEFAULT_REQUESTS_PER_HOUR, window: float = 3600.0,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = utcnow, egress: str = "",
     ) -> None:
         if limit < 1:
             raise ValueError("the request budget must allow at least one request")
@@ -42,22 +42,24 @@ class RequestBudget:
         self.limit = limit
         self.window = timedelta(seconds=window)
         self.clock = clock
+        self.egress = egress  # the address's key: each address has a budget of its own
 
     def remaining(self) -> int:
-        return max(0, self.limit - len(self.store.recent_requests(self.clock(), self.window)))
+        spent = self.store.recent_requests(self.clock(), self.window, self.egress)
+        return max(0, self.limit - len(spent))
 
     def available_at(self, count: int) -> datetime:
         """When ``count`` requests (at most ``limit``) will be allowed."""
         count = min(max(count, 1), self.limit)
         now = self.clock()
-        spent = self.store.recent_requests(now, self.window)
+        spent = self.store.recent_requests(now, self.window, self.egress)
         excess = len(spent) + count - self.limit
         if excess <= 0:
             return now
         return spent[excess - 1] + self.window
 
     def take(self) -> None:
-        if not self.store.take_request(self.clock(), self.window, self.limit):
+        if not self.store.take_request(self.clock(), self.window, self.limit, self.egress):
             raise BudgetSpent(
                 f"the budget of {self.limit} Scholar requests per "
                 f"{self.window.total_seconds():.0f} s is spent; the author waits its turn"

@@ -32,8 +32,8 @@ from scholar_stats.refresh.budget import (
     RequestBudget,
 )
 from scholar_stats.refresh.record import DEFAULT_POLICY, record_outcomes
-from scholar_stats.settings import FetchSettings
-from scholar_stats.sources.choice import Source, SourceSettings, open_sources
+from scholar_stats.settings import FetchSettings, egress_key
+from scholar_stats.sources.choice import ScholarSource, Source, SourceSettings, open_sources
 from scholar_stats.sources.scholar.client import ScholarClient
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import Lease
@@ -87,7 +87,13 @@ class RefreshEngine:
         self.clock = clock
         self.fetch = fetch
         self.policy = policy
-        self.budget = RequestBudget(store, requests_per_hour, budget_window, clock)
+        # the egress addresses (--proxy, several for a pool), each with its own hourly budget
+        # and pause in the store; ``budget`` is the first one's
+        self.egresses = settings.egresses
+        self.budgets = {egress_key(entry): RequestBudget(store, requests_per_hour, budget_window,
+                                                         clock, egress=egress_key(entry))
+                        for entry in self.egresses}
+        self.budget = self.budgets[egress_key(self.egresses[0])]
         # pacing: the next fetch starts no sooner than ``spacing`` s per request of the last
         self.spacing = budget_window / requests_per_hour if spacing is None else spacing
         self.last_outcome: FetchOutcome | None = None
@@ -121,7 +127,12 @@ class RefreshEngine:
         return self.cancellation.cancelled
 
     def paused_until(self) -> datetime | None:
-        return self.store.paused_until(self.clock())
+        """Until when Scholar is paused at every address of the pool (``None``: not paused at
+        one of them at least)."""
+        now = self.clock()
+        untils = [self.store.paused_until(now, egress_key(entry)) for entry in self.egresses]
+        return None if any(until is None for until in untils) else min(
+            until for until in untils if until is not None)
 
     @property
     def falls_back(self) -> bool:
@@ -130,11 +141,24 @@ class RefreshEngine:
 
     def _held_back(self, now: datetime) -> bool:
         """Stopped, or paused after a Scholar block with nothing to fall back on."""
-        return self.stopped or (not self.falls_back and self.store.paused_until(now) is not None)
+        return self.stopped or (not self.falls_back and self.paused_until() is not None)
 
     def _order(self, scholar_blocked: bool) -> tuple[str, ...]:
         """The sources a fetch asks: SerpApi alone while Scholar is blocked, when it may."""
         return ("serpapi",) if scholar_blocked and self.falls_back else self.sources.order
+
+    def _usable(self, needed: int, blocked: set[str]) -> tuple[str, ...]:
+        """The addresses a fetch of ``needed`` pages may try, in pool order: not blocked in
+        this pass, not paused, and with the pages left in their hourly budget."""
+        now = self.clock()
+        usable = []
+        for entry in self.egresses:
+            key, budget = egress_key(entry), self.budgets[egress_key(entry)]
+            if key in blocked or self.store.paused_until(now, key) is not None:
+                continue
+            if budget.remaining() >= min(needed, budget.limit):
+                usable.append(entry)
+        return tuple(usable)
 
     # the drivers' entry points
 
@@ -180,8 +204,9 @@ class RefreshEngine:
         blocks. Holds the engine's lock for the whole pass."""
         with self._lock, ScholarClient(self.settings, deadline,
                                        before_request=self.budget.take) as client:
-            scholar_blocked = self._blocked_now()
+            blocked: set[str] = set()  # the addresses Scholar blocked in this pass
             for scholar_id in ids:
+                scholar_blocked = self._blocked_now(blocked)
                 if deadline.expired or self._spent(scholar_blocked):
                     why = "deadline passed" if deadline.expired else \
                         f"request budget spent: {self.budget_in_the_way()}"
@@ -189,7 +214,7 @@ class RefreshEngine:
                     return
                 try:
                     outcome = self._refresh(scholar_id, deadline, client, due_only=due_only,
-                                            force=False, scholar_blocked=scholar_blocked)
+                                            force=False, blocked=blocked)
                 except AuthorBusy as busy:
                     yield PassStep(scholar_id, busy=busy)
                     continue
@@ -197,14 +222,20 @@ class RefreshEngine:
                     yield PassStep(scholar_id, skipped=True)
                     continue
                 yield PassStep(scholar_id, outcome=outcome)
-                scholar_blocked = scholar_blocked or "scholar" in outcome.blocked_sources
+                blocked.update(outcome.blocked_egresses)
+                if outcome.status.source == "scholar" and outcome.exit_code == Blocked.exit_code:
+                    blocked.add(outcome.egress or "")
                 if outcome.status.exit_code == Blocked.exit_code:
                     return  # a block: the others wait for the pause to end
 
     # one author
 
-    def _blocked_now(self) -> bool:
-        return self.store.paused_until(self.clock()) is not None
+    def _blocked_now(self, blocked: set[str] | frozenset[str] = frozenset()) -> bool:
+        """Whether Scholar is blocked at every address: paused, or blocked in this pass."""
+        now = self.clock()
+        return all(egress_key(entry) in blocked
+                   or self.store.paused_until(now, egress_key(entry)) is not None
+                   for entry in self.egresses)
 
     def budget_in_the_way(self) -> str:
         """The budget a fetch starting now is held to, as a person reads it."""
@@ -217,7 +248,7 @@ class RefreshEngine:
         """Whether the budget of the first source a fetch would ask is spent."""
         if self._order(scholar_blocked)[0] == "serpapi":
             return self.searches.remaining() == 0
-        return self.budget.remaining() == 0
+        return all(budget.remaining() == 0 for budget in self.budgets.values())
 
     @property
     def lease_seconds(self) -> float:
@@ -229,18 +260,19 @@ class RefreshEngine:
 
     def _refresh(
         self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, *,
-        due_only: bool, force: bool, scholar_blocked: bool | None = None,
+        due_only: bool, force: bool, blocked: set[str] | None = None,
     ) -> FetchOutcome | None:
         """Fetch and record one author (the lock is held). A refused or failed fetch keeps
         the stored data. ``None`` when it was not fetched: the budget cannot cover it, or, with
         ``due_only``, it is no longer due (another process has just fetched it)."""
         metrics = self.store.latest_metrics(scholar_id)
         needed = expected_requests(metrics.publications if metrics else None)
-        order = self._order(self._blocked_now() if scholar_blocked is None else scholar_blocked)
+        usable = self._usable(needed, blocked or set())
+        order = self._order(not usable)
         if order[0] == "serpapi":
             if self.searches.remaining() < needed:
                 return None
-        elif self.budget.remaining() < min(needed, self.budget.limit):
+        elif not usable:
             return None
         now = self.clock()
         lease = self.store.claim(scholar_id, now, self.lease_seconds, due_only=due_only)
@@ -253,7 +285,7 @@ class RefreshEngine:
                 f"{holder.until:%H:%M} UTC; wait for it, or stop that process"
             )
         try:
-            outcome = self._fetch_and_record(scholar_id, deadline, client, force, order)
+            outcome = self._fetch_and_record(scholar_id, deadline, client, force, order, usable)
         finally:
             self._release(scholar_id, lease)
         if outcome is not None:
@@ -262,7 +294,7 @@ class RefreshEngine:
 
     def _fetch_and_record(
         self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, force: bool,
-        order: tuple[str, ...] = ("scholar",),
+        order: tuple[str, ...] = ("scholar",), usable: tuple[str, ...] = (),
     ) -> FetchOutcome | None:
         started, clock_started = self.clock(), time.monotonic()
         status = self.store.last_status(scholar_id)
@@ -270,8 +302,8 @@ class RefreshEngine:
         sources: list[Source] = []
         try:
             extra = {}
-            if order != ("scholar",):  # Scholar alone: attempt_fetch's own path
-                sources = self._open(order, deadline, client)
+            if order != ("scholar",) or usable != self.egresses[:1]:  # else attempt_fetch's
+                sources = self._open(order, deadline, client, usable)
                 extra["sources"] = sources
             outcome = self.fetch(
                 scholar_id, self.settings, deadline,
@@ -303,15 +335,19 @@ class RefreshEngine:
         return outcome
 
     def _open(self, order: tuple[str, ...], deadline: Deadline,
-              client: ScholarClient | None) -> list[Source]:
-        """The sources of one fetch: Scholar through the pass's client (or one of its own,
-        under the hourly budget), SerpApi under the store's monthly count."""
-        if "scholar" in order and client is None:
-            own = ScholarClient(self.settings, deadline, before_request=self.budget.take)
-            return open_sources(self.sources, self.settings, deadline, self.searches,
-                                order=order, scholar_client=own, client_owned=True)
+              client: ScholarClient | None, usable: tuple[str, ...]) -> list[Source]:
+        """The sources of one fetch: Scholar at each usable address (the first through the
+        pass's client when there is one), each under its own hourly budget, then SerpApi
+        under the store's monthly count."""
+        def scholar(entry: str) -> ScholarSource:
+            if client is not None and entry == self.egresses[0]:
+                return ScholarSource(client, owned=False)
+            budget = self.budgets[egress_key(entry)]
+            return ScholarSource(ScholarClient(self.settings.through(entry), deadline,
+                                               before_request=budget.take))
+
         return open_sources(self.sources, self.settings, deadline, self.searches, order=order,
-                            scholar_client=client)
+                            egresses=usable, scholar=scholar)
 
     def _release(self, scholar_id: str, lease: Lease) -> None:
         try:

@@ -9,6 +9,7 @@ never touches Scholar. ``refresh/attempt.py`` walks the list ``open_sources`` re
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ from scholar_stats.core.model import AuthorData, Metrics
 from scholar_stats.errors import UsageError
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.parsers import SOURCES, url_problem
-from scholar_stats.settings import FetchSettings
+from scholar_stats.settings import DIRECT, FetchSettings, egress_key, egress_label
 from scholar_stats.sources.scholar.client import ScholarClient
 from scholar_stats.sources.scholar.parse import PAGE_SIZE, parse_profile
 from scholar_stats.sources.serpapi.client import SerpApiClient
@@ -60,6 +61,9 @@ class ScholarSource:
     def __init__(self, client: ScholarClient, owned: bool = True) -> None:
         self.client = client
         self.owned = owned
+        entry = client.settings.proxy or DIRECT
+        self.egress = egress_key(entry)  # the address, as the store names it
+        self.label = egress_label(entry)  # ... and as a message may name it
 
     @property
     def requests_made(self) -> int:
@@ -136,16 +140,18 @@ class SourceSettings:
 
 def open_sources(sources: SourceSettings, settings: FetchSettings, deadline: Deadline,
                  budget: SearchBudget | None = None, *, order: tuple[str, ...] | None = None,
-                 scholar_client: ScholarClient | None = None,
-                 client_owned: bool = False) -> list[Source]:
-    """One client per source in ``order`` (``sources.order`` by default), for one run; close
-    each when done. ``scholar_client``: the client Scholar is asked through, closed with its
-    source only when ``client_owned`` (a pass shares one over several authors)."""
+                 egresses: tuple[str, ...] | None = None,
+                 scholar: Callable[[str], ScholarSource] | None = None) -> list[Source]:
+    """The sources of one run, in ``order`` (``sources.order`` by default); close each when
+    done. Scholar is one source per egress address (``egresses``, by default the whole pool,
+    in order), each made by ``scholar`` when given (the engine's: a shared client, its
+    address's budget), else with a client of its own."""
     opened: list[Source] = []
     for name in sources.order if order is None else order:
         if name == "scholar":
-            opened.append(ScholarSource(scholar_client, owned=client_owned) if scholar_client
-                          else ScholarSource(ScholarClient(settings, deadline)))
+            for entry in settings.egresses if egresses is None else egresses:
+                opened.append(scholar(entry) if scholar is not None else
+                              ScholarSource(ScholarClient(settings.through(entry), deadline)))
         else:
             client = SerpApiClient(settings, deadline, sources.serpapi_key or "",
                                    base_url=sources.serpapi_url,

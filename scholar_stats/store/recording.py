@@ -37,13 +37,14 @@ class Recording(StoreBase):
 
     if TYPE_CHECKING:  # from ``Pacing``, the part of ``Store`` this one is assembled with
 
-        def _pause_in(self, conn: Connection) -> Pause | None: ...
+        def _pause_in(self, conn: Connection, egress: str = "") -> Pause | None: ...
 
-        def _set_pause(self, conn: Connection, pause: Pause | None) -> None: ...
+        def _set_pause(self, conn: Connection, pause: Pause | None,
+                       egress: str = "") -> None: ...
 
     def record_attempts(
         self, records: Iterable[AttemptRecord], now: datetime, *, pause: PauseChange = KEEP,
-        prune_before: datetime | None = None,
+        prune_before: datetime | None = None, pauses: dict[str, PauseChange] | None = None,
     ) -> None:
         """Record several attempts at ``now`` in one transaction, with a few set-wise
         statements per batch; only a success touches the profile and the history.
@@ -63,8 +64,9 @@ class Recording(StoreBase):
                     seen.add(pending[0].scholar_id)
                     run.append(pending.pop(0))
                 self._record_run(conn, run, now, texts)
-            if not isinstance(pause, str) and pause != self._pause_in(conn):
-                self._set_pause(conn, pause)
+            for egress, change in {"": pause, **(pauses or {})}.items():
+                if not isinstance(change, str) and change != self._pause_in(conn, egress):
+                    self._set_pause(conn, change, egress)
             if prune_before is not None:
                 conn.execute(sa.delete(attempts).where(attempts.c.at < prune_before))
 
