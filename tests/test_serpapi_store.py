@@ -32,7 +32,11 @@ from scholar_stats.store.database import Store
 
 MEYER = "LSsXyncAAAAJ"  # a real SerpApi response: 27463 citations
 ONE, TWO = "SERPAAAAAAAJ", "SERPBBBBBBBJ"  # synthetic, on both fakes
-MONTH = datetime.now(timezone.utc).strftime("%Y-%m")
+
+
+def month() -> str:
+    """This calendar month (UTC), read when asserted: a run may cross a month's end."""
+    return datetime.now(timezone.utc).strftime("%Y-%m")
 TOKEN = "store-admin-token"
 
 
@@ -64,7 +68,7 @@ def test_refresh_from_serpapi_records_where_the_data_came_from(
         assert attempt.source == "serpapi" and attempt.outcome == "ok"
         assert [source for _, source in store.metric_sources(MEYER)] == ["serpapi"]
         assert store.list_authors()[0].source == "serpapi"
-        assert store.searches_in(MONTH) == 1
+        assert store.searches_in(month()) == 1
         status = store.last_status(MEYER)
         assert status is not None and status.source == "serpapi"
     listing = cli("authors", "list", "--db", db_url).stdout.splitlines()
@@ -79,7 +83,7 @@ def test_refresh_from_serpapi_records_where_the_data_came_from(
     with Store(db_url) as store:
         assert [s for _, s in store.metric_sources(MEYER)] == ["serpapi", "scholar"]
         assert [a.source for a in store.attempts(MEYER)] == ["scholar", "serpapi"]
-        assert store.searches_in(MONTH) == 1
+        assert store.searches_in(month()) == 1
     assert " scholar " in cli("authors", "list", "--db", db_url).stdout.splitlines()[1]
 
 
@@ -99,7 +103,7 @@ def test_auto_falls_back_when_scholar_blocks_and_asks_scholar_no_more(
     with Store(db_url) as store:
         assert store.paused_until(datetime.now(timezone.utc)) is not None  # Scholar's pause
         assert {a.source for a in store.attempts()} == {"serpapi"}
-        assert store.searches_in(MONTH) == 2
+        assert store.searches_in(month()) == 2
 
     # during Scholar's pause, a cron refresh of a given author goes straight to SerpApi
     fake_scholar.mode = "ok"
@@ -136,10 +140,10 @@ def test_the_monthly_budget_is_shared_by_two_processes(
     assert codes == [0, 3], {k: (r.returncode, r.stderr) for k, r in results.items()}
     assert len(fake_serpapi.searches()) == 3 and fake_scholar.requests == []
     stopped = next(r for r in results.values() if r.returncode == 3)
-    assert "stopped before the next page: 3 of the 3 searches allowed in " + MONTH \
+    assert "stopped before the next page: 3 of the 3 searches allowed in " + month() \
         in stopped.stderr
     with Store(db_url) as store:
-        assert store.searches_in(MONTH) == 3
+        assert store.searches_in(month()) == 3
         fetched = [sid for sid in (ONE, TWO) if store.latest_metrics(sid) is not None]
         assert len(fetched) == 1
     # the month is spent: the next process does not start the fetch, and says which budget
@@ -154,7 +158,7 @@ def test_the_monthly_budget_is_shared_by_two_processes(
                  "--serpapi-monthly-limit", "5")
     assert result.returncode == 0, result.stderr
     with Store(db_url) as store:
-        assert store.searches_in(MONTH) == 5
+        assert store.searches_in(month()) == 5
 
 
 def test_a_search_serpapi_does_not_answer_is_given_back(
@@ -166,7 +170,7 @@ def test_a_search_serpapi_does_not_answer_is_given_back(
     result = cli("refresh", MEYER, "--db", db_url, "--source", "serpapi")
     assert result.returncode == 3 and "SerpApi refused" in result.stderr, result.stderr
     with Store(db_url) as store:
-        assert store.searches_in(MONTH) == 0
+        assert store.searches_in(month()) == 0
         assert store.attempts(MEYER)[0].source == "serpapi"
         # SerpApi's refusal is not a Scholar block: no pause for Scholar
         assert store.paused_until(datetime.now(timezone.utc)) is None
