@@ -149,16 +149,19 @@ class RefreshEngine:
 
     def _usable(self, needed: int, blocked: set[str]) -> tuple[str, ...]:
         """The addresses a fetch of ``needed`` pages may try, in pool order: not blocked in
-        this pass, not paused, and with the pages left in their hourly budget."""
+        this pass, with the pages left in their hourly budget, and not paused. Paused ones
+        only when every address is paused and SerpApi is no option: an author named on the
+        command line is fetched now, pause or not (the drivers that run on their own, the
+        scheduler and a due pass, wait for the pause before they get here)."""
         now = self.clock()
-        usable = []
+        fresh: list[str] = []
+        resting: list[str] = []
         for entry in self.egresses:
             key, budget = egress_key(entry), self.budgets[egress_key(entry)]
-            if key in blocked or self.store.paused_until(now, key) is not None:
+            if key in blocked or budget.remaining() < min(needed, budget.limit):
                 continue
-            if budget.remaining() >= min(needed, budget.limit):
-                usable.append(entry)
-        return tuple(usable)
+            (resting if self.store.paused_until(now, key) is not None else fresh).append(entry)
+        return tuple(fresh or ([] if self.falls_back else resting))
 
     # the drivers' entry points
 
