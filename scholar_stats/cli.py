@@ -63,6 +63,7 @@ def add_flag(parser: argparse.ArgumentParser, setting: config.Setting) -> None:
                             help=flag_help(setting))
     else:
         parser.add_argument(*names, type=flag_type(setting.parse), default=argparse.SUPPRESS,
+                            action="extend" if setting.many else "store",
                             metavar=setting.metavar, help=flag_help(setting))
 
 

@@ -29,7 +29,7 @@ from scholar_stats.parsers import (
     parse_count,
     parse_interval,
     parse_port,
-    parse_proxy_url,
+    parse_proxy_pool,
     parse_scholar_url,
     parse_seconds,
     parse_serpapi_url,
@@ -71,6 +71,7 @@ class Setting:
     secret: bool = False
     external: bool = False
     each: Callable[[str], Any] | None = None
+    many: bool = False  # the flag may be given several times; its values add up
 
     @property
     def variable(self) -> str:
@@ -104,8 +105,10 @@ SETTINGS: tuple[Setting, ...] = (
     declare("out", "results", "output folder",
             {"fetch", "export"}, flag="--out", metavar="DIR"),
     declare("proxy", None, "proxy for Scholar requests: http://, https:// or "
-            "socks5://user:pass@host:port; the password is never printed",
-            FETCHING, parse=parse_proxy_url, flag="--proxy", metavar="URL"),
+            "socks5://user:pass@host:port, or `direct`; give it several times (the variable: "
+            "a comma list) for a pool, tried in order when one is blocked, each with its own "
+            "pause and hourly budget; the password is never printed",
+            FETCHING, parse=parse_proxy_pool, flag="--proxy", metavar="URL", many=True),
     declare("deadline", 300.0, "the whole run ends by then: no request, retry or sleep goes "
             "past it", FETCHING, parse=parse_seconds, flag="--deadline", metavar="SECONDS"),
     declare("delay", 5.0, "politeness delay between Scholar pages, jittered ±50 %",
@@ -123,15 +126,16 @@ SETTINGS: tuple[Setting, ...] = (
     # SerpApi, the second source
     declare("source", "auto", "where profiles come from: auto asks Scholar, then SerpApi when "
             "Scholar blocks and SERPAPI_API_KEY is set; scholar; serpapi",
-            "fetch", parse=parse_source, flag="--source", metavar="SOURCE"),
+            FETCHING, parse=parse_source, flag="--source", metavar="SOURCE"),
     declare("serpapi_url", "https://serpapi.com", "SerpApi's base URL: another one for tests",
-            "fetch", parse=parse_serpapi_url),
+            FETCHING, parse=parse_serpapi_url),
     declare("serpapi_api_key", None, "your SerpApi key; in the Action, the serpapi-key input, "
-            "from a secret", "fetch", env="SERPAPI_API_KEY", secret=True,
+            "from a secret", FETCHING, env="SERPAPI_API_KEY", secret=True,
             shown="none: SerpApi is not used"),
     declare("serpapi_monthly_limit", 100, "at most N SerpApi searches (one per 100 "
-            "publications) in a calendar month, counted in each output folder's status.json",
-            "fetch", parse=parse_count, flag="--serpapi-monthly-limit", metavar="N"),
+            "publications) in a calendar month (UTC): counted in the store, shared by every "
+            "process on it; for `fetch`, in each output folder's status.json",
+            FETCHING, parse=parse_count, flag="--serpapi-monthly-limit", metavar="N"),
     # notifications
     declare("notify", (), "POST a message to this webhook (Slack, Discord or generic JSON) for "
             "each fetch that found changes; repeatable; the variable: URLs separated by commas "

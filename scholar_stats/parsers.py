@@ -96,6 +96,17 @@ def parse_proxy_url(text: str) -> str:
     return text
 
 
+def parse_proxy_pool(text: str) -> tuple[str, ...]:
+    """Egress addresses for Scholar: proxy URLs and ``direct`` (no proxy), comma-separated,
+    in the order they are tried; repeats dropped."""
+    entries = [part.strip() for part in text.split(",") if part.strip()]
+    if not entries:
+        raise ValueError("expected proxy URLs or 'direct', separated by commas")
+    pool = ["direct" if entry.lower() == "direct" else parse_proxy_url(entry)
+            for entry in entries]
+    return tuple(dict.fromkeys(pool))
+
+
 def parse_scholar_url(text: str) -> str:
     """Scholar's base URL (or a mirror's, or a test server's): http or https, with a host."""
     problem = url_problem(text, ("http", "https"))

@@ -60,9 +60,9 @@ VARIABLES: dict[str, tuple[str | None, set[str]]] = {
     "BADGE_CACHE": ("many", {"serve"}),
     "BADGE_CACHE_BYTES": ("lots", {"serve"}),
     "ADMIN_TOKEN": (None, {"serve"}),
-    "SOURCE": ("bing", {"fetch"}),
-    "SERPAPI_URL": ("gopher://serpapi.invalid", {"fetch"}),
-    "SERPAPI_MONTHLY_LIMIT": ("0", {"fetch"}),
+    "SOURCE": ("bing", FETCHING),
+    "SERPAPI_URL": ("gopher://serpapi.invalid", FETCHING),
+    "SERPAPI_MONTHLY_LIMIT": ("0", FETCHING),
 }
 BOOLEANS = ["VERBOSE", "DEBUG", "FORCE", "SQUASH", "NO_SCHEDULER"]
 FREE_TEXT = "a bad value"

@@ -119,6 +119,12 @@ def test_a_block_stops_the_pass_and_pauses_the_next(
     assert len(fake_scholar.requests) == 1
     assert run("authors", "list", "--db", db) == 0
     assert "all fetching paused until" in capsys.readouterr().out
+    # an author named on the command line is fetched now, pause or not (and its success
+    # ends the pause)
+    assert run("refresh", SYN, "--db", db) == 0
+    assert len(fake_scholar.requests) == 2
+    assert run("authors", "list", "--db", db) == 0
+    assert "paused" not in capsys.readouterr().out
 
 
 def test_refresh_respects_the_request_budget(

@@ -33,7 +33,7 @@ def test_every_fetch_flag_in_the_readme_obeys_its_env_var(monkeypatch) -> None:
         monkeypatch.setenv(env, SAMPLES[flag])
     args = parse_args(["fetch", "DhtAFkwAAAAJ"])
     assert (args.out, args.proxy, args.deadline, args.delay, args.force) == (
-        "elsewhere", "http://proxy.example:3128", 7.0, 9.0, True)
+        "elsewhere", ("http://proxy.example:3128",), 7.0, 9.0, True)
     assert (args.source, args.serpapi_monthly_limit) == ("serpapi", 40)
     assert args.notify == ["https://hooks.example/a", "https://hooks.example/b"]
     assert parse_args(["fetch", "DhtAFkwAAAAJ", "--notify", "http://c.example/"]).notify == [

@@ -20,7 +20,11 @@ from scholar_stats.cli import main
 
 MEYER = "LSsXyncAAAAJ"  # a real SerpApi response
 REAL = "LZ5D_p4AAAAJ"  # a real Scholar page (12 publications)
-MONTH = datetime.now(timezone.utc).strftime("%Y-%m")
+
+
+def month() -> str:
+    """This calendar month (UTC), read when asserted: a run may cross a month's end."""
+    return datetime.now(timezone.utc).strftime("%Y-%m")
 
 
 def fetch(*args: str) -> int:
@@ -43,7 +47,7 @@ def test_serpapi_alone_writes_the_same_files(fake_scholar: FakeScholar,
     assert label == "citations since 2017"
     st = status(out)
     assert st["source"] == "serpapi" and st["requests"] == 1 and st["outcome"] == "ok"
-    assert st["serpapi_searches"] == {"month": MONTH, "count": 1}
+    assert st["serpapi_searches"] == {"month": month(), "count": 1}
     assert fake_scholar.requests == [] and len(fake_serpapi.requests) == 1
     (search,) = fake_serpapi.searches()
     assert search["start"] == "0" and search["num"] == "100" and search["author_id"] == MEYER
@@ -194,13 +198,13 @@ def test_the_monthly_limit_stops_before_the_next_page_and_is_kept(
     out = tmp_path / "out"
     limit = ("--serpapi-monthly-limit", "3")
     assert fetch("SYNTHlimitAJ", "--source", "serpapi", *limit, "--out", str(out)) == 0
-    assert status(out)["serpapi_searches"] == {"month": MONTH, "count": 2}
+    assert status(out)["serpapi_searches"] == {"month": month(), "count": 2}
     # the next run needs 2 searches (150 publications last time), 1 is left: not started
     fake_serpapi.requests.clear()
     capsys.readouterr()
     assert fetch("SYNTHlimitAJ", "--source", "serpapi", *limit, "--out", str(out)) == 3
     err = capsys.readouterr().err
-    assert "not started" in err and "2 of the 3 searches" in err and MONTH in err
+    assert "not started" in err and "2 of the 3 searches" in err and month() in err
     assert fake_serpapi.requests == [] and status(out)["serpapi_searches"]["count"] == 2
     assert len(json.loads((out / "gs_data.json").read_text())["publications"]) == 150
     # a fetch that runs into the limit stops before the page past it
@@ -231,7 +235,7 @@ def test_the_monthly_count_adds_up_across_folders_and_resets_each_month(
         (out / scholar_id / "status.json").write_text(json.dumps(st))
     fake_serpapi.requests.clear()
     assert fetch(MEYER, katabi, *args) == 0 and len(fake_serpapi.requests) == 2
-    assert status(out / MEYER)["serpapi_searches"] == {"month": MONTH, "count": 1}
+    assert status(out / MEYER)["serpapi_searches"] == {"month": month(), "count": 1}
 
 
 def test_the_key_appears_in_no_output_and_no_file(fake_scholar: FakeScholar,

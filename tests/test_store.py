@@ -297,6 +297,10 @@ def test_upgrade_from_the_first_schema_keeps_rows(db_url: str) -> None:
         assert [m.citations for _, m in store.metric_changes(A)] == [7]
         assert store.publication_history(A) == {f"{A}:p1": [(T0, 7)]}
         assert store.attempts(A)[0].duration_seconds == 2.5
+        # v4: the rows from before provenance was recorded came from Scholar, the only source
+        assert store.metric_sources(A) == [(T0, "scholar")]
+        assert store.attempts(A)[0].source == "scholar"
+        assert store.list_authors()[0].source == "scholar"
         # and the upgraded database works: a new fetch, the lease, the pause
         record_outcome(store, success(A, {"p1": 8}), T0 + DAY)
         assert store.publication_history(A)[f"{A}:p1"] == [(T0, 7), (T0 + DAY, 8)]

@@ -16,7 +16,7 @@ from scholar_stats.core.model import (
     FetchStatus,
     validate_scholar_id,
 )
-from scholar_stats.errors import ScholarStatsError
+from scholar_stats.errors import Blocked, ScholarStatsError
 from scholar_stats.files import (
     check_writable,
     read_if_there,
@@ -40,7 +40,7 @@ from scholar_stats.outputs.render import (
 from scholar_stats.outputs.summary import log_safe
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch
 from scholar_stats.settings import FetchSettings
-from scholar_stats.sources.choice import NAMES, SourceSettings, open_sources
+from scholar_stats.sources.choice import NAMES, Source, SourceSettings, open_sources
 from scholar_stats.sources.serpapi.monthly import MonthlySearches, month_of, spent_by, spent_in
 
 
@@ -151,6 +151,15 @@ def write_page_script(out: Path) -> None:
     except OSError:
         pass
     write_files(out, {SCRIPT: page_script()})
+def still_open(sources: list[Source], outcome: FetchOutcome) -> list[Source]:
+    """The sources the run's next authors ask: a block is about the address, so an address
+    Scholar blocked is asked no more in this run (unless it was the last source left)."""
+    blocked = set(outcome.blocked_egresses)
+    if outcome.status.source == "scholar" and outcome.exit_code == Blocked.exit_code:
+        blocked.add(outcome.egress or "")
+    remaining = [source for source in sources
+                 if getattr(source, "egress", None) not in blocked]
+    return remaining or sources
 
 
 def cli_fetch(args: Any) -> int:
@@ -197,8 +206,7 @@ def cli_fetch(args: Any) -> int:
                 notice = save_fetched(folder, outcome, previous)
                 notices += [notice] if notice else []
                 worst = max(worst, outcome.exit_code)
-                if len(sources) > 1 and outcome.status.source == sources[-1].name:
-                    sources = sources[-1:]  # Scholar blocked this run's address: ask it no more
+                sources = still_open(sources, outcome)
         except ScholarStatsError:  # exit 9: the files of the notices so far were written
             report_deliveries(notifier, notices)
             raise

@@ -20,6 +20,7 @@ from scholar_stats.outputs.export import author_files
 from scholar_stats.outputs.history import HISTORY_COLUMNS, render_history_csv
 from scholar_stats.outputs.kit import SCRIPT, page_script
 from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.choice import SourceSettings
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import TrackedAuthor
 
@@ -68,9 +69,10 @@ def cli_authors_list(args: Any) -> int:
     if not authors:
         print("no authors tracked; add one with: scholar-stats authors add SCHOLAR_ID")
         return 0
-    rows = [("SCHOLAR_ID", "STATE", "LAST SUCCESS (UTC)", "NEXT DUE (UTC)", "INTERVAL")]
+    rows = [("SCHOLAR_ID", "STATE", "LAST SUCCESS (UTC)", "SOURCE", "NEXT DUE (UTC)",
+             "INTERVAL")]
     rows += [
-        (a.scholar_id, a.state, _when(a.last_success), _when(a.next_due),
+        (a.scholar_id, a.state, _when(a.last_success), a.source or "-", _when(a.next_due),
          f"{a.interval_seconds:g} s")
         for a in authors
     ]
@@ -103,13 +105,16 @@ def cli_refresh(args: Any) -> int:
     ids = _ids(args.scholar_ids)
     due_pass = not ids
     settings = FetchSettings.from_args(args)
+    sources = SourceSettings.from_args(args)
     with Store(args.db) as store:
         now = utcnow()
         for scholar_id in ids:
             tracked_or_exit(store, scholar_id)
+        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour,
+                               sources=sources)
         if not ids:
-            paused = store.paused_until(now)
-            if paused is not None:
+            paused = engine.paused_until()  # at every address of the pool
+            if paused is not None and not engine.falls_back:
                 print(f"scholar-stats: fetching is paused until {_when(paused)} UTC after "
                       "Scholar blocked a request; nothing fetched", file=sys.stderr)
                 return 0
@@ -117,7 +122,6 @@ def cli_refresh(args: Any) -> int:
         if not ids:
             print("no author is due")
             return 0
-        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
         deadline = Deadline(settings.deadline)
         notifier = attach_notifier(engine, args.notify, settings, deadline)
         try:
@@ -142,9 +146,9 @@ def _run_pass(engine: Any, ids: list[str], due_pass: bool, deadline: Any) -> int
                 worst = max(worst, step.busy.exit_code)
         elif step.outcome is None:
             if not due_pass:
-                print(f"scholar-stats: {step.scholar_id}: not fetched: the budget of "
-                      f"{engine.budget.limit} Scholar requests per hour cannot cover it "
-                      "now; try again later", file=sys.stderr)
+                print(f"scholar-stats: {step.scholar_id}: not fetched: "
+                      f"{engine.budget_in_the_way()} cannot cover it now; try again later",
+                      file=sys.stderr)
                 worst = max(worst, BudgetSpent.exit_code)
         else:
             outcome = step.outcome
@@ -153,8 +157,9 @@ def _run_pass(engine: Any, ids: list[str], due_pass: bool, deadline: Any) -> int
                   file=stream)
             worst = max(worst, outcome.exit_code)
             if outcome.exit_code == 3:
-                print("scholar-stats: Scholar blocked us; the other authors wait for the "
-                      "pause to end", file=sys.stderr)
+                who = "SerpApi refused" if outcome.status.source == "serpapi" \
+                    else "Scholar blocked us"
+                print(f"scholar-stats: {who}; the other authors wait", file=sys.stderr)
     return worst
 
 
@@ -259,7 +264,8 @@ def cli_schedule(args: Any) -> int:
         print(outcome.status.message, file=stream, flush=True)
 
     with Store(args.db) as store:
-        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour)
+        engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour,
+                               sources=SourceSettings.from_args(args))
         engine.add_listener(report)
         notifier = attach_notifier(engine, args.notify, settings)
         count = len(store.list_authors())

@@ -35,6 +35,9 @@ class FetchOutcome:
     status: FetchStatus
     error: ScholarStatsError | None
     events: tuple[ChangeEvent, ...] = ()  # filled in when recorded in the store (refresh.record)
+    blocked_sources: tuple[str, ...] = ()  # the sources that blocked before the one that answered
+    blocked_egresses: tuple[str, ...] = ()  # the addresses (keys) Scholar blocked on the way
+    egress: str | None = None  # the address of the last Scholar source asked, if any
 
     @property
     def exit_code(self) -> int:
@@ -74,11 +77,17 @@ def attempt_fetch(
     data: AuthorData | None = None
     error: ScholarStatsError | None = None
     blocked: list[str] = []  # "Scholar blocked (<why>)" for each source before the last
+    blocked_sources: list[str] = []
+    blocked_egresses: list[str] = []
+    egress: str | None = None
+    used_label = "direct"
     requests = 0
     used = sources[0].name
     try:
         for position, source in enumerate(sources):
             used, before = source.name, source.requests_made
+            used_label = getattr(source, "label", "direct")
+            egress = getattr(source, "egress", egress)
             try:
                 fetched = source.fetch(scholar_id, started_at, previous)
                 if not force:
@@ -90,12 +99,18 @@ def attempt_fetch(
                 requests += source.requests_made - before
             if not isinstance(error, Blocked) or position == len(sources) - 1:
                 break
-            blocked.append(f"{NAMES[source.name]} blocked ({error})")
+            label = getattr(source, "label", "direct")
+            via_proxy = "" if label == "direct" else f" via {label}"
+            blocked.append(f"{NAMES[source.name]}{via_proxy} blocked ({error})")
+            blocked_sources.append(source.name)
+            if source.name == "scholar":
+                blocked_egresses.append(getattr(source, "egress", ""))
     finally:
         for source in own:
             source.close()
     attempt_time = started_at.isoformat(timespec="seconds")
-    via = f" (via {NAMES[used]}: {'; '.join(blocked)})" if blocked else ""
+    name = NAMES[used] + ("" if used_label == "direct" else f" via {used_label}")
+    via = f" (via {name}: {'; '.join(blocked)})" if blocked else ""
     if data is not None:
         metrics = data.metrics
         message = (
@@ -105,7 +120,7 @@ def attempt_fetch(
     else:
         text = str(error)
         if blocked:
-            text = f"{'; '.join(blocked)}; then {NAMES[used]}: {text}"
+            text = f"{'; '.join(blocked)}; then {name}: {text}"
         message = text if text.startswith(scholar_id) else f"{scholar_id}: {text}"
     status = FetchStatus(
         scholar_id=scholar_id,
@@ -119,7 +134,9 @@ def attempt_fetch(
         since_year=data.since_year if data is not None else None,
         source=used,
     )
-    return FetchOutcome(scholar_id, data, status, error)
+    return FetchOutcome(scholar_id, data, status, error,
+                        blocked_sources=tuple(blocked_sources),
+                        blocked_egresses=tuple(blocked_egresses), egress=egress)
 
 
 def internal_outcome(

@@ -25,9 +25,15 @@ from scholar_stats.core.plan import DAY, Policy, expected_requests, utcnow
 from scholar_stats.errors import AuthorBusy, Blocked, StoreUnavailable
 from scholar_stats.net.deadline import Cancellation, Deadline
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch, internal_outcome
-from scholar_stats.refresh.budget import DEFAULT_REQUESTS_PER_HOUR, BudgetSpent, RequestBudget
+from scholar_stats.refresh.budget import (
+    DEFAULT_REQUESTS_PER_HOUR,
+    BudgetSpent,
+    MonthlySearchBudget,
+    RequestBudget,
+)
 from scholar_stats.refresh.record import DEFAULT_POLICY, record_outcomes
-from scholar_stats.settings import FetchSettings
+from scholar_stats.settings import FetchSettings, egress_key
+from scholar_stats.sources.choice import ScholarSource, Source, SourceSettings, open_sources
 from scholar_stats.sources.scholar.client import ScholarClient
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import Lease
@@ -71,13 +77,23 @@ class RefreshEngine:
         clock: Callable[[], datetime] = utcnow,
         fetch: FetchFunction = attempt_fetch,
         policy: Policy = DEFAULT_POLICY,
+        sources: SourceSettings | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
+        self.sources = sources or SourceSettings()
+        # SerpApi's monthly searches, counted in the store like the hourly Scholar budget
+        self.searches = MonthlySearchBudget(store, self.sources.monthly_limit, clock)
         self.clock = clock
         self.fetch = fetch
         self.policy = policy
-        self.budget = RequestBudget(store, requests_per_hour, budget_window, clock)
+        # the egress addresses (--proxy, several for a pool), each with its own hourly budget
+        # and pause in the store; ``budget`` is the first one's
+        self.egresses = settings.egresses
+        self.budgets = {egress_key(entry): RequestBudget(store, requests_per_hour, budget_window,
+                                                         clock, egress=egress_key(entry))
+                        for entry in self.egresses}
+        self.budget = self.budgets[egress_key(self.egresses[0])]
         # pacing: the next fetch starts no sooner than ``spacing`` s per request of the last
         self.spacing = budget_window / requests_per_hour if spacing is None else spacing
         self.last_outcome: FetchOutcome | None = None
@@ -111,7 +127,41 @@ class RefreshEngine:
         return self.cancellation.cancelled
 
     def paused_until(self) -> datetime | None:
-        return self.store.paused_until(self.clock())
+        """Until when Scholar is paused at every address of the pool (``None``: not paused at
+        one of them at least)."""
+        now = self.clock()
+        untils = [self.store.paused_until(now, egress_key(entry)) for entry in self.egresses]
+        return None if any(until is None for until in untils) else min(
+            until for until in untils if until is not None)
+
+    @property
+    def falls_back(self) -> bool:
+        """Whether Scholar's pause leaves SerpApi to fetch (``--source auto`` with a key)."""
+        return len(self.sources.order) > 1
+
+    def _held_back(self, now: datetime) -> bool:
+        """Stopped, or paused after a Scholar block with nothing to fall back on."""
+        return self.stopped or (not self.falls_back and self.paused_until() is not None)
+
+    def _order(self, scholar_blocked: bool) -> tuple[str, ...]:
+        """The sources a fetch asks: SerpApi alone while Scholar is blocked, when it may."""
+        return ("serpapi",) if scholar_blocked and self.falls_back else self.sources.order
+
+    def _usable(self, needed: int, blocked: set[str]) -> tuple[str, ...]:
+        """The addresses a fetch of ``needed`` pages may try, in pool order: not blocked in
+        this pass, with the pages left in their hourly budget, and not paused. Paused ones
+        only when every address is paused and SerpApi is no option: an author named on the
+        command line is fetched now, pause or not (the drivers that run on their own, the
+        scheduler and a due pass, wait for the pause before they get here)."""
+        now = self.clock()
+        fresh: list[str] = []
+        resting: list[str] = []
+        for entry in self.egresses:
+            key, budget = egress_key(entry), self.budgets[egress_key(entry)]
+            if key in blocked or budget.remaining() < min(needed, budget.limit):
+                continue
+            (resting if self.store.paused_until(now, key) is not None else fresh).append(entry)
+        return tuple(fresh or ([] if self.falls_back else resting))
 
     # the drivers' entry points
 
@@ -120,7 +170,7 @@ class RefreshEngine:
         the budget allow; at most one fetch."""
         with self._lock:
             now = self.clock()
-            if self.stopped or self.store.paused_until(now) is not None:
+            if self._held_back(now):
                 return None
             if self._next_start is not None and now < self._next_start:
                 return None
@@ -134,7 +184,7 @@ class RefreshEngine:
                     log.info("%s", busy)
                     continue
                 if outcome is None:
-                    if self.budget.remaining() == 0:
+                    if self._spent(self._blocked_now()):
                         return None  # nothing else fits either
                     continue
                 return outcome
@@ -145,7 +195,7 @@ class RefreshEngine:
         pause, budget and lease. ``None`` when paused, stopped or over budget; ``AuthorBusy``
         when another process is fetching it."""
         with self._lock:
-            if self.stopped or self.store.paused_until(self.clock()) is not None:
+            if self._held_back(self.clock()):
                 return None
             return self._refresh(scholar_id, self._deadline(), None, due_only=False, force=force)
 
@@ -157,14 +207,17 @@ class RefreshEngine:
         blocks. Holds the engine's lock for the whole pass."""
         with self._lock, ScholarClient(self.settings, deadline,
                                        before_request=self.budget.take) as client:
+            blocked: set[str] = set()  # the addresses Scholar blocked in this pass
             for scholar_id in ids:
-                if deadline.expired or self.budget.remaining() == 0:
-                    why = "deadline passed" if deadline.expired else "request budget spent"
+                scholar_blocked = self._blocked_now(blocked)
+                if deadline.expired or self._spent(scholar_blocked):
+                    why = "deadline passed" if deadline.expired else \
+                        f"request budget spent: {self.budget_in_the_way()}"
                     yield PassStep(scholar_id, stopped=why)
                     return
                 try:
                     outcome = self._refresh(scholar_id, deadline, client, due_only=due_only,
-                                            force=False)
+                                            force=False, blocked=blocked)
                 except AuthorBusy as busy:
                     yield PassStep(scholar_id, busy=busy)
                     continue
@@ -172,10 +225,33 @@ class RefreshEngine:
                     yield PassStep(scholar_id, skipped=True)
                     continue
                 yield PassStep(scholar_id, outcome=outcome)
+                blocked.update(outcome.blocked_egresses)
+                if outcome.status.source == "scholar" and outcome.exit_code == Blocked.exit_code:
+                    blocked.add(outcome.egress or "")
                 if outcome.status.exit_code == Blocked.exit_code:
                     return  # a block: the others wait for the pause to end
 
     # one author
+
+    def _blocked_now(self, blocked: set[str] | frozenset[str] = frozenset()) -> bool:
+        """Whether Scholar is blocked at every address: paused, or blocked in this pass."""
+        now = self.clock()
+        return all(egress_key(entry) in blocked
+                   or self.store.paused_until(now, egress_key(entry)) is not None
+                   for entry in self.egresses)
+
+    def budget_in_the_way(self) -> str:
+        """The budget a fetch starting now is held to, as a person reads it."""
+        if self._order(self._blocked_now())[0] == "serpapi":
+            return (f"the {self.searches.limit} SerpApi searches allowed this month "
+                    f"({self.searches.remaining()} left)")
+        return f"the budget of {self.budget.limit} Scholar requests per hour"
+
+    def _spent(self, scholar_blocked: bool) -> bool:
+        """Whether the budget of the first source a fetch would ask is spent."""
+        if self._order(scholar_blocked)[0] == "serpapi":
+            return self.searches.remaining() == 0
+        return all(budget.remaining() == 0 for budget in self.budgets.values())
 
     @property
     def lease_seconds(self) -> float:
@@ -187,14 +263,19 @@ class RefreshEngine:
 
     def _refresh(
         self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, *,
-        due_only: bool, force: bool,
+        due_only: bool, force: bool, blocked: set[str] | None = None,
     ) -> FetchOutcome | None:
         """Fetch and record one author (the lock is held). A refused or failed fetch keeps
         the stored data. ``None`` when it was not fetched: the budget cannot cover it, or, with
         ``due_only``, it is no longer due (another process has just fetched it)."""
         metrics = self.store.latest_metrics(scholar_id)
         needed = expected_requests(metrics.publications if metrics else None)
-        if self.budget.remaining() < min(needed, self.budget.limit):
+        usable = self._usable(needed, blocked or set())
+        order = self._order(not usable)
+        if order[0] == "serpapi":
+            if self.searches.remaining() < needed:
+                return None
+        elif not usable:
             return None
         now = self.clock()
         lease = self.store.claim(scholar_id, now, self.lease_seconds, due_only=due_only)
@@ -207,7 +288,7 @@ class RefreshEngine:
                 f"{holder.until:%H:%M} UTC; wait for it, or stop that process"
             )
         try:
-            outcome = self._fetch_and_record(scholar_id, deadline, client, force)
+            outcome = self._fetch_and_record(scholar_id, deadline, client, force, order, usable)
         finally:
             self._release(scholar_id, lease)
         if outcome is not None:
@@ -215,24 +296,33 @@ class RefreshEngine:
         return outcome
 
     def _fetch_and_record(
-        self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, force: bool
+        self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, force: bool,
+        order: tuple[str, ...] = ("scholar",), usable: tuple[str, ...] = (),
     ) -> FetchOutcome | None:
         started, clock_started = self.clock(), time.monotonic()
         status = self.store.last_status(scholar_id)
         last_success = status.last_success if status else None
+        sources: list[Source] = []
         try:
+            extra = {}
+            if order != ("scholar",) or usable != self.egresses[:1]:  # else attempt_fetch's
+                sources = self._open(order, deadline, client, usable)
+                extra["sources"] = sources
             outcome = self.fetch(
                 scholar_id, self.settings, deadline,
                 previous=self.store.latest_metrics(scholar_id), force=force,
                 last_success=last_success,
                 before_request=self.budget.take if client is None else None,
-                now=started, client=client,
+                now=started, client=client, **extra,
             )
         except StoreUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug: recorded, not lost
             outcome = internal_outcome(scholar_id, exc, started, last_success,
                                        duration=time.monotonic() - clock_started)
+        finally:
+            for source in sources:
+                source.close()
         if isinstance(outcome.error, BudgetSpent):
             log.warning("%s: %s", scholar_id, outcome.error)
             return None
@@ -246,6 +336,21 @@ class RefreshEngine:
                                        duration=outcome.status.duration_seconds)
             record_outcomes(self.store, [outcome], self.clock(), self.policy)
         return outcome
+
+    def _open(self, order: tuple[str, ...], deadline: Deadline,
+              client: ScholarClient | None, usable: tuple[str, ...]) -> list[Source]:
+        """The sources of one fetch: Scholar at each usable address (the first through the
+        pass's client when there is one), each under its own hourly budget, then SerpApi
+        under the store's monthly count."""
+        def scholar(entry: str) -> ScholarSource:
+            if client is not None and entry == self.egresses[0]:
+                return ScholarSource(client, owned=False)
+            budget = self.budgets[egress_key(entry)]
+            return ScholarSource(ScholarClient(self.settings.through(entry), deadline,
+                                               before_request=budget.take))
+
+        return open_sources(self.sources, self.settings, deadline, self.searches, order=order,
+                            egresses=usable, scholar=scholar)
 
     def _release(self, scholar_id: str, lease: Lease) -> None:
         try:

@@ -14,7 +14,7 @@ from scholar_stats.core.plan import Policy, next_due_after, pause_after
 from scholar_stats.errors import Blocked
 from scholar_stats.refresh.attempt import FetchOutcome
 from scholar_stats.store.database import Store
-from scholar_stats.store.values import KEEP, AttemptRecord, PauseChange
+from scholar_stats.store.values import AttemptRecord, PauseChange
 
 DEFAULT_POLICY = Policy()
 log = logging.getLogger(__name__)
@@ -58,13 +58,31 @@ def record_outcomes(
             author.scholar_id, author.interval_seconds, outcome.status.exit_code, now, policy)
         records.append(AttemptRecord(outcome.scholar_id, outcome.status, outcome.data, due,
                                      outcome.events))
-    codes = [o.status.exit_code for o in batch if o.scholar_id in tracked]
-    pause: PauseChange = KEEP
-    if any(code in (0, Blocked.exit_code) for code in codes):  # only these change it
-        pause = pause_after(store.pause(), codes, now, policy)
-    store.record_attempts(records, now, pause=pause,
+    said: dict[str, list[int]] = {}  # egress address -> what the attempts say about it
+    for outcome in batch:
+        if outcome.scholar_id in tracked:
+            for egress, code in scholar_codes(outcome):
+                said.setdefault(egress, []).append(code)
+    pauses: dict[str, PauseChange] = {
+        egress: pause_after(store.pause(egress), codes, now, policy)
+        for egress, codes in said.items()
+        if any(code in (0, Blocked.exit_code) for code in codes)  # only these change it
+    }
+    store.record_attempts(records, now, pauses=pauses,
                           prune_before=now - timedelta(seconds=policy.attempt_retention))
     return batch
+
+
+def scholar_codes(outcome: FetchOutcome) -> list[tuple[str, int]]:
+    """What the attempt says about Scholar at each address it asked through (the pause is
+    per address, "" for direct): a block for each address Scholar blocked on the way, then
+    the outcome for the address asked last, unless Scholar was not the last source asked."""
+    said = [(egress, Blocked.exit_code) for egress in outcome.blocked_egresses]
+    if "scholar" in outcome.blocked_sources and not outcome.blocked_egresses:
+        said.append(("", Blocked.exit_code))
+    if outcome.status.source in (None, "scholar"):
+        said.append((outcome.egress or "", outcome.status.exit_code))
+    return said
 
 
 def record_outcome(

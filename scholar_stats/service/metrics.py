@@ -26,6 +26,11 @@ class Metrics:
             "scholar_stats_fetch_outcomes", "Fetch attempts made by this process, by outcome",
             ["outcome"], registry=self.registry,
         )
+        self.fetches_by_source = Counter(
+            "scholar_stats_fetches_by_source",
+            "Fetch attempts made by this process, by the source that gave the answer "
+            "(scholar, serpapi) and outcome", ["source", "outcome"], registry=self.registry,
+        )
         self.scholar_requests = Counter(
             "scholar_stats_scholar_requests", "HTTP requests sent to Scholar by this process",
             registry=self.registry,
@@ -99,6 +104,17 @@ class _StoreActivity:
         for outcome, count in sorted(store.outcomes_since(now - timedelta(days=1)).items()):
             outcomes.add_metric([outcome], count)
         yield outcomes
+        sources = GaugeMetricFamily(
+            "scholar_stats_store_successes_by_source_24h",
+            "Successful fetches recorded in the store in the last 24 hours, by source",
+            labels=["source"])
+        for source, count in sorted(store.sources_since(now - timedelta(days=1)).items()):
+            sources.add_metric([source], count)
+        yield sources
+        yield GaugeMetricFamily(
+            "scholar_stats_store_serpapi_searches_month",
+            "SerpApi searches counted against the shared monthly budget this calendar month",
+            value=store.searches_in(now.strftime("%Y-%m")))
         yield GaugeMetricFamily(
             "scholar_stats_store_scholar_requests_1h",
             "Scholar requests counted against the shared hourly budget in the last hour",

@@ -251,6 +251,8 @@ class Service:
     def on_result(self, outcome: FetchOutcome) -> None:
         """The engine's listener (its thread): count the outcome, swap the author's entry."""
         self.metrics.fetches.labels(outcome.status.outcome).inc()
+        self.metrics.fetches_by_source.labels(outcome.status.source or "none",
+                                              outcome.status.outcome).inc()
         self.metrics.scholar_requests.inc(outcome.status.requests)
         try:
             self.rebuild(outcome.scholar_id)
@@ -274,7 +276,8 @@ class Service:
             from scholar_stats.refresh.engine import RefreshEngine
 
             engine = RefreshEngine(self.store, self.fetch_settings(),
-                                   requests_per_hour=self.settings.requests_per_hour)
+                                   requests_per_hour=self.settings.requests_per_hour,
+                                   sources=self.settings.sources)
             engine.add_listener(self.on_result)
             from scholar_stats.notify.listener import attach as attach_notifier
 

@@ -140,7 +140,8 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) ->
             if settings.fetch is None:  # service_settings always sets it
                 raise ValueError("the scheduler needs the Scholar settings")
             engine = RefreshEngine(store, settings.fetch,
-                                   requests_per_hour=settings.requests_per_hour)
+                                   requests_per_hour=settings.requests_per_hour,
+                                   sources=settings.sources)
             notifier = attach_notifier(engine, settings.notify, settings.fetch)
             scheduler = RefreshScheduler(engine)
             scheduler.start()

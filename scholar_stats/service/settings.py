@@ -8,6 +8,7 @@ from typing import Any
 
 from scholar_stats import config
 from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.choice import SourceSettings
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ServiceSettings:
     interval_seconds: float = config.default("interval")  # interval of authors added over HTTP
     requests_per_hour: int = config.default("requests_per_hour")  # Scholar request budget
     notify: tuple[str, ...] = field(default=(), repr=False)  # webhooks told of changes: secrets
+    sources: SourceSettings | None = None  # Scholar, SerpApi or both (its key is never printed)
 
     def for_worker(self) -> ServiceSettings:
         """What a ``serve --workers N`` worker runs with: no scheduler of its own; an admin
@@ -53,4 +55,5 @@ def service_settings(args: Any) -> ServiceSettings:
         interval_seconds=args.interval,
         requests_per_hour=args.requests_per_hour,
         notify=tuple(args.notify),
+        sources=SourceSettings.from_args(args),
     )

@@ -9,6 +9,7 @@ never touches Scholar. ``refresh/attempt.py`` walks the list ``open_sources`` re
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,11 +19,10 @@ from scholar_stats.core.model import AuthorData, Metrics
 from scholar_stats.errors import UsageError
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.parsers import SOURCES, url_problem
-from scholar_stats.settings import FetchSettings
+from scholar_stats.settings import DIRECT, FetchSettings, egress_key, egress_label
 from scholar_stats.sources.scholar.client import ScholarClient
 from scholar_stats.sources.scholar.parse import PAGE_SIZE, parse_profile
 from scholar_stats.sources.serpapi.client import SerpApiClient
-from scholar_stats.sources.serpapi.monthly import MonthlySearches
 from scholar_stats.sources.serpapi.parse import KEY_VARIABLE
 
 NAMES = {"scholar": "Scholar", "serpapi": "SerpApi"}
@@ -39,11 +39,31 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+class SearchBudget(Protocol):
+    """SerpApi's monthly searches: in memory for ``fetch`` (``MonthlySearches``), in the store
+    for the engine (``refresh.budget.MonthlySearchBudget``)."""
+
+    def require(self, searches: int) -> None: ...
+
+    def check(self) -> None: ...
+
+    def spend(self) -> None: ...
+
+    def refund(self) -> None: ...
+
+
 class ScholarSource:
+    """Scholar through ``client``; ``owned``: closing the source closes the client (not when
+    the client is shared by a pass over several authors)."""
+
     name = "scholar"
 
-    def __init__(self, client: ScholarClient) -> None:
+    def __init__(self, client: ScholarClient, owned: bool = True) -> None:
         self.client = client
+        self.owned = owned
+        entry = client.settings.proxy or DIRECT
+        self.egress = egress_key(entry)  # the address, as the store names it
+        self.label = egress_label(entry)  # ... and as a message may name it
 
     @property
     def requests_made(self) -> int:
@@ -53,13 +73,14 @@ class ScholarSource:
         return parse_profile(scholar_id, self.client.get_page, now)
 
     def close(self) -> None:
-        self.client.close()
+        if self.owned:
+            self.client.close()
 
 
 class SerpApiSource:
     name = "serpapi"
 
-    def __init__(self, client: SerpApiClient, budget: MonthlySearches | None) -> None:
+    def __init__(self, client: SerpApiClient, budget: SearchBudget | None) -> None:
         self.client = client
         self.budget = budget
 
@@ -118,16 +139,24 @@ class SourceSettings:
 
 
 def open_sources(sources: SourceSettings, settings: FetchSettings, deadline: Deadline,
-                 budget: MonthlySearches | None = None) -> list[Source]:
-    """One client per source in ``sources.order``, for one run; close each when done."""
+                 budget: SearchBudget | None = None, *, order: tuple[str, ...] | None = None,
+                 egresses: tuple[str, ...] | None = None,
+                 scholar: Callable[[str], ScholarSource] | None = None) -> list[Source]:
+    """The sources of one run, in ``order`` (``sources.order`` by default); close each when
+    done. Scholar is one source per egress address (``egresses``, by default the whole pool,
+    in order), each made by ``scholar`` when given (the engine's: a shared client, its
+    address's budget), else with a client of its own."""
     opened: list[Source] = []
-    for name in sources.order:
+    for name in sources.order if order is None else order:
         if name == "scholar":
-            opened.append(ScholarSource(ScholarClient(settings, deadline)))
+            for entry in settings.egresses if egresses is None else egresses:
+                opened.append(scholar(entry) if scholar is not None else
+                              ScholarSource(ScholarClient(settings.through(entry), deadline)))
         else:
             client = SerpApiClient(settings, deadline, sources.serpapi_key or "",
                                    base_url=sources.serpapi_url,
                                    before_request=budget.check if budget else None,
-                                   on_answer=budget.spend if budget else None)
+                                   on_answer=budget.spend if budget else None,
+                                   on_unanswered=budget.refund if budget else None)
             opened.append(SerpApiSource(client, budget))
     return opened

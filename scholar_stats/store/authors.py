@@ -85,7 +85,9 @@ class AuthorRows(StoreBase):
 
     def list_authors(self) -> list[TrackedAuthor]:
         with self._read() as conn:
-            rows = conn.execute(sa.select(authors))
+            rows = conn.execute(
+                sa.select(authors, profiles.c.source)
+                .outerjoin(profiles, profiles.c.scholar_id == authors.c.scholar_id))
             return sorted((author_from_row(row) for row in rows), key=lambda a: a.scholar_id)
 
     def change_marker(self) -> tuple[str, int]:

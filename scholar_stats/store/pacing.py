@@ -79,7 +79,8 @@ class Pacing(StoreBase):
         with self._write() as conn:
             conn.execute(query.values(lease_until=None, lease_holder=None))
 
-    def take_request(self, now: datetime, window: timedelta, limit: int) -> bool:
+    def take_request(self, now: datetime, window: timedelta, limit: int,
+                     egress: str = "") -> bool:
         """Count one Scholar request if fewer than ``limit`` were made in the ``window`` before
         ``now`` by any process on this store (a cron ``refresh``, the scheduler, service
         workers); False, counting nothing, when the budget is spent.
@@ -87,28 +88,35 @@ class Pacing(StoreBase):
         The request times live in one ``scheduler_state`` row, changed in a write transaction
         that other writers wait for (SQLite's ``BEGIN IMMEDIATE``, a transaction-level advisory
         lock on PostgreSQL), so two processes can never both take the last request.
+        ``egress``: the address's key (``settings.egress_key``); each has its own budget.
         """
         with self._write() as conn:
             if self.engine.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(727273)"))
-            spent = self._requests_in(conn, now, window)
+            spent = self._requests_in(conn, now, window, egress)
             if len(spent) >= limit:
                 return False
             spent.append(now)
             value = json.dumps([int(at.timestamp() * 1000) for at in spent])
-            conn.execute(sa.delete(scheduler_state).where(scheduler_state.c.key == "requests"))
-            conn.execute(sa.insert(scheduler_state).values(key="requests", value=value))
+            key = _key("requests", egress)
+            conn.execute(sa.delete(scheduler_state).where(scheduler_state.c.key == key))
+            conn.execute(sa.insert(scheduler_state).values(key=key, value=value))
             return True
 
-    def recent_requests(self, now: datetime, window: timedelta) -> list[datetime]:
+    def recent_requests(self, now: datetime, window: timedelta,
+                        egress: str = "") -> list[datetime]:
         """When the Scholar requests of the ``window`` before ``now`` were made, oldest first."""
         with self._read() as conn:
-            return self._requests_in(conn, now, window)
+            return self._requests_in(conn, now, window, egress)
 
-    def _requests_in(self, conn: Connection, now: datetime, window: timedelta) -> list[datetime]:
+    def _requests_in(self, conn: Connection, now: datetime, window: timedelta,
+                     egress: str = "") -> list[datetime]:
         text = conn.execute(
-            sa.select(scheduler_state.c.value).where(scheduler_state.c.key == "requests")
+            sa.select(scheduler_state.c.value)
+            .where(scheduler_state.c.key == _key("requests", egress))
         ).scalar()
+        if text is None and egress:
+            return []
         if text is None:  # a store from before the shared log: its attempts count instead
             rows = conn.execute(
                 sa.select(attempts.c.at, attempts.c.requests)
@@ -119,32 +127,74 @@ class Pacing(StoreBase):
             times = [datetime.fromtimestamp(ms / 1000, timezone.utc) for ms in json.loads(text)]
         return sorted(at for at in times if at > now - window)
 
-    def pause(self) -> Pause | None:
-        with self._read() as conn:
-            text = conn.execute(
-                sa.select(scheduler_state.c.value).where(scheduler_state.c.key == "pause")
-            ).scalar()
-        if not text:
-            return None
-        data = json.loads(text)
-        return Pause(datetime.fromisoformat(data["until"]), int(data["level"]))
+    def take_search(self, month: str, limit: int) -> int | None:
+        """Count one SerpApi search in ``month`` (``YYYY-MM``) if fewer than ``limit`` are
+        counted, for every process on this store; the count before it, or ``None`` (counting
+        nothing) when the month's searches are spent. Serialised like ``take_request``."""
+        with self._write() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
+            used = self._searches_in(conn, month)
+            if used >= limit:
+                return None
+            self._set_searches(conn, month, used + 1)
+            return used
 
-    def paused_until(self, now: datetime) -> datetime | None:
-        """When fetching may resume, or ``None`` when it is not paused at ``now``."""
-        pause = self.pause()
+    def give_back_search(self, month: str) -> None:
+        """Uncount a search SerpApi did not answer (it bills only answered ones)."""
+        with self._write() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
+            used = self._searches_in(conn, month)
+            if used > 0:
+                self._set_searches(conn, month, used - 1)
+
+    def searches_in(self, month: str) -> int:
+        """The SerpApi searches counted in ``month`` by every process on this store."""
+        with self._read() as conn:
+            return self._searches_in(conn, month)
+
+    def _searches_in(self, conn: Connection, month: str) -> int:
+        text = conn.execute(
+            sa.select(scheduler_state.c.value).where(scheduler_state.c.key == "serpapi_searches")
+        ).scalar()
+        data = json.loads(text) if text else {}
+        return int(data["count"]) if data.get("month") == month else 0
+
+    def _set_searches(self, conn: Connection, month: str, count: int) -> None:
+        value = json.dumps({"month": month, "count": count})
+        conn.execute(sa.delete(scheduler_state)
+                     .where(scheduler_state.c.key == "serpapi_searches"))
+        conn.execute(sa.insert(scheduler_state).values(key="serpapi_searches", value=value))
+
+    def pause(self, egress: str = "") -> Pause | None:
+        """The pause after Scholar blocked the address ``egress`` ("": direct)."""
+        with self._read() as conn:
+            return self._pause_in(conn, egress)
+
+    def paused_until(self, now: datetime, egress: str = "") -> datetime | None:
+        """When fetching through ``egress`` may resume, or ``None`` when it is not paused."""
+        pause = self.pause(egress)
         return pause.until if pause is not None and pause.until > now else None
 
-    def _set_pause(self, conn: Connection, pause: Pause | None) -> None:
-        conn.execute(sa.delete(scheduler_state).where(scheduler_state.c.key == "pause"))
+    def _set_pause(self, conn: Connection, pause: Pause | None, egress: str = "") -> None:
+        key = _key("pause", egress)
+        conn.execute(sa.delete(scheduler_state).where(scheduler_state.c.key == key))
         if pause is not None:
             value = json.dumps({"until": pause.until.isoformat(), "level": pause.level})
-            conn.execute(sa.insert(scheduler_state).values(key="pause", value=value))
+            conn.execute(sa.insert(scheduler_state).values(key=key, value=value))
 
-    def _pause_in(self, conn: Connection) -> Pause | None:
+    def _pause_in(self, conn: Connection, egress: str = "") -> Pause | None:
         text = conn.execute(
-            sa.select(scheduler_state.c.value).where(scheduler_state.c.key == "pause")
+            sa.select(scheduler_state.c.value)
+            .where(scheduler_state.c.key == _key("pause", egress))
         ).scalar()
         if not text:
             return None
         data = json.loads(text)
         return Pause(datetime.fromisoformat(data["until"]), int(data["level"]))
+
+
+def _key(name: str, egress: str) -> str:
+    """The scheduler_state key of ``name`` for an egress address ("": direct, the old keys)."""
+    return f"{name}@{egress}" if egress else name

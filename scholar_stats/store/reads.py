@@ -77,6 +77,15 @@ class Reads(StoreBase):
             )
             return [(row.at, Metrics(*(getattr(row, n) for n in METRIC_COLUMNS))) for row in rows]
 
+    def metric_sources(self, scholar_id: str) -> list[tuple[datetime, str | None]]:
+        """Which source gave each stored metric change, oldest first (as ``metric_changes``)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(metric_history.c.at, metric_history.c.source)
+                .where(metric_history.c.scholar_id == scholar_id).order_by(metric_history.c.at)
+            )
+            return [(row.at, row.source) for row in rows]
+
     def history(self, scholar_id: str, author: TrackedAuthor | None = None) -> list[HistoryRow]:
         """One row per UTC day from the first fetch to the last successful check: the values
         known at the end of that day (rebuilt from the change-only rows). ``author`` saves a
@@ -122,9 +131,20 @@ class Reads(StoreBase):
         with self._read() as conn:
             return [
                 Attempt(r.scholar_id, r.at, r.outcome, r.exit_code, r.error_kind, r.message,
-                        r.requests, r.duration_seconds)
+                        r.requests, r.duration_seconds, r.source)
                 for r in conn.execute(query)
             ]
+
+    def sources_since(self, since: datetime) -> dict[str, int]:
+        """How many successful attempts each source gave since ``since``, by any process."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(attempts.c.source, sa.func.count())
+                .where(attempts.c.at > since, attempts.c.exit_code == 0,
+                       attempts.c.source.is_not(None))
+                .group_by(attempts.c.source)
+            )
+            return {source: int(count) for source, count in rows}
 
     def outcomes_since(self, since: datetime) -> dict[str, int]:
         """How many attempts ended in each outcome since ``since``, by any process."""

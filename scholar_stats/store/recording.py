@@ -39,13 +39,14 @@ class Recording(StoreBase):
 
     if TYPE_CHECKING:  # from ``Pacing``, the part of ``Store`` this one is assembled with
 
-        def _pause_in(self, conn: Connection) -> Pause | None: ...
+        def _pause_in(self, conn: Connection, egress: str = "") -> Pause | None: ...
 
-        def _set_pause(self, conn: Connection, pause: Pause | None) -> None: ...
+        def _set_pause(self, conn: Connection, pause: Pause | None,
+                       egress: str = "") -> None: ...
 
     def record_attempts(
         self, records: Iterable[AttemptRecord], now: datetime, *, pause: PauseChange = KEEP,
-        prune_before: datetime | None = None,
+        prune_before: datetime | None = None, pauses: dict[str, PauseChange] | None = None,
     ) -> None:
         """Record several attempts at ``now`` in one transaction, with a few set-wise
         statements per batch; only a success touches the profile and the history.
@@ -65,8 +66,9 @@ class Recording(StoreBase):
                     seen.add(pending[0].scholar_id)
                     run.append(pending.pop(0))
                 self._record_run(conn, run, now, texts)
-            if not isinstance(pause, str) and pause != self._pause_in(conn):
-                self._set_pause(conn, pause)
+            for egress, change in {"": pause, **(pauses or {})}.items():
+                if not isinstance(change, str) and change != self._pause_in(conn, egress):
+                    self._set_pause(conn, change, egress)
             if prune_before is not None:
                 conn.execute(sa.delete(attempts).where(attempts.c.at < prune_before))
 
@@ -100,7 +102,7 @@ class Recording(StoreBase):
             {"scholar_id": r.scholar_id, "at": now, "outcome": r.status.outcome,
              "exit_code": r.status.exit_code, "error_kind": r.status.error_kind,
              "message": r.status.message, "requests": r.status.requests,
-             "duration_seconds": r.status.duration_seconds}
+             "duration_seconds": r.status.duration_seconds, "source": r.status.source}
             for r in run
         ])
         successes = [r.data for r in run if r.data is not None]
@@ -114,8 +116,9 @@ class Recording(StoreBase):
             }
             at = self._instants(ids, before, now)
             gs_texts = {r.scholar_id: texts[id(r)] for r in run if r.data is not None}
-            self._store_profiles(conn, successes, at, before, gs_texts)
-            self._store_metrics(conn, successes, at)
+            sources = {r.scholar_id: r.status.source for r in run if r.data is not None}
+            self._store_profiles(conn, successes, at, before, gs_texts, sources)
+            self._store_metrics(conn, successes, at, sources)
             self._store_publications(conn, successes, at, before)
         events = [event for r in run if r.data is not None for event in r.events]
         if events:
@@ -167,11 +170,11 @@ class Recording(StoreBase):
 
     def _store_profiles(
         self, conn: Connection, batch: list[AuthorData], at: dict[str, datetime],
-        before: dict[str, datetime], texts: dict[str, str],
+        before: dict[str, datetime], texts: dict[str, str], sources: dict[str, str | None],
     ) -> None:
         rows = [
             {"sid": d.scholar_id, "fetched_at": at[d.scholar_id], "since_year": d.since_year,
-             "gs_data": texts[d.scholar_id]}
+             "gs_data": texts[d.scholar_id], "source": sources.get(d.scholar_id)}
             for d in batch
         ]
         updates = [r for r in rows if r["sid"] in before]
@@ -179,7 +182,8 @@ class Recording(StoreBase):
             conn.execute(
                 sa.update(profiles).where(profiles.c.scholar_id == sa.bindparam("sid"))
                 .values(fetched_at=sa.bindparam("fetched_at"),
-                        since_year=sa.bindparam("since_year"), gs_data=sa.bindparam("gs_data")),
+                        since_year=sa.bindparam("since_year"), gs_data=sa.bindparam("gs_data"),
+                        source=sa.bindparam("source")),
                 updates,
             )
         inserts = [{**r, "scholar_id": r.pop("sid")} for r in rows if r["sid"] not in before]
@@ -187,7 +191,8 @@ class Recording(StoreBase):
             conn.execute(sa.insert(profiles), inserts)
 
     def _store_metrics(
-        self, conn: Connection, batch: list[AuthorData], at: dict[str, datetime]
+        self, conn: Connection, batch: list[AuthorData], at: dict[str, datetime],
+        sources: dict[str, str | None],
     ) -> None:
         """A metric_history row only for authors whose metrics differ from their last row."""
         ids = [d.scholar_id for d in batch]
@@ -210,6 +215,7 @@ class Recording(StoreBase):
             values = tuple(data.metrics.as_dict().values())
             if last.get(data.scholar_id) != values:
                 rows.append({"scholar_id": data.scholar_id, "at": at[data.scholar_id],
+                             "source": sources.get(data.scholar_id),
                              **dict(zip(METRIC_COLUMNS, values, strict=True))})
         if rows:
             conn.execute(sa.insert(metric_history), rows)

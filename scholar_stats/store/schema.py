@@ -67,6 +67,7 @@ profiles = sa.Table(
     sa.Column("fetched_at", UtcMillis, nullable=False),
     sa.Column("since_year", sa.Integer),
     sa.Column("gs_data", sa.Text, nullable=False),
+    sa.Column("source", sa.String(16)),  # v5: who gave this profile
 )
 
 
@@ -76,6 +77,7 @@ metric_history = sa.Table(
               primary_key=True),
     sa.Column("at", UtcMillis, primary_key=True),
     *(sa.Column(name, sa.Integer, nullable=False) for name in METRIC_COLUMNS),
+    sa.Column("source", sa.String(16)),  # v5: "scholar" or "serpapi", who gave these numbers
     sqlite_with_rowid=False,
 )
 
@@ -112,6 +114,7 @@ attempts = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("requests", sa.Integer, nullable=False),
     sa.Column("duration_seconds", sa.Float, nullable=False),
+    sa.Column("source", sa.String(16)),  # v5: the source last asked; none for an internal error
     sa.Index("ix_attempts_at", "at"),
     sa.Index("ix_attempts_author_at", "scholar_id", "at"),
 )
@@ -306,11 +309,23 @@ def _migrate_v4(conn: Connection) -> None:
                                ("change_events", "deliveries", "groups", "group_members")])
 
 
+def _migrate_v5(conn: Connection) -> None:
+    """Provenance: which source each profile, history row and attempt came from. Every
+    earlier one came from Scholar, the only source there was; an attempt that sent no request,
+    none."""
+    for table in ("profiles", "metric_history", "attempts"):
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN source VARCHAR(16)"))
+    conn.execute(sa.text("UPDATE profiles SET source = 'scholar'"))
+    conn.execute(sa.text("UPDATE metric_history SET source = 'scholar'"))
+    conn.execute(sa.text("UPDATE attempts SET source = 'scholar' WHERE requests > 0"))
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
     (1, _migrate_v1),
     (2, _migrate_v2),
     (3, _migrate_v3),
     (4, _migrate_v4),
+    (5, _migrate_v5),
 )
 
 

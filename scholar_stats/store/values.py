@@ -27,6 +27,7 @@ class TrackedAuthor:
     next_due: datetime
     last_outcome: str | None
     last_exit_code: int | None
+    source: str | None = None  # the source of the stored profile (list_authors reads it)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Attempt:
     message: str
     requests: int
     duration_seconds: float
+    source: str | None = None  # "scholar" or "serpapi"; none for an internal error
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ def author_from_row(row: Any) -> TrackedAuthor:
         next_due=row.next_due_at,
         last_outcome=row.last_outcome,
         last_exit_code=row.last_exit_code,
+        source=getattr(row, "source", None),
     )
 
 

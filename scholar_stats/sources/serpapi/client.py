@@ -62,7 +62,8 @@ class SerpApiClient:
     """Fetches SerpApi pages for one run; ``requests_made`` counts every HTTP request sent.
 
     ``before_request`` may refuse a request (the monthly limit); ``on_answer`` is called for
-    each one answered with 200, the searches SerpApi bills.
+    each one answered with 200, the searches SerpApi bills, and ``on_unanswered`` for each
+    other request sent (a budget that counted it in ``before_request`` gives it back).
     """
 
     def __init__(
@@ -74,6 +75,7 @@ class SerpApiClient:
         base_url: str = DEFAULT_SERPAPI_URL,
         before_request: Callable[[], None] | None = None,
         on_answer: Callable[[], None] | None = None,
+        on_unanswered: Callable[[], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
@@ -83,6 +85,7 @@ class SerpApiClient:
         self._base_url = base_url.rstrip("/")
         self._before_request = before_request
         self._on_answer = on_answer
+        self._on_unanswered = on_unanswered
         self._rng = rng or random.Random()
         self._request_ends = time.monotonic()
         self._backend = BoundedBackend(self._seconds_left, deadline.cancellation)
@@ -140,8 +143,6 @@ class SerpApiClient:
             outcome = self._exchange(query)
             if isinstance(outcome, tuple):
                 status, body = outcome
-                if status == 200 and self._on_answer is not None:
-                    self._on_answer()
                 if status < 500:
                     return read_answer(status, body)
                 reason = f"HTTP {status} from SerpApi"
@@ -167,6 +168,17 @@ class SerpApiClient:
         self.deadline.check("before a SerpApi request")
         if self._before_request is not None:
             self._before_request()
+        answered = False
+        try:
+            outcome = self._send(query)
+            answered = isinstance(outcome, tuple) and outcome[0] == 200
+            return outcome
+        finally:
+            hook = self._on_answer if answered else self._on_unanswered
+            if hook is not None:
+                hook()
+
+    def _send(self, query: dict[str, str]) -> tuple[int, bytes | None] | str:
         self.requests_made += 1
         self._request_ends = time.monotonic() + self.settings.timeout
         shown = urlencode(query)

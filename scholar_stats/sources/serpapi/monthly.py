@@ -27,29 +27,41 @@ def spent_by(month: str, status: FetchStatus | None) -> int:
     return spent_in(month, [status])
 
 
+def refusal(month: str, limit: int, used: int, needed: int, what: str) -> Blocked | None:
+    """The refusal of ``needed`` more searches when ``used`` of ``limit`` are spent in
+    ``month``, or ``None`` when they fit. Pure: ``fetch``'s count (status.json) and the
+    store's both decide here."""
+    if used + needed <= limit:
+        return None
+    return Blocked(
+        f"SerpApi: {what}: {used} of the {limit} searches allowed in {month} "
+        "are spent (--serpapi-monthly-limit, SCHOLAR_STATS_SERPAPI_MONTHLY_LIMIT)")
+
+
 @dataclass
 class MonthlySearches:
-    """The month's budget of SerpApi searches: ``check`` before every request, ``spend`` for each
-    one SerpApi answered."""
+    """The month's budget of SerpApi searches kept in memory (``fetch`` reads and writes it in
+    status.json): ``check`` before every request, ``spend`` for each one SerpApi answered."""
 
     month: str
     limit: int
     used: int
 
-    def _refusal(self, what: str) -> Blocked:
-        return Blocked(
-            f"SerpApi: {what}: {self.used} of the {self.limit} searches allowed in {self.month} "
-            "are spent (--serpapi-monthly-limit, SCHOLAR_STATS_SERPAPI_MONTHLY_LIMIT)")
-
     def require(self, searches: int) -> None:
         """Refuse to start a fetch that needs more searches than are left."""
-        if self.used + searches > self.limit:
-            raise self._refusal(f"not started, it needs {searches} searches")
+        refused = refusal(self.month, self.limit, self.used, searches,
+                          f"not started, it needs {searches} searches")
+        if refused is not None:
+            raise refused
 
     def check(self) -> None:
         """Refuse the next search when the limit is reached."""
-        if self.used >= self.limit:
-            raise self._refusal("stopped before the next page")
+        refused = refusal(self.month, self.limit, self.used, 1, "stopped before the next page")
+        if refused is not None:
+            raise refused
 
     def spend(self) -> None:
         self.used += 1
+
+    def refund(self) -> None:
+        """A search SerpApi did not answer: nothing was counted for it here."""
