@@ -43,22 +43,9 @@ def flag_help(setting: config.Setting) -> str:
     return f"{setting.help} [env {setting.variable}{default}]".replace("%", "%%")
 
 
-class AppendGiven(argparse.Action):
-    """``append`` for a repeatable setting's flag: the flag's uses make the list, which then
-    replaces the variable's (the flag wins, as for every setting)."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
-        setattr(namespace, self.dest, [*getattr(namespace, self.dest, []), values])
-
-
 def add_flag(parser: argparse.ArgumentParser, setting: config.Setting) -> None:
     names = [name for name in (setting.short, setting.flag) if name]
-    if setting.each is not None:
-        parser.add_argument(*names, action=AppendGiven, type=flag_type(setting.each),
-                            default=argparse.SUPPRESS, metavar=setting.metavar,
-                            help=flag_help(setting))
-    elif setting.switch:
+    if setting.switch:
         parser.add_argument(*names, action="store_true", default=argparse.SUPPRESS,
                             help=flag_help(setting))
     else:

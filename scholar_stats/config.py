@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scholar_stats.errors import UsageError
-from scholar_stats.notify.urls import parse_webhook_url, parse_webhook_urls
+from scholar_stats.notify.urls import parse_webhook_urls
 from scholar_stats.parsers import (
     parse_bool,
     parse_count,
@@ -53,9 +53,9 @@ class Setting:
     on/off flag that takes no value (its variable is read with parse_bool); ``env``: the
     variable when it is not ``SCHOLAR_STATS_<NAME>``; ``shown``: the default as people read it;
     ``secret``: a token, never printed (``repr=False`` where it is kept); ``external``: read by
-    another program from the environment (git), not by scholar-stats; ``each``: the flag is
-    repeatable, each use read with ``each``, and the value is the list of them (its variable
-    holds the whole list, read with ``parse``)."""
+    another program from the environment (git), not by scholar-stats; ``many``: the flag is
+    repeatable, each use read with ``parse`` (which reads a list, as the variable holds one) and
+    the lists joined."""
 
     name: str
     default: Any
@@ -70,8 +70,7 @@ class Setting:
     shown: str | None = None
     secret: bool = False
     external: bool = False
-    each: Callable[[str], Any] | None = None
-    many: bool = False  # the flag may be given several times; its values add up
+    many: bool = False
 
     @property
     def variable(self) -> str:
@@ -140,7 +139,7 @@ SETTINGS: tuple[Setting, ...] = (
     declare("notify", (), "POST a message to this webhook (Slack, Discord or generic JSON) for "
             "each fetch that found changes; repeatable; the variable: URLs separated by commas "
             "or spaces", FETCHING,
-            parse=parse_webhook_urls, each=parse_webhook_url, flag="--notify", metavar="URL",
+            parse=parse_webhook_urls, many=True, flag="--notify", metavar="URL",
             secret=True, shown="none"),
     # publishing
     declare("branch", "google-scholar-stats", "the branch the files are published to",
