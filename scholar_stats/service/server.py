@@ -34,17 +34,18 @@ def cli_serve(args: Any) -> int:
     workers = args.workers
     sock = listen_socket(args.host, args.port)
     try:
-        # a database that cannot be used is exit 10 and one line now, not a traceback from
-        # inside uvicorn's startup (the store is opened again, and kept, by the app)
-        Store(settings.db_url).close()
-        log.warning("serving on %s (scheduler %s, admin routes %s, %d worker%s)",
-                    _base_url(args.host, sock.getsockname()[1]),
-                    "on" if settings.scheduler else "off",
-                    "on" if settings.admin_token else "off", workers, "" if workers == 1 else "s")
-        if workers == 1:
-            run_server(create_app(settings), sock)
-        else:
-            run_workers(settings, workers, sock)
+        # opened (and migrated) here, before uvicorn starts: a database that cannot be used is
+        # exit 10 and one line, not a traceback from inside uvicorn's startup
+        with Store(settings.db_url) as store:
+            log.warning("serving on %s (scheduler %s, admin routes %s, %d worker%s)",
+                        _base_url(args.host, sock.getsockname()[1]),
+                        "on" if settings.scheduler else "off",
+                        "on" if settings.admin_token else "off", workers,
+                        "" if workers == 1 else "s")
+            if workers == 1:
+                run_server(create_app(settings, store=store), sock)
+            else:
+                run_workers(settings, workers, sock, store)
     finally:
         sock.close()
     return 0
@@ -116,10 +117,12 @@ def run_server(app: FastAPI, sock: socket.socket) -> None:
         raise ScholarStatsError("the service did not start; the error is logged above") from None
 
 
-def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) -> None:
+def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket,
+                store: Store) -> None:
     """``serve --workers N``: uvicorn's process manager runs N workers sharing the bound
-    ``sock``, each with its own snapshot (memory grows with N); this process migrates the
-    store, runs the scheduler, and the workers' polls pick up what it records.
+    ``sock``, each with its own snapshot (memory grows with N); this process, with the
+    ``store`` it opened (and so migrated) before the workers open it, runs the scheduler, and
+    the workers' polls pick up what it records.
 
     Each worker gets the settings resolved here as data: the app factory handed to uvicorn is
     a :class:`WorkerApp` holding them, which uvicorn's spawned workers receive pickled with
@@ -129,7 +132,6 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) ->
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    store = Store(settings.db_url)  # migrates once, before the workers open it
     scheduler = notifier = None
     try:
         if settings.scheduler:
@@ -153,7 +155,6 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket) ->
             scheduler.shutdown()
         if notifier is not None and settings.fetch is not None:
             notifier.close(timeout=settings.fetch.deadline)
-        store.close()
 
 
 @dataclass(frozen=True)
