@@ -188,7 +188,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _usage_exit(message: str) -> NoReturn:
-    print(f"scholar-stats: error: {message}", file=sys.stderr)
+    print(log_safe(f"scholar-stats: error: {message}"), file=sys.stderr)
     raise SystemExit(2)
 
 
