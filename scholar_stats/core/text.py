@@ -23,6 +23,7 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 _HIDDEN = ("Cc", "Cf", "Zl", "Zp", "Cs")
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _LEADING_COMMAND = re.compile(r"^(\s*):")
+_NOT_PRINTABLE_ASCII = re.compile("[^\x20-\x7e]")  # the characters worth a look
 
 
 def is_hidden(char: str) -> bool:
@@ -30,7 +31,8 @@ def is_hidden(char: str) -> bool:
     return unicodedata.category(char) in _HIDDEN
 
 
-def _shown(char: str) -> str:
+def _shown(match: re.Match[str]) -> str:
+    char = match.group()
     if not is_hidden(char):
         return char
     if char in _SHORT_ESCAPES:
@@ -45,7 +47,7 @@ def log_safe(text: str) -> str:
     """``text`` as one inert line for a terminal or a log: hidden and line-breaking characters
     shown as escapes (``\\n``, ``\\x1b``, ``\\u202e``), a leading ``:`` as ``\\x3a`` and ``##[``
     as ``#\\x23[``, so the line can start no workflow command. Plain text is left as it is."""
-    line = "".join(map(_shown, text)).replace("##[", "#\\x23[")
+    line = _NOT_PRINTABLE_ASCII.sub(_shown, text).replace("##[", "#\\x23[")
     return _LEADING_COMMAND.sub(lambda m: m.group(1) + "\\x3a", line, count=1)
 
 
