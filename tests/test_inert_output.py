@@ -1,8 +1,9 @@
 """Every command that prints scraped text prints it inert (issue 17, class 8).
 
 A stored author whose name, affiliation and titles carry terminal escapes (clear the screen, set
-the window title), a carriage return, NUL, a bidi override and a line separator; each command is
-run as a real process and the bytes it prints are checked: no control, format or separator
+the window title), a carriage return, NUL, a bidi override and a line separator (or a fetched one,
+for ``refresh``, ``schedule`` and ``fetch``); each command is run as a real process and the
+bytes it prints are checked: no control, format or separator
 character reaches the terminal, and the text is still there, shown as escapes. CSV and JSON stay
 valid and give the exact text back (JSON escapes the hidden characters; CSV carries them, except
 on a terminal). On SQLite and PostgreSQL.
@@ -16,8 +17,10 @@ import json
 import logging
 import os
 import pty
+import signal
 import subprocess
 import sys
+import threading
 import tty
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -218,6 +221,30 @@ def test_refresh_and_fetch_print_the_fetched_name_inert(
         assert inert(err) == ""
     code, out, err = printed("fetch", A, "--out", str(tmp_path / "out"))
     assert code == 0 and f"{A}: {TEXTS.name_shown}: 50 citations" in inert(out)
+    assert inert(err) == ""
+
+
+def test_schedule_prints_the_fetched_name_inert(fake_scholar: FakeScholar, tmp_path: Path) -> None:
+    fake_scholar.add_profile(A, pubs=3, citations=50, name=TEXTS.name)
+    with database_url("sqlite", tmp_path) as db:
+        assert main(["authors", "add", A, "--db", db]) == 0
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scholar_stats", "schedule", "--db", db, "--delay", "0"],
+            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        watchdog = threading.Timer(60, proc.kill)  # a schedule that never fetches fails
+        watchdog.start()
+        try:
+            assert proc.stdout is not None
+            lines = [proc.stdout.readline(), proc.stdout.readline()]  # started; the fetch
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            watchdog.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err
+    assert f"{A}: {TEXTS.name_shown}: 50 citations" in inert(b"".join(lines) + out)
     assert inert(err) == ""
 
 
