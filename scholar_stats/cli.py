@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from scholar_stats import __version__, config
+from scholar_stats.core.text import log_safe
 from scholar_stats.errors import ScholarStatsError, UsageError
 
 
@@ -187,18 +188,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _usage_exit(message: str) -> NoReturn:
-    print(f"scholar-stats: error: {message}", file=sys.stderr)
+    print(log_safe(f"scholar-stats: error: {message}"), file=sys.stderr)
     raise SystemExit(2)
+
+
+class InertFormatter(logging.Formatter):
+    """Log lines whose message is shown through ``log_safe``: a warning may quote scraped text."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return log_safe(super().formatMessage(record))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     debug = args.debug
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(InertFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        handlers=[stderr])
     module_name, func_name = args.handler.split(":")
 
     try:
@@ -213,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise  # not an extra's package: our bug, reported as one below
             raise UsageError(install_hint(args.command, extra)) from None
     except ScholarStatsError as exc:
-        print(f"scholar-stats: {exc}", file=sys.stderr)
+        print(log_safe(f"scholar-stats: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("scholar-stats: interrupted", file=sys.stderr)
@@ -221,9 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        print(
+        print(log_safe(
             f"scholar-stats: internal error: {type(exc).__name__}: {exc} "
-            "(set SCHOLAR_STATS_DEBUG=1 for a traceback, and please report it)",
+            "(set SCHOLAR_STATS_DEBUG=1 for a traceback, and please report it)"),
             file=sys.stderr,
         )
         return 1

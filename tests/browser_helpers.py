@@ -9,8 +9,9 @@ import shutil
 import struct
 import subprocess
 import threading
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -23,7 +24,35 @@ _FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
           "--disable-dev-shm-usage", "--hide-scrollbars"]
 
 
+@dataclass(frozen=True)
+class Misbehave:
+    """What a static site does for one path instead of serving it: wait ``wait`` seconds, then
+    answer ``status`` (an empty body), or close the connection unanswered (``drop``), or serve
+    the file late (neither)."""
+
+    wait: float = 0.0
+    status: int | None = None
+    drop: bool = False
+
+
 class _CorsHandler(SimpleHTTPRequestHandler):
+    misbehave: Mapping[str, Misbehave] = {}
+
+    def do_GET(self) -> None:
+        rule = self.misbehave.get(self.path.split("?")[0])
+        if rule is None:
+            return super().do_GET()
+        time.sleep(rule.wait)
+        if rule.drop:
+            self.close_connection = True
+            return None
+        if rule.status is None:
+            return super().do_GET()
+        self.send_response(rule.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return None
+
     def end_headers(self) -> None:
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("Cache-Control", "no-store")
@@ -34,10 +63,12 @@ class _CorsHandler(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def static_site(root: Path) -> Iterator[str]:
-    """A static file server on its own loopback port (CORS open); yields its base URL."""
+def static_site(root: Path, misbehave: Mapping[str, Misbehave] | None = None) -> Iterator[str]:
+    """A static file server on its own loopback port (CORS open); yields its base URL. The
+    paths of ``misbehave`` (``/folder/status.json``) get what it says instead."""
+    handler = type("Handler", (_CorsHandler,), {"misbehave": dict(misbehave or {})})
     server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(_CorsHandler, directory=str(root)))
+                                 functools.partial(handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

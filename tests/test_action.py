@@ -17,7 +17,8 @@ import yaml
 from test_publish import BRANCH, SID, TOKEN, git_env, remote, sh, snapshot, work  # noqa: F401
 
 from scholar_stats.core.model import FetchStatus, Metrics
-from scholar_stats.outputs.summary import AuthorReport, log_safe, render_summary
+from scholar_stats.core.text import log_safe
+from scholar_stats.outputs.summary import AuthorReport, render_summary
 from scholar_stats.publish.action import annotation, parse_ids, run_action
 
 

@@ -66,6 +66,37 @@ def test_one_member_is_their_own_numbers_and_order_does_not_matter() -> None:
     assert group_totals("lab", reversed_lab) == group_totals("lab", members)
 
 
+def test_one_members_own_papers_with_one_title_and_year_stay_distinct() -> None:
+    """A conference and a journal version of one paper: the same normalised title and year on
+    one profile are two papers, never merged; another member's entry for that title is paired
+    with the most cited of them."""
+    a = profile(A, [("Fast Sorting", "2021", 30), ("Fast sorting.", "2021", 10),
+                    ("Other work", "2020", 4)], citedby=44, hindex=3, i10index=2)
+    b = profile(B, [("FAST  SORTING", "2021", 12)], citedby=12, hindex=1, i10index=1)
+    alone = group_totals("a", {A: a})
+    # by hand: A alone is A's own three papers, 30 + 10 + 4
+    assert (alone.citations, alone.h_index, alone.i10_index, alone.publications) == (44, 3, 2, 3)
+    assert alone.shared_papers == 0
+    totals = group_totals("ab", {A: a, B: b})
+    # by hand: {A:1 (30), B:1 (12)} -> 30, {A:2} -> 10, {A:3} -> 4 (merging all three would
+    # give 30 + 4 = 34 citations from 2 papers, h-index 2)
+    assert [paper.citations for paper in totals.papers] == [30, 10, 4]
+    assert [paper.pub_ids for paper in totals.papers] == [(f"{A}:1", f"{B}:1"), (f"{A}:2",),
+                                                          (f"{A}:3",)]
+    assert (totals.citations, totals.h_index, totals.i10_index, totals.publications,
+            totals.shared_papers) == (44, 3, 2, 3, 1)
+    # both have versions: paired by rank, most cited with most cited; member order is no matter
+    c = profile(C, [("fast sorting", "2021", 2), ("Fast Sorting", "2021", 40),
+                    ("Fast Sorting", "2021", 12)], citedby=54, hindex=2, i10index=2)
+    for members in ({A: a, C: c}, {C: c, A: a}):
+        totals = group_totals("ac", members)
+        # by hand: {A 30, C 40} -> 40, {A 10, C 12} -> 12, {C 2} -> 2, {A "Other work"} -> 4
+        assert [paper.citations for paper in totals.papers] == [40, 12, 4, 2]
+        assert [len(paper.pub_ids) for paper in totals.papers] == [2, 2, 1, 1]
+        assert (totals.citations, totals.h_index, totals.publications,
+                totals.shared_papers) == (58, 3, 4, 2)
+
+
 def test_normalisation_and_indices() -> None:
     assert normalise_title("  Deep\tLearning:  A Review. ") == "deeplearningareview"
     assert normalise_title("Stra\u00dfe \u2014 \ufb01ne") == normalise_title("STRASSE fine")

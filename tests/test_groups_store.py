@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,32 @@ def test_export_group_writes_the_groups_files(db: str, tmp_path: Path) -> None:
     assert record["publications"][f"{B}:p1"]["num_citations"] == 12
     assert json.loads((out / "shields" / "h-index.json").read_bytes())["message"] == "2"
     assert json.loads((out / "gs_data_shieldsio.json").read_bytes())["message"] == "16"
+
+
+def test_one_authors_versions_of_a_paper_stay_distinct_in_the_store(
+    db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A's next fetch lists a second "Paper p1" of 2020 (a journal version, its own id): the
+    group counts it as A's own paper, not as the one B shares."""
+    with Store(db) as store:
+        later = success(A, {"p1": 10, "p2": 3, "p3": 7}, T0 + timedelta(hours=1))
+        assert later.data is not None
+        later.data.gs_data["publications"][f"{A}:p3"]["bib"]["title"] = "PAPER  p1."
+        record_outcome(store, later, T0 + timedelta(hours=1))
+    assert main(["groups", "add", "lab", A, B, "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["groups", "show", "lab", "--format", "json", "--db", db]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    # by hand: {A:p1 10, B:p1 12} -> 12, A:p3 7, A:p2 3, B:p9 1 -> 23 citations, h-index 3
+    # (12, 7, 3), i10 1, 4 papers, 1 shared (merging A:p3 too would give 16, 2, 1, 3)
+    assert (shown["citations"], shown["h-index"], shown["i10-index"], shown["publications"],
+            shown["shared_papers"]) == (23, 3, 1, 4, 1)
+    assert main(["export", "--group", "lab", "--db", db, "--out", str(tmp_path / "lab")]) == 0
+    record = json.loads((tmp_path / "lab" / "gs_data.json").read_bytes())
+    assert record["publications"][f"{A}:p3"]["num_citations"] == 7
+    assert record["publications"][f"{A}:p1"]["num_citations"] == 12 == \
+        record["publications"][f"{B}:p1"]["num_citations"]
+    assert len(record["papers"]) == 4 and record["citedby"] == 23
 
 
 def test_group_commands_refuse_bad_input(db: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, Elements, png_stats, rendered_dom, screenshot, static_site
+from browser_helpers import (
+    CHROMIUM,
+    Elements,
+    Misbehave,
+    png_stats,
+    rendered_dom,
+    screenshot,
+    static_site,
+)
 from fake_scholar import FakeScholar
 from service_helpers import FRESH, STALE, fill_store, free_port, now, pubs, running_server
 from store_helpers import success
@@ -160,6 +168,75 @@ def test_the_script_fills_an_acadhomepage_page_and_survives_everything(
         assert "scholar-stats-stale" in found.root_class
         assert {"scholar-stats-stale"} <= found.classes("total_cit") & found.classes("paper0")
         assert found.text("m-updated") == "30 days ago"
+
+
+# The order things happen in, seen from the page: the status.json request answered (or failed),
+# the numbers filled (#total_cit), the stale mark put on <html>.
+ORDER = """<script>
+  window.__events = [];
+  var realFetch = window.fetch;
+  window.fetch = function (url, init) {
+    var answer = realFetch.call(window, url, init);
+    if (/status\\.json$/.test(String(url))) {
+      answer.then(function () { __events.push("status answered"); },
+                  function () { __events.push("status failed"); });
+    }
+    return answer;
+  };
+  function seen(what) { if (__events.indexOf(what) < 0) { __events.push(what); } }
+  new MutationObserver(function () {
+    var total = document.getElementById("total_cit");
+    if (total && total.textContent !== "?") { seen("numbers"); }
+    if (/scholar-stats-stale/.test(document.documentElement.className)) { seen("stale"); }
+  }).observe(document.documentElement,
+             {subtree: true, childList: true, characterData: true, attributes: true});
+  setTimeout(function () {
+    document.getElementById("events").textContent = JSON.stringify(__events);
+  }, 4000);
+</script>"""
+
+
+def test_the_numbers_do_not_wait_for_a_slow_or_failing_status(
+    results: Path, tmp_path: Path
+) -> None:
+    """status.json answering 3 s late, failing with a 500, or dropping the connection: the
+    numbers are filled from gs_data.json first, and the stale mark follows status.json's
+    answer (its own "stale", else the age of the data: 30 days here)."""
+    record = json.loads((results / "fresh" / "gs_data.json").read_text())
+    known = list(record["publications"])[:1]
+    status = json.loads((results / "fresh" / "status.json").read_text())
+    cases = {  # folder: (the data, what status.json says, what the page sees)
+        "late-stale": ("fresh", {**status, "stale": True},
+                       ["numbers", "status answered", "stale"]),
+        "late-fresh": ("stale", {**status, "stale": False}, ["numbers", "status answered"]),
+        "failing": ("stale", status, ["numbers", "status answered", "stale"]),
+        "dropped": ("stale", status, ["numbers", "status failed", "stale"]),
+    }
+    for folder, (data, answer, _seen) in cases.items():
+        shutil.copytree(results / data, results / folder)
+        (results / folder / "status.json").write_text(json.dumps(answer))
+    misbehave = {"/late-stale/status.json": Misbehave(wait=3),
+                 "/late-fresh/status.json": Misbehave(wait=3),
+                 "/failing/status.json": Misbehave(wait=3, status=500),
+                 "/dropped/status.json": Misbehave(wait=3, drop=True)}
+    site = tmp_path / "site"
+    site.mkdir()
+    with static_site(results, misbehave) as cdn, static_site(site) as homepage:
+        script = f"{cdn}/fresh/scholar-stats.js"
+        for folder, (_data, _answer, seen) in cases.items():
+            content = page(include(script, f"{cdn}/{folder}/"), acad_body(known))
+            content = content.replace("</head>", ORDER + "</head>").replace(
+                '<pre id="report">', '<pre id="events"></pre><pre id="report">')
+            found = run_page(site, homepage, f"{folder}.html", content, tmp_path)
+            assert report(found)["errors"] == [], folder
+            assert json.loads(found.text("events")) == seen, folder
+            assert found.text("total_cit") == str(record["citedby"]), folder
+            count = record["publications"][known[0]]["num_citations"]
+            assert found.text("paper0") == f"| Citations: {count}", folder
+            marked = "stale" in seen
+            assert ("scholar-stats-stale" in found.root_class) is marked, folder
+            for element in ("total_cit", "paper0", "m-citations", "m-updated"):
+                assert ("scholar-stats-stale" in found.classes(element)) is marked, folder
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from scholar_stats.core.model import (
     FetchStatus,
     validate_scholar_id,
 )
+from scholar_stats.core.text import log_safe
 from scholar_stats.errors import Blocked, ScholarStatsError
 from scholar_stats.files import (
     check_writable,
@@ -37,7 +38,6 @@ from scholar_stats.outputs.render import (
     render_author_files,
     render_status,
 )
-from scholar_stats.outputs.summary import log_safe
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch
 from scholar_stats.settings import FetchSettings
 from scholar_stats.sources.choice import NAMES, Source, SourceSettings, open_sources

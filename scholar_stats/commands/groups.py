@@ -3,12 +3,12 @@ totals, co-authored papers counted once (``core.groups``)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 from scholar_stats.commands.tracked import _ids, _table
 from scholar_stats.core.groups import GroupTotals, validate_group_name
+from scholar_stats.core.text import json_safe
 from scholar_stats.errors import UsageError
 from scholar_stats.outputs.export import group_totals_from_store
 from scholar_stats.store.database import Store
@@ -75,8 +75,7 @@ def cli_groups_show(args: Any) -> int:
         raise UsageError(f"no group {name}")
     totals, missing = found
     if args.format == "json":
-        sys.stdout.write(json.dumps(totals_json(totals, missing), indent=1,
-                                    ensure_ascii=False) + "\n")
+        sys.stdout.write(json_safe(totals_json(totals, missing)) + "\n")
         return 0
     rows = [("", "CITATIONS", "H-INDEX", "I10-INDEX", "PUBLICATIONS")]
     rows.append((f"{name} (group)", str(totals.citations), str(totals.h_index),

@@ -1,10 +1,14 @@
 """The store commands: ``authors add|remove|list``, ``refresh``, ``history``, ``export`` and
 ``schedule``. Each handler takes the argparse Namespace and returns the exit code.
+
+Every line they print that may quote scraped text (a name in a fetch's message, a title) goes
+through ``core.text.log_safe``: a table cell by cell, a message whole. JSON keeps the exact text
+with its hidden characters escaped (``json_safe``); CSV keeps it exact for files and programs,
+and inert when it goes to a terminal.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,6 +17,7 @@ from typing import Any
 
 from scholar_stats.core.model import validate_scholar_id
 from scholar_stats.core.plan import utcnow
+from scholar_stats.core.text import json_safe, log_safe
 from scholar_stats.errors import UsageError
 from scholar_stats.files import write_files
 from scholar_stats.notify.listener import attach as attach_notifier
@@ -83,10 +88,12 @@ def cli_authors_list(args: Any) -> int:
 
 
 def _table(rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    """Aligned columns, every cell inert (``log_safe``) before it is measured."""
+    shown = [[log_safe(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in shown) for i in range(len(shown[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
+        for row in shown
     )
 
 
@@ -138,11 +145,11 @@ def _run_pass(engine: Any, ids: list[str], due_pass: bool, deadline: Any) -> int
     worst = 0
     for step in engine.run_pass(ids, due_only=due_pass, deadline=deadline):
         if step.stopped is not None:
-            print(f"scholar-stats: stopped before {step.scholar_id}: {step.stopped}; "
-                  "the rest stay due", file=sys.stderr)
+            print(log_safe(f"scholar-stats: stopped before {step.scholar_id}: {step.stopped}; "
+                           "the rest stay due"), file=sys.stderr)
         elif step.busy is not None:
             if not due_pass:
-                print(f"scholar-stats: {step.busy}", file=sys.stderr)
+                print(log_safe(f"scholar-stats: {step.busy}"), file=sys.stderr)
                 worst = max(worst, step.busy.exit_code)
         elif step.outcome is None:
             if not due_pass:
@@ -153,7 +160,7 @@ def _run_pass(engine: Any, ids: list[str], due_pass: bool, deadline: Any) -> int
         else:
             outcome = step.outcome
             stream = sys.stdout if outcome.ok else sys.stderr
-            print(("" if outcome.ok else "scholar-stats: ") + outcome.status.message,
+            print(log_safe(("" if outcome.ok else "scholar-stats: ") + outcome.status.message),
                   file=stream)
             worst = max(worst, outcome.exit_code)
             if outcome.exit_code == 3:
@@ -163,8 +170,8 @@ def _run_pass(engine: Any, ids: list[str], due_pass: bool, deadline: Any) -> int
     return worst
 
 
-def history_json(rows: list[Any]) -> bytes:
-    return json.dumps([{"date": r.date, **dict(r.values)} for r in rows], indent=1).encode() + b"\n"
+def history_json(rows: list[Any]) -> str:
+    return json_safe([{"date": r.date, **dict(r.values)} for r in rows]) + "\n"
 
 
 def cli_history(args: Any) -> int:
@@ -177,7 +184,7 @@ def cli_history(args: Any) -> int:
     if args.format == "csv":
         sys.stdout.write(render_history_csv(rows).decode())
     elif args.format == "json":
-        sys.stdout.write(history_json(rows).decode())
+        sys.stdout.write(history_json(rows))
     else:
         if not rows:
             print(f"{scholar_id}: no history yet")
@@ -205,8 +212,8 @@ def paper_history(args: Any, scholar_id: str) -> int:
     pubs = (latest.gs_data.get("publications") or {}) if latest else {}
     titles = {pub_id: str((pub.get("bib") or {}).get("title", "")) for pub_id, pub in pubs.items()}
     rows = paper_changes(history, titles)
-    if args.format == "csv":
-        sys.stdout.write(render_paper_changes_csv(rows))
+    if args.format == "csv":  # exact for a file or a program; inert on a terminal
+        sys.stdout.write(render_paper_changes_csv(rows, inert=sys.stdout.isatty()))
     elif args.format == "json":
         sys.stdout.write(render_paper_changes_json(rows))
     elif not rows:
@@ -229,11 +236,11 @@ def cli_export(args: Any) -> int:
         files = author_files(store, scholar_id, now=utcnow(), max_age_seconds=args.stale_age)
     if "gs_data.json" not in files:
         print(f"scholar-stats: {scholar_id}: no data fetched yet; run: scholar-stats refresh "
-              f"{scholar_id}", file=sys.stderr)
+              f"{scholar_id}", file=sys.stderr)  # a validated id: nothing scraped
     files[SCRIPT] = page_script()  # the homepage's include, at the root of --out
     out = Path(args.out)
     write_files(out, files)  # all or nothing; OutputNotWritable (exit 9) names path and cause
-    print(f"{scholar_id}: {len(files)} files -> {out}")
+    print(log_safe(f"{scholar_id}: {len(files)} files -> {out}"))
     return 0
 
 
@@ -248,7 +255,7 @@ def export_group(args: Any) -> int:
         raise UsageError(f"no group {name}")
     out = Path(args.out)
     write_files(out, files)
-    print(f"group {name}: {len(files)} files -> {out}")
+    print(log_safe(f"group {name}: {len(files)} files -> {out}"))
     return 0
 
 
@@ -261,7 +268,7 @@ def cli_schedule(args: Any) -> int:
 
     def report(outcome: Any) -> None:
         stream = sys.stdout if outcome.ok else sys.stderr
-        print(outcome.status.message, file=stream, flush=True)
+        print(log_safe(outcome.status.message), file=stream, flush=True)
 
     with Store(args.db) as store:
         engine = RefreshEngine(store, settings, requests_per_hour=args.requests_per_hour,

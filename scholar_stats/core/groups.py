@@ -2,10 +2,11 @@
 paper counted once, and the group's citations, h-index, i10-index and publication count from
 that list. Pure.
 
-Two papers are the same when their normalised titles and their years are equal (each member's
-profile lists a shared paper under its own ``author_pub_id``). Normalising: Unicode NFKC,
-casefolded, with every punctuation, space, separator and control character removed, so
-"Deep  Learning: A Review" and "deep learning — a review" are one paper. A title that
+Two papers of different members are the same when their normalised titles and their years are
+equal (each member's profile lists a shared paper under its own ``author_pub_id``); a member's
+own papers are never merged with each other. Normalising: Unicode NFKC, casefolded, with every
+punctuation, space, separator and control character removed, so "Deep  Learning: A Review" and
+"deep learning — a review" are one paper. A title that
 normalises to nothing is never merged. The counts of one paper on two profiles can differ (they
 were fetched at different times, or Scholar clusters versions differently): the highest is taken,
 never the sum.
@@ -99,13 +100,27 @@ def _key(paper: Paper) -> tuple[str, int | None] | str:
 
 
 def merge_papers(profiles: Iterable[ProfileSnapshot]) -> tuple[GroupPaper, ...]:
-    """The members' papers with each (normalised title, year) once; most cited first."""
-    merged: dict[tuple[str, int | None] | str, list[Paper]] = {}
+    """The members' papers with each (normalised title, year) once per member; most cited
+    first.
+
+    Only entries of different members are merged: one member's own papers that share a key
+    (a conference and a journal version) stay distinct, and the others' entries for that key
+    are paired with them by rank (each member's most cited with the others' most cited, and so
+    on), so the group never lists fewer papers than any member does.
+    """
+    merged: dict[tuple[str, int | None] | str, list[list[Paper]]] = {}
     for profile in profiles:
+        own: dict[tuple[str, int | None] | str, list[Paper]] = {}
         for paper in profile.papers.values():
-            merged.setdefault(_key(paper), []).append(paper)
+            own.setdefault(_key(paper), []).append(paper)
+        for key, entries in own.items():
+            slots = merged.setdefault(key, [])
+            entries.sort(key=lambda paper: (-paper.citations, paper.pub_id))
+            slots.extend([] for _ in range(len(entries) - len(slots)))
+            for rank, paper in enumerate(entries):
+                slots[rank].append(paper)
     papers = []
-    for entries in merged.values():
+    for entries in (slot for slots in merged.values() for slot in slots):
         first = min(entries, key=lambda paper: paper.pub_id)
         papers.append(GroupPaper(
             title=first.title, year=first.year,

@@ -22,6 +22,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO, cast
 
+from scholar_stats.core.text import without_bidi
+
 if TYPE_CHECKING:
     from badgepy.precalculated_text_measurer import PrecalculatedTextMeasurer
 
@@ -38,8 +40,6 @@ SCHOLAR_LOGO_PATH = (
 )
 SCHOLAR_BLUE = "#4285f4"
 _LOGO_SPACE = 17  # 14 px logo and 3 px before the text, as shields lays a logo out
-# Bidi embedding, override and isolate controls: a scraped name must not reorder what follows.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 # shields.io badge-maker's named colours (and aliases); anything else must be hex.
 NAMED_COLORS = {
@@ -96,9 +96,8 @@ def clean_text(text: str, limit: int = MAX_TEXT) -> str:
     overrides; clamp length."""
     kept = "".join(
         ch
-        for ch in text
-        if (unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn") or ch == " ")
-        and ch not in _BIDI_CONTROLS
+        for ch in without_bidi(text)
+        if unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn") or ch == " "
     )
     kept = " ".join(kept.split())
     return kept if len(kept) <= limit else kept[: limit - 1] + "…"

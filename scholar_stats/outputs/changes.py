@@ -21,6 +21,7 @@ from typing import Any
 from scholar_stats.core.changes import KINDS, METRIC, ChangeEvent, compute_events, describe
 from scholar_stats.core.model import AuthorData
 from scholar_stats.core.papers import ProfileSnapshot
+from scholar_stats.core.text import without_bidi
 from scholar_stats.outputs.render import dump_json
 
 CHANGES_JSON = "changes.json"
@@ -141,7 +142,10 @@ _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 
 def xml_text(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    """``text`` as the feed carries it: what XML cannot carry replaced, bidi controls dropped
+    (as in the kit's pictures), so a title cannot reorder the text a feed reader shows after
+    it. ``changes.json`` keeps the text as it came: it is data, like ``gs_data.json``."""
+    return _NOT_XML.sub("\ufffd", without_bidi(text))
 
 
 def _utc(text: str) -> str:

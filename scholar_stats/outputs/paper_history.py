@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+
+from scholar_stats.core.text import json_safe, log_safe
 
 PAPER_COLUMNS = ("date", "author_pub_id", "title", "citations", "change")
 
@@ -48,15 +49,21 @@ def shown_change(change: int | None) -> str:
     return "new" if change is None else f"{change:+d}" if change else "0"
 
 
-def render_paper_changes_csv(rows: list[PaperChange]) -> str:
+def render_paper_changes_csv(rows: list[PaperChange], *, inert: bool = False) -> str:
+    """CSV as RFC 4180 has it, each title exact, for a file or a program; ``inert`` (a
+    terminal) shows the titles through ``log_safe`` instead, as the table does: CSV has no
+    escapes of its own. Lines end in CRLF: Python's writer quotes a field holding a line
+    terminator's character, so a title with a lone CR is quoted and stays one field."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(PAPER_COLUMNS)
     for row in rows:
         change = "" if row.change is None else f"{row.change:+d}"
-        writer.writerow([row.date, row.author_pub_id, row.title, row.citations, change])
+        title = log_safe(row.title) if inert else row.title
+        writer.writerow([row.date, row.author_pub_id, title, row.citations, change])
     return out.getvalue()
 
 
 def render_paper_changes_json(rows: list[PaperChange]) -> str:
-    return json.dumps([asdict(row) for row in rows], indent=1, ensure_ascii=False) + "\n"
+    """The exact titles, their hidden characters as ``\\uXXXX`` escapes (``json_safe``)."""
+    return json_safe([asdict(row) for row in rows]) + "\n"

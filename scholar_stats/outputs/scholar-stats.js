@@ -6,8 +6,10 @@
  * ("| Citations: N", or data-paper-format on the script tag, with {n} for the count), and any
  * element with data-scholar-stats="<metric>" (citations, citations-5y, h-index, h-index-5y,
  * i10-index, i10-index-5y, publications) or data-scholar-stats="updated" ("3 days ago").
- * Data that status.json calls stale (or, when it does not say, older than data-stale-days,
- * default 7) adds the class "scholar-stats-stale" to every filled element and to <html>.
+ * The numbers are filled as soon as gs_data.json arrives; status.json is asked for at the same
+ * time, and when it answers (or fails) data it calls stale (or, when it does not say, older
+ * than data-stale-days, default 7) gets the class "scholar-stats-stale" on every filled element
+ * and on <html>: a slow or broken status.json never holds the numbers up.
  * Without data-base, the folder of this script is used. No dependencies; it never throws: a
  * missing element, an unknown paper id, a 404, a network error or malformed JSON leave the rest
  * of the page working (console warnings at most).
@@ -37,11 +39,9 @@
     return typeof value === "number" && isFinite(value) && value >= 0;
   }
 
-  function put(element, text, stale) {
+  function put(filled, element, text) {
     element.textContent = text;
-    if (stale && element.classList) {
-      element.classList.add(STALE_CLASS);
-    }
+    filled.push(element);
   }
 
   function ago(then, now) {
@@ -72,22 +72,18 @@
     }
   }
 
-  function fill(data, status, options) {
+  // Fills the page from gs_data.json; returns the elements it filled (null: not a record).
+  function fill(data, options) {
     if (!data || typeof data !== "object") {
       warn("gs_data.json is not an author record");
-      return;
+      return null;
     }
+    var filled = [];
     var updated = Date.parse(data.updated);
     var now = Date.now();
-    // status.json's own judgement (export, the service) wins; else the age of the data
-    var stale = status && typeof status.stale === "boolean" ? status.stale
-      : !isNaN(updated) && now - updated > options.staleDays * 86400000;
-    if (stale && document.documentElement.classList) {
-      document.documentElement.classList.add(STALE_CLASS);
-    }
     var total = document.getElementById("total_cit");
     if (total && isCount(data.citedby)) {
-      put(total, String(data.citedby), stale);
+      put(filled, total, String(data.citedby));
     }
     var pubs = data.publications && typeof data.publications === "object" ? data.publications : {};
     each(".show_paper_citations[data]", function (element) {
@@ -97,7 +93,7 @@
         warn("no paper " + JSON.stringify(id) + " in gs_data.json");
         return;
       }
-      put(element, options.paperFormat.split("{n}").join(String(pub.num_citations)), stale);
+      put(filled, element, options.paperFormat.split("{n}").join(String(pub.num_citations)));
     });
     each("[data-scholar-stats]", function (element) {
       var name = element.getAttribute("data-scholar-stats");
@@ -106,7 +102,7 @@
           warn("gs_data.json has no readable 'updated' time");
           return;
         }
-        put(element, ago(updated, now), stale);
+        put(filled, element, ago(updated, now));
         var exact = new Date(updated).toISOString().slice(0, 16).replace("T", " ");
         element.setAttribute("title", exact + " UTC");
         return;
@@ -116,8 +112,27 @@
         warn("unknown metric " + JSON.stringify(name));
         return;
       }
-      put(element, String(value), stale);
+      put(filled, element, String(value));
     });
+    return filled;
+  }
+
+  // status.json's own judgement (export, the service) wins; else the age of the data.
+  function isStale(data, status, options) {
+    if (status && typeof status === "object" && typeof status.stale === "boolean") {
+      return status.stale;
+    }
+    var updated = Date.parse(data.updated);
+    return !isNaN(updated) && Date.now() - updated > options.staleDays * 86400000;
+  }
+
+  function markStale(filled) {
+    var all = [document.documentElement].concat(filled);
+    for (var i = 0; i < all.length; i += 1) {
+      if (all[i].classList) {
+        all[i].classList.add(STALE_CLASS);
+      }
+    }
   }
 
   function getJSON(url) {
@@ -159,13 +174,26 @@
       warn("this browser has no fetch(); numbers not shown");
       return;
     }
+    // asked for together; the numbers wait only for gs_data.json, the stale mark for both
     var status = getJSON(base + "status.json").then(null, function () { return null; });
-    Promise.all([getJSON(base + "gs_data.json"), status]).then(function (loaded) {
+    getJSON(base + "gs_data.json").then(function (data) {
       whenReady(function () {
+        var filled = null;
         try {
-          fill(loaded[0], loaded[1], options);
+          filled = fill(data, options);
         } catch (error) {
           warn("could not fill the page: " + error);
+        }
+        if (filled) {
+          status.then(function (loaded) {
+            try {
+              if (isStale(data, loaded, options)) {
+                markStale(filled);
+              }
+            } catch (error) {
+              warn("could not mark stale data: " + error);
+            }
+          });
         }
       });
     }, function (error) {

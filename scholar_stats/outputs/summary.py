@@ -1,23 +1,20 @@
-"""The Markdown a CI run writes to its job summary, and the one-line form of scraped text for
-its log. Pure functions, no I/O.
+"""The Markdown a CI run writes to its job summary. Pure functions, no I/O.
 
 Why: the person reading a workflow run wants the numbers, what changed since the data already
-published, and whether anything went wrong, without opening logs. And a log line is also a
-channel to the runner: GitHub acts on a line starting with ``::`` and on ``##[`` anywhere in
-one, so text from Scholar (a profile name, a title) is printed only through :func:`log_safe`.
+published, and whether anything went wrong, without opening logs. Text from Scholar (a profile
+name, a message quoting it) goes in only through ``core.text.log_safe``, like every line printed.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 from scholar_stats.core.model import FetchStatus, Metrics
+from scholar_stats.core.text import log_safe
 from scholar_stats.outputs.render import GS_DATA, STATUS
 
 SHOWN = ("citations", "citations-5y", "h-index", "i10-index", "publications")
@@ -86,28 +83,6 @@ def _cell(metric: str, old: Metrics | None, new: Metrics | None) -> str:
         return f"{value:,}"
     delta = value - old.as_dict()[metric]
     return f"{value:,} ({delta:+,})" if delta else f"{value:,}"
-
-
-_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-# Control, format (zero-width, bidi), line and paragraph separators, lone surrogates: they break
-# lines, hide text, or are skipped by the runner's culture-sensitive matching.
-_HIDDEN = ("Cc", "Cf", "Zl", "Zp", "Cs")
-_LEADING_COMMAND = re.compile(r"^(\s*):")
-
-
-def _shown(char: str) -> str:
-    if unicodedata.category(char) not in _HIDDEN:
-        return char
-    code = ord(char)
-    return _SHORT_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-
-
-def log_safe(text: str) -> str:
-    """``text`` as one inert log line: hidden and line-breaking characters shown as escapes
-    (``\\n``, ``\\x1b``, ``\\u200b``), a leading ``:`` as ``\\x3a`` and ``##[`` as ``#\\x23[``,
-    so the line can start no workflow command. Plain text is left as it is."""
-    line = "".join(map(_shown, text)).replace("##[", "#\\x23[")
-    return _LEADING_COMMAND.sub(lambda m: m.group(1) + "\\x3a", line, count=1)
 
 
 def _escape(text: str) -> str:

@@ -20,9 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from scholar_stats import cli, config
+from scholar_stats.core.text import log_safe
 from scholar_stats.errors import Blocked, ScholarStatsError
 from scholar_stats.files import write_files
-from scholar_stats.outputs.summary import log_safe, render_summary, reports_from_files
+from scholar_stats.outputs.summary import render_summary, reports_from_files
 from scholar_stats.publish.branch import publish, read_branch
 from scholar_stats.publish.git import scrub
 from scholar_stats.publish.results import read_results
