@@ -143,6 +143,20 @@ def read_metrics(folder: Path) -> Metrics | None:
         return None
 
 
+def gs_data_problem(folder: Path) -> str | None:
+    """Why the ``gs_data.json`` in ``folder`` is not one fetch wrote (so nothing is compared
+    with it), or ``None``: it is one, or there is none."""
+    try:
+        metrics_of(load_json(_read(folder / GS_DATA)))
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        return str(exc)
+    except KeyError as exc:
+        return f"no {exc.args[0]!r}"
+    return None
+
+
 def read_record(folder: Path) -> object:
     """The parsed ``gs_data.json`` already in ``folder`` (what the new fetch is compared with
     for ``changes.json``); ``None`` when there is none or it is not JSON within the rules."""

@@ -21,6 +21,7 @@ from scholar_stats.core.validate import metrics_of
 from scholar_stats.errors import Blocked, ScholarStatsError
 from scholar_stats.files import (
     check_writable,
+    gs_data_problem,
     read_if_there,
     read_metrics,
     read_record,
@@ -191,6 +192,11 @@ def cli_fetch(args: Any) -> int:
             for scholar_id, folder in folders.items():
                 previous_status = statuses[scholar_id]
                 previous = read_metrics(folder)
+                problem = None if previous else gs_data_problem(folder)
+                if problem:
+                    print(log_safe(f"scholar-stats: warning: {folder / GS_DATA} is not a file "
+                                   f"scholar-stats wrote ({problem}); nothing is compared with "
+                                   "it"), file=sys.stderr)
                 searches_before = budget.used if budget else 0
                 last_success = previous_status.last_success if previous_status else None
                 started, clock_started = datetime.now(timezone.utc), time.monotonic()

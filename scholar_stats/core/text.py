@@ -60,7 +60,8 @@ def clean_json(value: Any, depth: int = 0) -> Any:
         for key in value:
             if not isinstance(key, (str, int)) or (isinstance(key, str)
                                                    and clean_text(key) != key):
-                raise ValueError("has a key that is not plain text or a number")
+                raise ValueError(f"has a key that is not plain text or a whole number "
+                                 f"({repr(key)[:40]})")
         return {key: clean_json(item, depth + 1) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [clean_json(item, depth + 1) for item in value]
