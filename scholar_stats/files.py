@@ -1,5 +1,8 @@
 """The results folder on disk: all-or-nothing writes, and reading back what a previous run wrote.
 
+What is read back passes the same rules as what a source sends (``core.text.load_json``: texts
+cleaned, nesting bounded), and a file that breaks them reads as one fetch did not write.
+
 Every local failure (no space, a read-only folder, a file where a folder should be) is an
 ``OutputNotWritable`` naming the path and the cause, never a traceback; when it happens while
 the new files are being written, the files already there are left exactly as they were.
@@ -9,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import secrets
 import stat
 from pathlib import Path
 
 from scholar_stats.core.model import FetchStatus, Metrics
+from scholar_stats.core.text import load_json
+from scholar_stats.core.validate import metrics_of
 from scholar_stats.errors import OutputNotWritable
 from scholar_stats.outputs.render import GS_DATA, STATUS
 
@@ -131,25 +135,33 @@ def _remove_quietly(path: Path) -> None:
 
 
 def read_metrics(folder: Path) -> Metrics | None:
-    """The metrics of the ``gs_data.json`` already in ``folder``; ``None`` when there is none.
-
-    A file that exists but is not a complete record yields metrics-less old data, which the gate
-    treats as "nothing to compare with" only when the file is missing entirely.
-    """
+    """The metrics of the ``gs_data.json`` already in ``folder``; ``None`` when there is none, or
+    when it is not a record with whole-number metrics (nothing to compare with)."""
     try:
-        data = json.loads(_read(folder / GS_DATA))
-        return Metrics.from_gs_data(data)
+        return metrics_of(load_json(_read(folder / GS_DATA)))
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+
+
+def gs_data_problem(folder: Path) -> str | None:
+    """Why the ``gs_data.json`` in ``folder`` is not one fetch wrote (so nothing is compared
+    with it), or ``None``: it is one, or there is none."""
+    try:
+        metrics_of(load_json(_read(folder / GS_DATA)))
     except FileNotFoundError:
         return None
-    except (ValueError, KeyError, TypeError):
-        return None
+    except ValueError as exc:
+        return str(exc)
+    except KeyError as exc:
+        return f"no {exc.args[0]!r}"
+    return None
 
 
 def read_record(folder: Path) -> object:
     """The parsed ``gs_data.json`` already in ``folder`` (what the new fetch is compared with
-    for ``changes.json``); ``None`` when there is none or it is not JSON."""
+    for ``changes.json``); ``None`` when there is none or it is not JSON within the rules."""
     try:
-        return json.loads(_read(folder / GS_DATA))
+        return load_json(_read(folder / GS_DATA))
     except (FileNotFoundError, ValueError):
         return None
 
@@ -163,9 +175,11 @@ def read_if_there(path: Path) -> bytes | None:
 
 
 def read_status(folder: Path) -> FetchStatus | None:
+    """The ``status.json`` of the last attempt; ``None`` when there is none or it is not one
+    fetch wrote (a field of the wrong type)."""
     try:
-        return FetchStatus.from_dict(json.loads(_read(folder / STATUS)))
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return FetchStatus.from_dict(load_json(_read(folder / STATUS)))
+    except (FileNotFoundError, ValueError):
         return None
 
 

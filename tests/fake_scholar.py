@@ -11,7 +11,8 @@
   signin_redirect, sorry (redirect to /sorry/), 500, 404, stall (answers after
   ``stall_seconds``), truncated (the page cut at 60 %), relayout (the metrics table renamed),
   relayout_rows (row markup renamed).
-* ``doctor(scholar_id, html)`` rewrites every profile page before it is sent (a lying server);
+* ``doctor(scholar_id, html)`` rewrites every profile page before it is sent (a lying server):
+  it returns the page as text (encoded in the page's charset) or as raw ``bytes``;
   a profile request for an id in ``hold`` waits until that ``threading.Event`` is set.
 * Hostile modes (issue 9): trickle_headers / trickle_body (the answer one byte every
   ``trickle_seconds``), gzip (the page gzipped, as a real server does), gzip_bomb (``bomb``: gzip
@@ -96,7 +97,7 @@ class FakeScholar:
         self.headers: list[Message] = []  # each request's headers (case-insensitive lookup)
         self.retry_after = "1"
         self.stall_seconds = 30.0
-        self.doctor: Callable[[str, str], str] | None = None
+        self.doctor: Callable[[str, str], str | bytes] | None = None
         self.hold: dict[str, threading.Event] = {}
         self.trickle_seconds = 0.5
         self.bomb = b""
@@ -235,7 +236,8 @@ class FakeScholar:
                 body, charset = page
                 if fake.doctor is not None:
                     user = query.get("user", [""])[0]
-                    body = fake.doctor(user, body.decode(charset)).encode(charset)
+                    doctored = fake.doctor(user, body.decode(charset))
+                    body = doctored if isinstance(doctored, bytes) else doctored.encode(charset)
                 if mode == "truncated":
                     body = body[: len(body) * 6 // 10]
                 elif mode == "relayout":

@@ -14,6 +14,8 @@ responses, paged as SerpApi pages them, and the error bodies SerpApi sends.
   out_of_searches (429), rate_limit (429, no body text), no_results (200), malformed (the page cut
   at 60 %), not_json, 500, stall (answers after ``stall_seconds``), huge (``huge_bytes`` of
   JSON whitespace with no Content-Length), trickle (the page one byte every ``trickle_seconds``).
+* ``doctor(query, page)`` rewrites every page before it is sent (a lying SerpApi): it returns
+  the page to send as JSON, or the raw ``bytes`` of the body.
 * ``requests`` records each request's path and query (the key included: the fake is the one
   place it may be seen).
 """
@@ -24,7 +26,7 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,6 +36,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 FIXTURES = Path(__file__).parent / "fixtures" / "scholar"
 TEMPLATE_ID = "LSsXyncAAAAJ"
 KEY = "test-serpapi-key-5f0c2e9a7b14d3c8"
+# (the query, the page) -> the page to send as JSON, or the raw bytes of the body
+Doctor = Callable[[dict[str, str], dict[str, Any]], "dict[str, Any] | bytes"]
 
 
 def error_body(name: str) -> bytes:
@@ -84,6 +88,7 @@ class FakeSerpApi:
         self.stall_seconds = 30.0
         self.huge_bytes = 20 * 2**20
         self.trickle_seconds = 0.5
+        self.doctor: Doctor | None = None
         self._lock = threading.Lock()
         self._profiles = real_responses()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -167,7 +172,9 @@ class FakeSerpApi:
                 page = fake.page(query)
                 if mode == "no_results" or page is None:
                     return self._send(200, error_body("no_results"))
-                body = json.dumps(page, indent=2).encode()
+                doctored = page if fake.doctor is None else fake.doctor(query, copy.deepcopy(page))
+                body = doctored if isinstance(doctored, bytes) else json.dumps(
+                    doctored, indent=2).encode()
                 if mode == "huge":
                     return self._stream(b" " * 2**16, fake.huge_bytes // 2**16)
                 if mode == "trickle":

@@ -126,9 +126,14 @@ def test_changes_json_round_trips_and_refuses_what_it_did_not_write() -> None:
                      (data.replace(SID.encode(), b"OtherAuthor1"), "another author"),
                      (data.replace(b'"old": 100', b'"old": "100"'), "whole number"),
                      (data.replace(T2.encode(), b"yesterday"), "ISO 8601"),
-                     (data.replace(b'"citations", "old"', b'"\\ud800", "old"'), "Unicode")]:
+                     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+                     (data.replace(b'"events": [', b'"events": [' + b"[" * 20 + b"]" * 20 + b","),
+                      "nested more than 8")]:
         with pytest.raises(ValueError, match=why):
             parse_changes_json(bad, SID)
+    # text no file can carry (a lone surrogate, NUL, C1) is removed, as from any source
+    dirty = data.replace(b'"citations", "old"', b'"cit\\ud800a\\u0000ti\\u0085ons", "old"')
+    assert parse_changes_json(dirty, SID).events[0].title == "citations"
 
 
 def parsed_feed(data: bytes) -> Any:

@@ -1,4 +1,4 @@
-"""The pure check over a parsed profile (``parse.check_record``): every bound, at the bound and
+"""The pure check over a parsed profile (``validate.check_record``): every bound, at the bound and
 one past it; the page cap; and the store's columns holding the largest accepted values."""
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from fake_scholar import fixture_path
 from store_helpers import T0, database_url, gs_data, success
 from test_validate import DOCTORED, NOW, REAL, parse_doctored
 
-from scholar_stats.errors import PageNotUnderstood
-from scholar_stats.refresh.record import record_outcome
-from scholar_stats.sources.scholar import parse
-from scholar_stats.sources.scholar.parse import (
+from scholar_stats.core.validate import (
     MAX_COUNT,
     MAX_PUB_ID_LENGTH,
     MAX_PUBLICATIONS,
     MAX_TEXT,
     MIN_YEAR,
     check_record,
-    parse_profile,
 )
+from scholar_stats.errors import PageNotUnderstood
+from scholar_stats.refresh.record import record_outcome
+from scholar_stats.sources.scholar import parse
+from scholar_stats.sources.scholar.parse import parse_profile
 from scholar_stats.store.database import Store
 
 

@@ -35,7 +35,7 @@ from fake_scholar import FakeScholar
 from store_helpers import T0, database_url, success
 
 from scholar_stats.cli import main
-from scholar_stats.core.text import json_safe, log_safe, without_bidi
+from scholar_stats.core.text import clean_text, json_safe, log_safe, without_bidi
 from scholar_stats.refresh.attempt import FetchOutcome
 from scholar_stats.refresh.record import record_outcome
 from scholar_stats.store.database import Store
@@ -43,30 +43,41 @@ from scholar_stats.store.database import Store
 A = "DhtAFkwAAAAJ"  # the hostile author
 B = "amIMrIEAAAAJ"  # a co-author, plain text
 ESCAPES = "\x1b[2J\x1b]0;title\x07"  # clear the screen; set the window title
-ESCAPES_SHOWN = "\\x1b[2J\\x1b]0;title\\x07"  # as log_safe shows them
 HIDDEN = ("Cc", "Cf", "Zl", "Zp", "Cs")
 
 
 @dataclass(frozen=True)
 class Hostile:
-    """The texts of the hostile author, and how a table shows them."""
+    """The texts of the hostile author as fed in, as kept (the store and the sources remove what
+    no file, database or terminal can carry: NUL, ESC, BEL) and as a table shows them."""
 
     name: str
     affiliation: str
     title: str
-    name_shown: str
-    title_shown: str
+
+    @property
+    def name_kept(self) -> str:
+        return clean_text(self.name)
+
+    @property
+    def title_kept(self) -> str:
+        return clean_text(self.title)
+
+    @property
+    def name_shown(self) -> str:
+        return log_safe(self.name_kept)
+
+    @property
+    def title_shown(self) -> str:
+        return log_safe(self.title_kept)
 
 
 def hostile_texts(nul: str = "\x00") -> Hostile:
     """``nul`` is "" on PostgreSQL, whose text columns cannot hold NUL at all."""
-    nul_shown = "\\x00" if nul else ""
     return Hostile(
         name=f"Ada{ESCAPES} Lovelace\r{nul}\u202eevil\u2028next",
         affiliation=f"Lab{ESCAPES}\r{nul}\u202e\u2028",
         title=f"Graphs{ESCAPES}\rover{nul}\u202egnp.exe\u2028line",
-        name_shown=f"Ada{ESCAPES_SHOWN} Lovelace\\r{nul_shown}\\u202eevil\\u2028next",
-        title_shown=f"Graphs{ESCAPES_SHOWN}\\rover{nul_shown}\\u202egnp.exe\\u2028line",
     )
 
 
@@ -140,7 +151,7 @@ def test_history_papers_in_every_format(db: Stored) -> None:
     assert code == 0 and f"{texts.title_shown} p1" in table and inert(err) == ""
     assert len(table.splitlines()) == 4  # the header and three changes: no line was broken
 
-    titles = [texts.title + " p1", texts.title + " p1", texts.title + " p2"]
+    titles = [texts.title_kept + " p1", texts.title_kept + " p1", texts.title_kept + " p2"]
     code, out, err = printed("history", A, "--papers", "--format", "csv", "--db", db.url)
     rows = list(csv.DictReader(io.StringIO(out.decode("utf-8"), newline="")))
     assert code == 0 and inert(err) == ""
@@ -158,7 +169,7 @@ def test_groups_list_and_show(db: Stored) -> None:
     assert code == 0 and f"{A} {db.texts.name_shown}" in inert(out) and inert(err) == ""
     code, out, err = printed("groups", "show", "lab", "--format", "json", "--db", db.url)
     members = json.loads(inert(out))["members"]
-    assert code == 0 and members[0]["name"] == db.texts.name and inert(err) == ""
+    assert code == 0 and members[0]["name"] == db.texts.name_kept and inert(err) == ""
 
 
 def test_export_messages(db: Stored, tmp_path: Path) -> None:
@@ -176,11 +187,11 @@ def test_changes_xml_drops_bidi_overrides_and_changes_json_keeps_the_text(
         assert bidi not in feed
     root = ET.fromstring(feed)  # still a well-formed feed
     atom = "{http://www.w3.org/2005/Atom}"
-    assert root.findtext(f"{atom}author/{atom}name", "").startswith("Ada\ufffd[2J")
+    assert root.findtext(f"{atom}author/{atom}name", "").startswith("Ada[2J]0;title Lovelace")
     assert "gnp.exe" in root.findtext(f"{atom}entry/{atom}content", "")
     events = json.loads((tmp_path / "out" / "changes.json").read_bytes())["events"]
     papers = [event["title"] for event in events if event["kind"] == "paper_citations"]
-    assert papers == [db.texts.title + " p1"]  # data: as it came
+    assert papers == [db.texts.title_kept + " p1"]  # data: as kept
 
 
 def test_csv_on_a_terminal_is_inert(db: Stored) -> None:
@@ -258,7 +269,7 @@ def test_a_logged_warning_quoting_scraped_text_is_inert(
         assert main(["authors", "list", "--db", db]) == 0
     logging.getLogger("scholar_stats.refresh.engine").warning("%s: %s", A, TEXTS.name)
     err = capsys.readouterr().err
-    shown = f"WARNING scholar_stats.refresh.engine: {A}: {TEXTS.name_shown}\n"
+    shown = f"WARNING scholar_stats.refresh.engine: {A}: {log_safe(TEXTS.name)}\n"
     assert inert(err.encode()) == shown
 
 

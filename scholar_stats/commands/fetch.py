@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
+import time
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -16,10 +16,12 @@ from scholar_stats.core.model import (
     FetchStatus,
     validate_scholar_id,
 )
-from scholar_stats.core.text import log_safe
+from scholar_stats.core.text import load_json, log_safe
+from scholar_stats.core.validate import metrics_of
 from scholar_stats.errors import Blocked, ScholarStatsError
 from scholar_stats.files import (
     check_writable,
+    gs_data_problem,
     read_if_there,
     read_metrics,
     read_record,
@@ -38,7 +40,7 @@ from scholar_stats.outputs.render import (
     render_author_files,
     render_status,
 )
-from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch
+from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch, internal_outcome
 from scholar_stats.settings import FetchSettings
 from scholar_stats.sources.choice import NAMES, Source, SourceSettings, open_sources
 from scholar_stats.sources.serpapi.monthly import MonthlySearches, month_of, spent_by, spent_in
@@ -126,7 +128,8 @@ def stale_kit(folder: Path, status: FetchStatus, now: datetime) -> dict[str, byt
             last_success = last_success.replace(tzinfo=timezone.utc)
         if not judge_staleness(status, last_success, now, DEFAULT_MAX_AGE).stale:
             return {}
-        gs_data = json.loads((folder / GS_DATA).read_bytes())
+        gs_data = load_json((folder / GS_DATA).read_bytes())
+        metrics_of(gs_data)  # a record fetch wrote, or nothing to redraw
         return kit_files(AuthorData(status.scholar_id, gs_data, kept_since_year(folder)),
                          stale=True)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -136,7 +139,7 @@ def stale_kit(folder: Path, status: FetchStatus, now: datetime) -> dict[str, byt
 def kept_since_year(folder: Path) -> int | None:
     """The year the kept 5-year labels name (a failed attempt's status names none)."""
     try:
-        label = json.loads((folder / SHIELDS_DIR / "citations-5y.json").read_bytes())["label"]
+        label = load_json((folder / SHIELDS_DIR / "citations-5y.json").read_bytes())["label"]
         match = re.fullmatch(r"citations since (\d{4})", str(label))
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -188,16 +191,23 @@ def cli_fetch(args: Any) -> int:
             for scholar_id, folder in folders.items():
                 previous_status = statuses[scholar_id]
                 previous = read_metrics(folder)
+                problem = None if previous else gs_data_problem(folder)
+                if problem:
+                    print(log_safe(f"scholar-stats: warning: {folder / GS_DATA} is not a file "
+                                   f"scholar-stats wrote ({problem}); nothing is compared with "
+                                   "it"), file=sys.stderr)
                 searches_before = budget.used if budget else 0
-                outcome = attempt_fetch(
-                    scholar_id,
-                    settings,
-                    deadline,
-                    previous=previous,
-                    force=args.force,
-                    last_success=previous_status.last_success if previous_status else None,
-                    sources=sources,
-                )
+                last_success = previous_status.last_success if previous_status else None
+                started, clock_started = datetime.now(timezone.utc), time.monotonic()
+                try:
+                    outcome = attempt_fetch(scholar_id, settings, deadline, previous=previous,
+                                            force=args.force, last_success=last_success,
+                                            sources=sources, now=started)
+                except Exception as exc:
+                    if args.debug:
+                        raise
+                    outcome = internal_outcome(scholar_id, exc, started, last_success,
+                                               duration=time.monotonic() - clock_started)
                 outcome = count_searches(outcome, month, spent_by(month, previous_status),
                                          (budget.used if budget else 0) - searches_before,
                                          budget is not None)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from scholar_stats.core.text import clean_text
 from scholar_stats.errors import UsageError
 
 SCHOLAR_ID_RE = re.compile(r"[A-Za-z0-9_-]{12}")
@@ -141,22 +142,53 @@ class FetchStatus:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FetchStatus:
+    def from_dict(cls, data: Any) -> FetchStatus:
+        """A status as ``as_dict`` wrote it (a ``status.json``, a store row), its texts cleaned;
+        ``ValueError`` naming the first field of the wrong type (a file we did not write)."""
+        if not isinstance(data, dict):
+            raise ValueError("a status is a JSON object")
         return cls(
-            scholar_id=str(data["scholar_id"]),
-            outcome=str(data["outcome"]),
-            exit_code=int(data["exit_code"]),
-            message=str(data.get("message", "")),
-            last_attempt=str(data["last_attempt"]),
-            last_success=data.get("last_success"),
-            requests=int(data.get("requests", 0)),
-            duration_seconds=float(data.get("duration_seconds", 0.0)),
-            since_year=data.get("since_year"),
-            stale=data.get("stale"),
-            stale_reason=data.get("stale_reason"),
-            source=data.get("source"),
+            scholar_id=_field(data, "scholar_id", str),
+            outcome=_field(data, "outcome", str),
+            exit_code=_count(data, "exit_code", 255, required=True),
+            message=_field(data, "message", str, default=""),
+            last_attempt=_field(data, "last_attempt", str),
+            last_success=_field(data, "last_success", str, default=None),
+            requests=_count(data, "requests", 10**9),
+            duration_seconds=_seconds(data, "duration_seconds"),
+            since_year=_field(data, "since_year", int, default=None),
+            stale=_field(data, "stale", bool, default=None),
+            stale_reason=_field(data, "stale_reason", str, default=None),
+            source=_field(data, "source", str, default=None),
             **_serpapi_searches(data.get("serpapi_searches")),
         )
+
+
+_REQUIRED: Any = object()
+
+
+def _field(data: dict[str, Any], key: str, kind: type, default: Any = _REQUIRED) -> Any:
+    """``data[key]`` when it is a ``kind`` (text cleaned), ``default`` when absent or null."""
+    value = data.get(key)
+    if value is None and default is not _REQUIRED:
+        return default
+    if type(value) is not kind:  # exactly: a bool is not a year, an int not a flag
+        raise ValueError(f"{key} is not {'text' if kind is str else kind.__name__}")
+    return clean_text(value) if isinstance(value, str) else value
+
+
+def _count(data: dict[str, Any], key: str, most: int, required: bool = False) -> int:
+    value = _field(data, key, int, _REQUIRED if required else 0)
+    if not 0 <= value <= most:
+        raise ValueError(f"{key} is outside 0..{most}")
+    return int(value)
+
+
+def _seconds(data: dict[str, Any], key: str) -> float:
+    value = data.get(key, 0.0)
+    if type(value) not in (int, float) or not 0 <= value < float("inf"):
+        raise ValueError(f"{key} is not a number of seconds")
+    return float(value)
 
 
 def _serpapi_searches(value: Any) -> dict[str, Any]:
@@ -167,4 +199,4 @@ def _serpapi_searches(value: Any) -> dict[str, Any]:
     month, count = value.get("month"), value.get("count")
     if not isinstance(month, str) or type(count) is not int or count < 0:
         return {}
-    return {"serpapi_month": month, "serpapi_searches": count}
+    return {"serpapi_month": clean_text(month), "serpapi_searches": count}

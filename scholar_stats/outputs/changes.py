@@ -9,7 +9,6 @@ commits nothing for them): the feed's ``<updated>`` is its newest event's time, 
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 import xml.etree.ElementTree as ET  # builds XML; nothing here parses any
@@ -21,7 +20,7 @@ from typing import Any
 from scholar_stats.core.changes import KINDS, METRIC, ChangeEvent, compute_events, describe
 from scholar_stats.core.model import AuthorData
 from scholar_stats.core.papers import ProfileSnapshot
-from scholar_stats.core.text import without_bidi
+from scholar_stats.core.text import load_json, without_bidi
 from scholar_stats.outputs.render import dump_json
 
 CHANGES_JSON = "changes.json"
@@ -56,10 +55,7 @@ def render_changes_json(log: ChangeLog) -> bytes:
 def parse_changes_json(data: bytes, scholar_id: str) -> ChangeLog:
     """``changes.json`` as ``render_changes_json`` wrote it; ``ValueError`` saying what is wrong
     for anything else (another author's file, a hand-edited one)."""
-    try:
-        record = json.loads(data)
-    except ValueError:
-        raise ValueError("not JSON") from None
+    record = load_json(data)  # texts cleaned, nesting bounded: as from any source
     if not isinstance(record, dict) or not isinstance(record.get("events"), list):
         raise ValueError("no list of events")
     if record.get("scholar_id") != scholar_id:
@@ -89,10 +85,6 @@ def _event_from_dict(item: Any) -> ChangeEvent:
 def _text(value: Any) -> str:
     if not isinstance(value, str) or len(value) > 2000:
         raise ValueError("a text field is missing or too long")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate from a "\ud800" escape
-        raise ValueError("a text field is not valid Unicode") from None
     return value
 
 

@@ -17,6 +17,8 @@ from scholar_stats.core.model import (
     FetchStatus,
     Metrics,
 )
+from scholar_stats.core.text import clean_text
+from scholar_stats.core.validate import Intake
 from scholar_stats.errors import Blocked, ScholarStatsError
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.settings import FetchSettings
@@ -83,13 +85,14 @@ def attempt_fetch(
     used_label = "direct"
     requests = 0
     used = sources[0].name
+    intake = Intake()  # every page of this attempt, whichever source sent it
     try:
         for position, source in enumerate(sources):
             used, before = source.name, source.requests_made
             used_label = getattr(source, "label", "direct")
             egress = getattr(source, "egress", egress)
             try:
-                fetched = source.fetch(scholar_id, started_at, previous)
+                fetched = source.fetch(scholar_id, started_at, previous, intake)
                 if not force:
                     check_plausible(scholar_id, previous, fetched.metrics)
                 data, error = fetched, None
@@ -126,7 +129,7 @@ def attempt_fetch(
         scholar_id=scholar_id,
         outcome="ok" if error is None else error.kind,
         exit_code=0 if error is None else error.exit_code,
-        message=message,
+        message=clean_text(message),  # error texts may quote what a server sent
         last_attempt=attempt_time,
         last_success=attempt_time if data is not None else last_success,
         requests=requests,
@@ -154,7 +157,8 @@ def internal_outcome(
     stamp = started.isoformat(timespec="seconds")
     status = FetchStatus(
         scholar_id=scholar_id, outcome=error.kind, exit_code=error.exit_code,
-        message=f"{scholar_id}: {error}", last_attempt=stamp, last_success=last_success,
+        message=clean_text(f"{scholar_id}: {error}"), last_attempt=stamp,
+        last_success=last_success,
         requests=requests, duration_seconds=duration,
     )
     return FetchOutcome(scholar_id, None, status, error)

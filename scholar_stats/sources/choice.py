@@ -1,9 +1,11 @@
 """Which source a fetch asks, behind one small interface the drivers share.
 
-A ``Source`` fetches one ``AuthorData`` under the run's deadline (its client holds it) and
-counts its HTTP requests. ``--source auto`` asks Scholar first and SerpApi only when Scholar
-blocks (exit 3) and ``SERPAPI_API_KEY`` is set; ``scholar`` never touches SerpApi; ``serpapi``
-never touches Scholar. ``refresh/attempt.py`` walks the list ``open_sources`` returns.
+A ``Source`` fetches one ``AuthorData`` under the run's deadline (its client holds it), counts
+its HTTP requests, and counts every page it receives in the attempt's ``Intake`` (shared by the
+sources one attempt asks, so their pages together stay within its bounds). ``--source auto``
+asks Scholar first and SerpApi only when Scholar blocks (exit 3) and ``SERPAPI_API_KEY`` is set;
+``scholar`` never touches SerpApi; ``serpapi`` never touches Scholar. ``refresh/attempt.py``
+walks the list ``open_sources`` returns.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Protocol
 
 from scholar_stats import config
 from scholar_stats.core.model import AuthorData, Metrics
+from scholar_stats.core.validate import Intake
 from scholar_stats.errors import UsageError
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.parsers import SOURCES, url_problem
@@ -34,7 +37,8 @@ class Source(Protocol):
     @property
     def requests_made(self) -> int: ...
 
-    def fetch(self, scholar_id: str, now: datetime, previous: Metrics | None) -> AuthorData: ...
+    def fetch(self, scholar_id: str, now: datetime, previous: Metrics | None,
+              intake: Intake) -> AuthorData: ...
 
     def close(self) -> None: ...
 
@@ -69,8 +73,9 @@ class ScholarSource:
     def requests_made(self) -> int:
         return self.client.requests_made
 
-    def fetch(self, scholar_id: str, now: datetime, previous: Metrics | None) -> AuthorData:
-        return parse_profile(scholar_id, self.client.get_page, now)
+    def fetch(self, scholar_id: str, now: datetime, previous: Metrics | None,
+              intake: Intake) -> AuthorData:
+        return parse_profile(scholar_id, self.client.get_page, now, intake)
 
     def close(self) -> None:
         if self.owned:
@@ -88,13 +93,14 @@ class SerpApiSource:
     def requests_made(self) -> int:
         return self.client.requests_made
 
-    def fetch(self, scholar_id: str, now: datetime, previous: Metrics | None) -> AuthorData:
+    def fetch(self, scholar_id: str, now: datetime, previous: Metrics | None,
+              intake: Intake) -> AuthorData:
         """Not started when the month's searches left cannot cover the pages the author had
         last time (one when unknown); the client stops before any page past the limit."""
         if self.budget is not None:
             pages = max(1, math.ceil(previous.publications / PAGE_SIZE)) if previous else 1
             self.budget.require(pages)
-        return self.client.fetch_author(scholar_id, now)
+        return self.client.fetch_author(scholar_id, now, intake)
 
     def close(self) -> None:
         self.client.close()

@@ -1,8 +1,11 @@
-"""Reading back what was recorded: latest profile and metrics, history, attempts."""
+"""Reading back what was recorded: latest profile and metrics, history, attempts.
+
+Text read back passes the rules text from a source passes (``core.text``): rows an older release
+wrote may hold what no longer gets in (a NUL in a title, which PostgreSQL then refuses in a change
+event), so the next refresh of such an author works, and so do ``export`` and the service."""
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
@@ -12,6 +15,7 @@ import sqlalchemy as sa
 
 from scholar_stats.core.changes import ChangeEvent
 from scholar_stats.core.model import AuthorData, FetchStatus, Metrics
+from scholar_stats.core.text import clean_text, repair_json
 from scholar_stats.outputs.history import HistoryRow
 from scholar_stats.store.base import StoreBase
 from scholar_stats.store.schema import (
@@ -47,7 +51,12 @@ class Reads(StoreBase):
             ).first()
         if row is None:
             return None
-        return AuthorData(scholar_id, json.loads(row.gs_data), row.since_year)
+        try:
+            return AuthorData(scholar_id, repair_json(row.gs_data), row.since_year)
+        except ValueError as exc:  # not what any release wrote: a damaged row
+            log.warning("%s: the stored profile cannot be read (%s); treated as none", scholar_id,
+                        exc)
+            return None
 
     def latest_metrics(self, scholar_id: str) -> Metrics | None:
         """The metrics the plausibility gate compares a new fetch with."""
@@ -66,7 +75,11 @@ class Reads(StoreBase):
             text = conn.execute(
                 sa.select(authors.c.last_status).where(authors.c.scholar_id == scholar_id)
             ).scalar()
-        return FetchStatus.from_dict(json.loads(text)) if text else None
+        try:
+            return FetchStatus.from_dict(repair_json(text)) if text else None
+        except ValueError as exc:
+            log.warning("%s: the stored status cannot be read (%s)", scholar_id, exc)
+            return None
 
     def metric_changes(self, scholar_id: str) -> list[tuple[datetime, Metrics]]:
         """Every stored metric change, oldest first."""
@@ -130,8 +143,8 @@ class Reads(StoreBase):
             query = query.where(attempts.c.scholar_id == scholar_id)
         with self._read() as conn:
             return [
-                Attempt(r.scholar_id, r.at, r.outcome, r.exit_code, r.error_kind, r.message,
-                        r.requests, r.duration_seconds, r.source)
+                Attempt(r.scholar_id, r.at, r.outcome, r.exit_code, r.error_kind,
+                        clean_text(r.message), r.requests, r.duration_seconds, r.source)
                 for r in conn.execute(query)
             ]
 
@@ -169,7 +182,7 @@ class Reads(StoreBase):
         by_fetch: dict[str, list[ChangeEvent]] = {}
         for r in rows:
             by_fetch.setdefault(r.at, []).append(
-                ChangeEvent(r.at, r.scholar_id, r.kind, r.key, r.title, r.old, r.new))
+                ChangeEvent(r.at, r.scholar_id, r.kind, r.key, clean_text(r.title), r.old, r.new))
         events = [e for fetch in reversed(by_fetch.values()) for e in fetch]
         return tuple(events[:limit])
 

@@ -5,10 +5,10 @@ scholarly's ``AuthorParser(nav).fill(author, sections)`` needs only an object wi
 ``check_profile_page`` first, so a CAPTCHA, a sign-in page or a half-loaded page is reported as
 such and never reaches scholarly, which would turn it into zeros or an ``AttributeError``.
 
-``check_record`` then checks what scholarly made of the pages: a page can be well-formed HTML and
-still not be this author's profile (another user's publications, served by a lying server or
-reached through a redirect) or hold numbers no profile has (25-digit or negative counts). Either
-is "page not understood" (exit 5), never data.
+Each page is counted by the fetch's ``Intake`` before it is parsed, and only one page's tree is
+held at a time besides what scholarly keeps of each page (the record's parts). What scholarly made
+of the pages then passes ``core.validate.accept_record``, the validation every source's profile
+passes: texts cleaned, structure bounded, numbers and ids checked (``check_record``).
 
 Nothing here does I/O: pages come from the ``get_page`` callable the caller passes in.
 """
@@ -21,35 +21,17 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import Any, NoReturn
+from typing import Any
 
 from bs4 import BeautifulSoup
 
 from scholar_stats.core.model import AuthorData
 from scholar_stats.core.plan import PAGE_SIZE
+from scholar_stats.core.validate import MAX_PAGES, MAX_PUBLICATIONS, Intake, accept_record
 from scholar_stats.errors import AuthorNotFound, Blocked, FetchError, PageNotUnderstood
 
 # The sections the AcadHomepage crawler asks for; one profile request per 100 publications.
 SECTIONS = ["basics", "indices", "counts", "publications"]
-
-# The bounds of a believable profile (README, "Numbers, the store and refresh", says why).
-# Counts: citations, per paper, per year, h- and i10-indices. The most cited profiles have a few
-# million citations; 10**9 is far above that and fits PostgreSQL's INTEGER (2**31 - 1), the
-# narrowest column the store keeps counts in.
-MAX_COUNT = 10**9
-# Publications: 500 pages of 100; more than the hourly request budget can fetch many times over.
-MAX_PUBLICATIONS = 50_000
-MAX_PAGES = MAX_PUBLICATIONS // PAGE_SIZE
-# Years of the citations graph and of the "since" column: Scholar's graph starts long after
-# 1900, and a year after the next one is a clock or a lie.
-MIN_YEAR = 1900
-# "<scholar id>:<id>": Scholar's own ids are 12 characters after the colon; 64 leaves room for a
-# format change, and the store's pub_id column holds 200.
-MAX_PUB_ID_LENGTH = 12 + 1 + 64
-# Any text (name, affiliation, title, venue, URLs): real ones are a few hundred characters.
-MAX_TEXT = 2000
-MAX_INTERESTS = 100  # Scholar lets a profile list 5
-MAX_ORGANIZATION = 2**64 - 1  # Scholar's organisation ids are unsigned 64-bit numbers
 
 _CAPTCHA_MARKERS = (
     'id="gsc_captcha_ccl"',  # profile pages (scholarly 1.7.11 misses this one)
@@ -60,7 +42,6 @@ _CAPTCHA_MARKERS = (
 )
 _SIGN_IN_MARKERS = ("accounts.google.com/v3/signin", 'href="https://accounts.google.com/')
 _SINCE_YEAR = re.compile(r"(\d{4})")
-_PUB_SUFFIX = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def profile_path(scholar_id: str) -> str:
@@ -117,12 +98,16 @@ def since_year(soup: BeautifulSoup) -> int | None:
 
 
 class _PageSource:
-    """The navigator scholarly's parsers call; checks every page before they see it."""
+    """The navigator scholarly's parsers call; counts and checks every page before they see it.
 
-    def __init__(self, get_page: Callable[[str], str]) -> None:
+    Of the first page only its since-year is kept, not its tree (scholarly holds one more)."""
+
+    def __init__(self, get_page: Callable[[str], str], intake: Intake) -> None:
         self._get_page = get_page
+        self._intake = intake
         self.logger = logging.getLogger(__name__)
-        self.first_page: BeautifulSoup | None = None
+        self.read_first = False
+        self.since: int | None = None
         self.pages = 0
 
     def _get_soup(self, path: str) -> BeautifulSoup:
@@ -133,11 +118,13 @@ class _PageSource:
                 "publications): no real profile is that long; the server is not Scholar"
             )
         html = self._get_page(path)
+        self._intake.take(html, "Scholar")
         check_not_blocked(html)
         soup = BeautifulSoup(html, "html.parser")
-        check_profile_page(soup, first=self.first_page is None)
-        if self.first_page is None:
-            self.first_page = soup
+        check_profile_page(soup, first=not self.read_first)
+        if not self.read_first:
+            self.read_first = True
+            self.since = since_year(soup)
         return soup
 
 
@@ -169,132 +156,15 @@ def to_gs_data(author: dict[str, Any], updated: datetime) -> dict[str, Any]:
     return record
 
 
-# The author's counts in the record, with the name a message shows for each.
-_COUNT_KEYS = {
-    "citedby": "citations (citedby)", "citedby5y": "citations since (citedby5y)",
-    "hindex": "h-index (hindex)", "hindex5y": "h-index since (hindex5y)",
-    "i10index": "i10-index (i10index)", "i10index5y": "i10-index since (i10index5y)",
-}
-_TEXT_KEYS = ("name", "affiliation", "email_domain", "homepage", "url_picture")
-
-
-def _shown(value: Any) -> str:
-    """A value for a message: at most 40 characters of it."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:40] + "…"
-
-
-def _refuse(what: str, problem: str) -> NoReturn:
-    raise PageNotUnderstood(
-        f"{what} {problem}; no real profile has that: the server is not Scholar, or Scholar "
-        "changed its layout"
-    )
-
-
-def _check_count(value: Any, what: str) -> None:
-    if type(value) is not int:  # bool is an int subclass, and not a count
-        _refuse(what, f"is not a whole number ({_shown(value)})")
-    if not 0 <= value <= MAX_COUNT:
-        _refuse(what, f"is {_shown(value)}, outside 0..{MAX_COUNT:,}")
-
-
-def _check_text(value: Any, what: str) -> None:
-    if not isinstance(value, str):
-        _refuse(what, f"is not text ({_shown(value)})")
-    if len(value) > MAX_TEXT:
-        _refuse(what, f"is {len(value):,} characters long, more than {MAX_TEXT:,}")
-
-
-def _check_list(values: Any, what: str) -> None:
-    if not isinstance(values, list) or len(values) > MAX_INTERESTS:
-        _refuse(what, f"is not a list of at most {MAX_INTERESTS} items")
-    for value in values:
-        _check_text(value, what)
-
-
-def _check_year(year: Any, what: str, now: datetime) -> None:
-    if type(year) is not int or not MIN_YEAR <= year <= now.year + 1:
-        _refuse(what, f"has the year {_shown(year)}, outside {MIN_YEAR}..{now.year + 1}")
-
-
-def _check_pub_id(scholar_id: str, pub_id: Any) -> None:
-    """``<scholar_id>:<id>``: the requested author's, short, and of Scholar's id characters."""
-    if not isinstance(pub_id, str):
-        _refuse("a publication id", f"is not text ({_shown(pub_id)})")
-    owner, _, suffix = pub_id.partition(":")
-    if owner != scholar_id:
-        raise PageNotUnderstood(
-            f"the page's publications belong to another Scholar user ({_shown(owner)}), not "
-            f"{scholar_id}: the server (or a redirect) sent someone else's profile; not this "
-            "author's data"
-        )
-    if len(pub_id) > MAX_PUB_ID_LENGTH:
-        _refuse("a publication id", f"is {len(pub_id):,} characters long, more than "
-                f"{MAX_PUB_ID_LENGTH}")
-    if not _PUB_SUFFIX.fullmatch(suffix):
-        _refuse("a publication id", f"({_shown(pub_id)}) is not <scholar id>:<letters, digits, "
-                "_ or ->")
-
-
-def check_record(
-    scholar_id: str, record: dict[str, Any], since: int | None, now: datetime
-) -> None:
-    """Raise ``PageNotUnderstood`` naming the first part of a parsed profile (``to_gs_data``'s
-    record) that no real profile of ``scholar_id`` has: a count that is not a whole number in
-    0..MAX_COUNT, a year outside MIN_YEAR..next year, a publication id of another user or too
-    long, text longer than MAX_TEXT, more than MAX_PUBLICATIONS publications.
-
-    Pure, so every bound is tested without a server; ``now`` gives "next year".
-    """
-    for key, what in _COUNT_KEYS.items():
-        _check_count(record.get(key), what)
-    for key in _TEXT_KEYS:
-        if key in record:
-            _check_text(record[key], key)
-    if "interests" in record:
-        _check_list(record["interests"], "interests")
-    if "organization" in record:
-        organization = record["organization"]
-        if type(organization) is not int or not 0 <= organization <= MAX_ORGANIZATION:
-            _refuse("the organization id", f"is {_shown(organization)}, not an unsigned "
-                    "64-bit number")
-    if since is not None:
-        _check_year(since, "the metrics table's since column", now)
-    per_year = record.get("cites_per_year")
-    if not isinstance(per_year, dict):
-        _refuse("cites_per_year", "is missing")
-    for year, count in per_year.items():
-        _check_year(year, "cites_per_year", now)
-        _check_count(count, f"cites_per_year[{year}]")
-    publications = record.get("publications")
-    if not isinstance(publications, dict):
-        _refuse("publications", "is missing")
-    if len(publications) > MAX_PUBLICATIONS:
-        _refuse("the publication list", f"has {len(publications):,} publications, more than "
-                f"{MAX_PUBLICATIONS:,}")
-    for pub_id, pub in publications.items():
-        _check_pub_id(scholar_id, pub_id)
-        if pub.get("author_pub_id") != pub_id:
-            _refuse(f"publication id {_shown(pub_id)}", "differs from its author_pub_id")
-        _check_count(pub.get("num_citations"), f"publication {pub_id}: num_citations")
-        bib = pub.get("bib")
-        if not isinstance(bib, dict):
-            _refuse(f"publication {pub_id}", "has no bib")
-        for key, value in bib.items():
-            _check_text(value, f"publication {pub_id}: {'venue' if key == 'citation' else key}")
-        if "citedby_url" in pub:
-            _check_text(pub["citedby_url"], f"publication {pub_id}: citedby_url")
-        if "cites_id" in pub:
-            _check_list(pub["cites_id"], f"publication {pub_id}: cites_id")
-
-
-def parse_profile(scholar_id: str, get_page: Callable[[str], str], now: datetime) -> AuthorData:
-    """Fetch (through ``get_page``) and parse one profile; ``FetchError`` when it is not one."""
+def parse_profile(scholar_id: str, get_page: Callable[[str], str], now: datetime,
+                  intake: Intake | None = None) -> AuthorData:
+    """Fetch (through ``get_page``) and parse one profile; ``FetchError`` when it is not one.
+    ``intake`` counts the pages (the attempt's, shared with the sources asked after this one)."""
     from scholarly.author_parser import (
         AuthorParser,  # slow import (~1 s): only when fetching
     )
 
-    source = _PageSource(get_page)
+    source = _PageSource(get_page, intake or Intake())
     parser = AuthorParser(source)
     author = parser.get_author(scholar_id)
     try:
@@ -307,9 +177,6 @@ def parse_profile(scholar_id: str, get_page: Callable[[str], str], now: datetime
             f"scholarly could not read the {section} part of the page "
             f"({type(exc).__name__}): Scholar changed its layout, or the page is damaged"
         ) from exc
-    if source.first_page is None:  # scholarly returned without asking for the profile page
+    if not source.read_first:  # scholarly returned without asking for the profile page
         raise PageNotUnderstood("scholarly read no profile page")
-    since = since_year(source.first_page)
-    record = to_gs_data(author, now)
-    check_record(scholar_id, record, since, now)
-    return AuthorData(scholar_id, record, since)
+    return accept_record(scholar_id, to_gs_data(author, now), source.since, now)

@@ -26,14 +26,14 @@ import httpx
 
 from scholar_stats import config
 from scholar_stats.core.model import AuthorData
+from scholar_stats.core.validate import MAX_PAGES, Intake
 from scholar_stats.errors import NetworkFailure, PageNotUnderstood, ScholarStatsError
 from scholar_stats.net.bounded import BoundedBackend, bounded_transport, read_bounded
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.settings import FetchSettings
-from scholar_stats.sources.scholar.parse import MAX_PAGES
 from scholar_stats.sources.serpapi.parse import (
+    ProfileParts,
     next_start,
-    parse_author,
     read_answer,
     request_params,
 )
@@ -110,18 +110,22 @@ class SerpApiClient:
         self._backend.close()
         logging.getLogger("httpx").removeFilter(self._redact)
 
-    def fetch_author(self, scholar_id: str, now: datetime) -> AuthorData:
+    def fetch_author(self, scholar_id: str, now: datetime,
+                     intake: Intake | None = None) -> AuthorData:
         """Every page of the profile (``start`` 0, 100, ... as ``serpapi_pagination.next``
-        says), parsed: ⌈P/100⌉ searches for P articles."""
+        says), parsed: ⌈P/100⌉ searches for P articles. Each page is counted by ``intake``
+        (the attempt's) and reduced to the record's parts before the next is asked for."""
+        intake = intake or Intake()
         try:
-            pages, start = [], 0
+            parts, start = ProfileParts(scholar_id), 0
             while True:
-                page = self.get_page(scholar_id, start)
-                pages.append(page)
+                page = self.get_page(scholar_id, start, intake)
                 following = next_start(page, start)
+                parts.add(page)
+                del page  # only its parts are kept
                 if following is None:
-                    return parse_author(scholar_id, pages, now)
-                if len(pages) >= MAX_PAGES:
+                    return parts.finish(now)
+                if parts.pages >= MAX_PAGES:
                     raise PageNotUnderstood(
                         f"SerpApi's article list goes on past {MAX_PAGES} pages: no real "
                         "profile is that long")
@@ -136,14 +140,18 @@ class SerpApiClient:
             return exc
         return type(exc)(text.replace(self._key, "***"))
 
-    def get_page(self, scholar_id: str, start: int) -> dict[str, Any]:
-        """One page of articles from ``start``, or the ``FetchError`` SerpApi's answer means."""
+    def get_page(self, scholar_id: str, start: int,
+                 intake: Intake | None = None) -> dict[str, Any]:
+        """One page of articles from ``start`` (counted by ``intake``), or the ``FetchError``
+        SerpApi's answer means."""
         query = request_params(scholar_id, start)
         for attempt in range(1, self.settings.attempts + 1):
             outcome = self._exchange(query)
             if isinstance(outcome, tuple):
                 status, body = outcome
                 if status < 500:
+                    if status == 200 and body is not None and intake is not None:
+                        intake.take(body, "SerpApi")
                     return read_answer(status, body)
                 reason = f"HTTP {status} from SerpApi"
             else:

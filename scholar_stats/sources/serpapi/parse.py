@@ -1,9 +1,10 @@
 """SerpApi ``google_scholar_author`` JSON pages → the ``AuthorData`` Scholar's parser produces.
 
 Pure: no I/O. ``read_answer`` turns one HTTP answer (status and body) into a page or into the
-error it means; ``next_start`` follows ``serpapi_pagination.next``; ``parse_author`` builds the
-AcadHomepage record from every page and checks it with the Scholar parser's ``check_record``, so
-a SerpApi answer with out-of-range numbers is "not understood" (exit 5), exactly like a page.
+error it means; ``next_start`` follows ``serpapi_pagination.next``; ``ProfileParts`` reduces each
+page to the record's parts as it arrives (the page itself is not kept) and builds the AcadHomepage
+record, which passes ``core.validate.accept_record`` like a Scholar page's: a SerpApi answer with
+out-of-range numbers, the wrong types or text no file can hold is "not understood" (exit 5).
 
 What SerpApi sends (CONTRACT.md §6, tests/fixtures/scholar/SOURCES.md): ``author`` (name,
 affiliations, email, website, interests, thumbnail), ``articles`` (``citation_id`` is scholarly's
@@ -21,6 +22,8 @@ from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 from scholar_stats.core.model import AuthorData
+from scholar_stats.core.text import clean_text
+from scholar_stats.core.validate import MAX_PAGES, accept_record
 from scholar_stats.errors import (
     AuthorNotFound,
     Blocked,
@@ -28,12 +31,12 @@ from scholar_stats.errors import (
     PageNotUnderstood,
     UsageError,
 )
-from scholar_stats.sources.scholar.parse import MAX_PAGES, check_record
 
 PAGE_SIZE = 100  # SerpApi's ``num`` maximum for this engine: one search per 100 articles
 KEY_VARIABLE = "SERPAPI_API_KEY"
 
 _SINCE = re.compile(r"since_(\d{4})")
+_START = re.compile(r"[0-9]{1,9}")  # pagination offsets: ASCII digits, far past MAX_PAGES pages
 _VERIFIED = "Verified email at "
 _METRICS = {"citations": ("citedby", "citedby5y"), "h_index": ("hindex", "hindex5y"),
             "i10_index": ("i10index", "i10index5y")}
@@ -54,15 +57,15 @@ def request_params(scholar_id: str, start: int) -> dict[str, str]:
 
 
 def _said(text: str) -> str:
-    """SerpApi's own error text for a message: one line, at most 200 characters."""
-    line = " ".join(text.split())
+    """SerpApi's own error text for a message: one line, at most 200 characters, clean."""
+    line = " ".join(clean_text(text).split())
     return line if len(line) <= 200 else line[:200] + "…"
 
 
 def _error_text(body: bytes | None) -> str | None:
     try:
         value = json.loads(body or b"")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     error = value.get("error") if isinstance(value, dict) else None
     return error if isinstance(error, str) else None
@@ -106,11 +109,16 @@ def read_answer(status: int, body: bytes | None) -> dict[str, Any]:
     except ValueError:
         raise PageNotUnderstood(
             "SerpApi's answer is not JSON (truncated, or not SerpApi)") from None
+    except RecursionError:
+        raise PageNotUnderstood(
+            "SerpApi's answer is JSON nested too deeply to read: not a search result") from None
     if not isinstance(page, dict):
         raise PageNotUnderstood("SerpApi's answer is JSON but not an object: not a search result")
     error = page.get("error")
     if error is not None:
-        text = error if isinstance(error, str) else repr(error)
+        if not isinstance(error, str):
+            raise PageNotUnderstood("SerpApi answered with an error that is not text")
+        text = error
         if _NO_RESULTS in text.lower():
             raise AuthorNotFound(f"no Scholar profile has this id (SerpApi: {_said(text)}); "
                                  "check the id in your profile URL (user=...)")
@@ -134,8 +142,11 @@ def next_start(page: dict[str, Any], start: int) -> int | None:
         return None
     if not isinstance(link, str):
         _refuse("serpapi_pagination.next is not a link")
-    values = parse_qs(urlsplit(link).query).get("start", [])
-    if len(values) != 1 or not values[0].isdigit() or int(values[0]) <= start:
+    try:
+        values = parse_qs(urlsplit(link).query).get("start", [])
+    except ValueError:  # e.g. an unclosed "[" where an IPv6 host would be
+        _refuse("serpapi_pagination.next is not a link")
+    if len(values) != 1 or not _START.fullmatch(values[0]) or int(values[0]) <= start:
         _refuse(f"serpapi_pagination.next does not move forward from start={start}")
     return int(values[0])
 
@@ -188,6 +199,8 @@ def _per_year(cited_by: dict[str, Any]) -> dict[Any, Any]:
         _refuse("cited_by.graph is not a list of years")
     if any("year" not in p or "citations" not in p for p in graph):
         _refuse("cited_by.graph has a point without year or citations")
+    if any(isinstance(p["year"], (list, dict)) for p in graph):  # ``check_record`` judges the rest
+        _refuse("cited_by.graph has a year that is not a number")
     return {point["year"]: point["citations"] for point in graph}
 
 
@@ -241,25 +254,47 @@ def _profile(scholar_id: str, author: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+class ProfileParts:
+    """One profile's record, built as its pages arrive: ``add`` reduces a page to the parts the
+    record keeps (the first page's author and metrics, every page's articles), so no page is
+    held after it is read; ``finish`` makes the checked ``AuthorData``."""
+
+    def __init__(self, scholar_id: str) -> None:
+        self.scholar_id = scholar_id
+        self.pages = 0
+        self._record: dict[str, Any] = {}
+        self._since: int | None = None
+        self._publications: dict[str, Any] = {}
+
+    def add(self, page: dict[str, Any]) -> None:
+        """One page's parts (the first carries ``author`` and ``cited_by``)."""
+        if self.pages >= MAX_PAGES:
+            _refuse(f"more than {MAX_PAGES} pages of articles")
+        if not self.pages:
+            self._record = _profile(self.scholar_id, _section(page, "author", dict))
+            cited_by = _section(page, "cited_by", dict)
+            counts, self._since = _metrics(cited_by)
+            self._record.update(counts)
+            self._record["cites_per_year"] = _per_year(cited_by)
+        for article in articles_of(page):
+            pub_id, pub = _publication(article)
+            self._publications[pub_id] = pub
+        self.pages += 1
+
+    def finish(self, now: datetime) -> AuthorData:
+        """The record of every page added, checked; ``PageNotUnderstood`` naming the part that is
+        missing or out of range."""
+        if not self.pages:
+            _refuse("no pages")
+        record = {**self._record, "publications": self._publications,
+                  "updated": now.isoformat(timespec="seconds")}
+        return accept_record(self.scholar_id, record, self._since, now)
+
+
 def parse_author(scholar_id: str, pages: list[dict[str, Any]], now: datetime) -> AuthorData:
     """Every page of one profile (the first carries ``author`` and ``cited_by``) → ``AuthorData``;
     ``PageNotUnderstood`` naming the part that is missing or out of range."""
-    if not pages:
-        _refuse("no pages")
-    if len(pages) > MAX_PAGES:
-        _refuse(f"more than {MAX_PAGES} pages of articles")
-    first = pages[0]
-    record = _profile(scholar_id, _section(first, "author", dict))
-    cited_by = _section(first, "cited_by", dict)
-    counts, since = _metrics(cited_by)
-    record.update(counts)
-    record["cites_per_year"] = _per_year(cited_by)
-    publications: dict[str, Any] = {}
+    parts = ProfileParts(scholar_id)
     for page in pages:
-        for article in articles_of(page):
-            pub_id, pub = _publication(article)
-            publications[pub_id] = pub
-    record["publications"] = publications
-    record["updated"] = now.isoformat(timespec="seconds")
-    check_record(scholar_id, record, since, now)
-    return AuthorData(scholar_id, record, since)
+        parts.add(page)
+    return parts.finish(now)
