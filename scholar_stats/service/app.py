@@ -19,10 +19,7 @@ from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from scholar_stats.core.model import METRIC_NAMES
-from scholar_stats.service.fastpath import (
-    FastPath,
-    reply_messages,
-)
+from scholar_stats.service.fastpath import FastPath
 from scholar_stats.service.snapshot import (
     MAX_QUERY_BYTES,
     query_too_long,
@@ -39,7 +36,7 @@ from scholar_stats.service.mirror import (
     Service,
     poll_store,
 )
-from scholar_stats.service.pages import add_page_routes
+from scholar_stats.service.pages import add_page_routes, as_response
 from scholar_stats.service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -95,7 +92,10 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
     app.state.service = service
 
     async def behind(scope: Any, receive: Any, send: Any) -> None:
-        await FastAPI.__call__(app, scope, receive, send)
+        if scope["type"] == "http" and scope["method"] == "HEAD":  # every GET route, no body
+            await FastAPI.__call__(app, {**scope, "method": "GET"}, receive, _bodiless(send))
+        else:
+            await FastAPI.__call__(app, scope, receive, send)
 
     rest = AdminGuard(behind, settings.admin_token) if settings.admin_token else behind
     app.fast_path = FastPath(rest, service.snapshot, service.metrics.count)
@@ -108,12 +108,10 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
             if len(request.scope["query_string"]) > MAX_QUERY_BYTES:
                 reply = query_too_long(rest(**params))
             else:
-                reply = resolve(service.snapshot, params["scholar_id"], rest(**params),
-                                dict(request.query_params))
-            start, body = reply_messages(reply, request.method, request.headers.raw)
-            headers = {k.decode(): v.decode() for k, v in start["headers"]
-                       if k != b"content-length"}
-            return Response(body, status_code=start["status"], headers=headers)
+                reply = await service.snapshot.renders.settle(resolve(
+                    service.snapshot, params["scholar_id"], rest(**params),
+                    dict(request.query_params)))
+            return as_response(request, reply)
 
         handler.__doc__ = summary
         return handler
@@ -234,7 +232,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         app.add_exception_handler(kind, database_down)
 
     add_page_routes(app, service.snapshot)
-    add_group_routes(app, service)
+    add_group_routes(app, service.snapshot)
     if settings.admin_token:
         add_admin_routes(app, service, settings.admin_token)
     return app
@@ -251,3 +249,14 @@ def _file_route(
 
     file_route.__doc__ = summary
     return file_route
+
+
+def _bodiless(send: Callable[..., Any]) -> Callable[..., Any]:
+    """``send`` for a HEAD request answered as a GET: the same status and headers, no body."""
+
+    async def send_head(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_head
