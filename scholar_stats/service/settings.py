@@ -33,6 +33,8 @@ class ServiceSettings:
     requests_per_hour: int = config.default("requests_per_hour")  # Scholar request budget
     notify: tuple[str, ...] = field(default=(), repr=False)  # webhooks told of changes: secrets
     sources: SourceSettings | None = None  # Scholar, SerpApi or both (its key is never printed)
+    # proxies whose X-Forwarded-Proto (the snippets' scheme) and X-Forwarded-For are believed
+    forwarded_allow_ips: tuple[str, ...] = config.default("forwarded_allow_ips")
 
     def for_worker(self) -> ServiceSettings:
         """What a ``serve --workers N`` worker runs with: no scheduler of its own; an admin
@@ -56,4 +58,5 @@ def service_settings(args: Any) -> ServiceSettings:
         requests_per_hour=args.requests_per_hour,
         notify=tuple(args.notify),
         sources=SourceSettings.from_args(args),
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
