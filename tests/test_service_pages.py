@@ -163,3 +163,16 @@ async def test_pages_carry_a_content_security_policy(client: httpx.AsyncClient) 
         digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
         assert policy["style-src"] == f"'sha256-{digest}'"
         assert r.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_the_snippets_name_the_host_asked_and_only_a_host(
+    client: httpx.AsyncClient
+) -> None:
+    """The snippets name the Host the page was asked on; one that is not a host is refused
+    (it could only be a lie, and would be kept as a page of its own)."""
+    for host in ("stats.example.org", "127.0.0.1:8000", "[::1]:8000"):
+        r = await client.get(f"/authors/{FRESH}/", headers={"host": host})
+        assert r.status_code == 200 and f"http://{host}/authors/{FRESH}/badges/" in r.text
+    for host in ("a b", 'x"><b>', "[", "x" * 20 + ":99999999", "\xe9.example".encode("latin-1")):
+        r = await client.get(f"/authors/{FRESH}/", headers={"host": host})
+        assert (r.status_code, r.json()) == (400, {"error": "invalid Host header"}), host

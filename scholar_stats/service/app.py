@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -40,6 +40,26 @@ from scholar_stats.service.pages import add_page_routes, as_response
 from scholar_stats.service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 5.0  # seconds /healthz waits for the database
+
+
+T = TypeVar("T")
+
+
+class Shared(Generic[T]):
+    """``work`` run in a thread, once for every request that arrives while it runs: the routes
+    that read the store (``/healthz``, ``/metrics``) cost it one query at a time however many
+    ask, and never take every thread the poll needs."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self.work = work
+        self._running: asyncio.Future[T] | None = None
+
+    async def __call__(self) -> T:
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(asyncio.to_thread(self.work))
+        return await asyncio.shield(self._running)
 
 
 def package_version() -> str:
@@ -191,22 +211,36 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         """A shields-style SVG badge rendered by the service (grey when the data is stale)."""
         return await badge(request)
 
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        """Scheduler state, last successful fetch, database reachable (503 when it is not)."""
+    def health() -> tuple[str, str]:
+        """(database, scheduler) as ``/healthz`` reports them; reads the store (in a thread)."""
         try:
-            await asyncio.wait_for(asyncio.to_thread(service.store.schema_version), 5)
+            service.store.schema_version()
             database = "ok"
             service.database.reachable()
         except Exception as exc:  # noqa: BLE001 - report, do not crash
             database = f"error: {type(exc).__name__}"
             service.database.failed(exc)
+        return database, service.scheduler_state()
+
+    check_health = Shared(health)
+    render_metrics = Shared(service.metrics.render)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        """Scheduler state, last successful fetch, database reachable (503 when it is not)."""
+        try:
+            database, scheduler = await asyncio.wait_for(check_health(), HEALTH_TIMEOUT)
+        except asyncio.TimeoutError as exc:
+            database = "error: TimeoutError"
+            service.database.failed(exc)
+            scheduler = ("unknown (the database did not answer)"
+                         if settings.scheduler_elsewhere else service.scheduler_state())
         entries = service.snapshot.authors.values()
         successes = [e.last_success for e in entries if e.last_success]
         body = {
             "status": "ok" if database == "ok" else "degraded",
             "database": database,
-            "scheduler": service.scheduler_state(),
+            "scheduler": scheduler,
             "authors": len(service.snapshot.authors),
             "stale_authors": sum(1 for e in entries if e.stale),
             "last_success": max(successes).isoformat() if successes else None,
@@ -218,7 +252,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
              responses={200: {"content": {"text/plain": {}}}})
     async def metrics() -> Response:
         """Prometheus metrics: requests, fetch outcomes, Scholar requests, oldest data age."""
-        body, ctype = await asyncio.to_thread(service.metrics.render)  # reads the store
+        body, ctype = await render_metrics()  # reads the store
         service.database.reachable()
         return Response(body, media_type=ctype)
 
