@@ -20,7 +20,8 @@ class ServiceSettings:
     stale_age: float = config.default("stale_age")  # older data is served grey / "stale"
     admin_token: str | None = field(default=None, repr=False)  # admin routes exist only if set
     # How often the store is checked for other processes' changes (a cron ``refresh``, the
-    # supervisor's scheduler, another worker's admin request): two small queries when idle.
+    # supervisor's scheduler, another worker's admin request, a group changed): four small
+    # queries when idle.
     poll_seconds: float = config.default("poll_seconds")
     badge_cache: int = config.default("badge_cache")  # rendered badges, charts, papers in memory
     badge_cache_bytes: int = config.default("badge_cache_bytes")  # ... and the bytes they take
