@@ -15,7 +15,7 @@ import functools
 import heapq
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -42,7 +42,6 @@ from scholar_stats.service.snapshot import (
     load_record,
 )
 
-Handler = Callable[..., Awaitable[Response]]
 MOST_CITED = 20
 HISTORY_ROWS = 366  # a year of days; the rest is in history.csv
 TEXT_LIMIT = 2000  # the longest text a profile may hold (parse.check_record)
