@@ -35,6 +35,7 @@ from scholar_stats.parsers import (
     parse_serpapi_url,
     parse_size,
     parse_source,
+    parse_trusted_proxies,
 )
 
 PREFIX = "SCHOLAR_STATS_"
@@ -180,6 +181,11 @@ SETTINGS: tuple[Setting, ...] = (
     declare("workers", 1, "worker processes sharing the port, each holding every author in "
             "memory; the scheduler then runs in the supervisor",
             "serve", parse=parse_count, flag="--workers", metavar="N"),
+    declare("forwarded_allow_ips", ("127.0.0.1", "::1"), "the proxies trusted to say the "
+            "scheme the page was asked with (`X-Forwarded-Proto`: the pages' snippets say "
+            "https behind a TLS proxy) and the client's address (`X-Forwarded-For`): IP "
+            "addresses or networks separated by commas, or * for any",
+            "serve", parse=parse_trusted_proxies, shown="127.0.0.1,::1 (a proxy on this machine)"),
     declare("admin_token", None, "enables the admin routes: `Authorization: Bearer <token>`",
             "serve", secret=True, shown="none: no admin routes"),
     declare("max_age", 3600, "`Cache-Control: max-age` of public answers, in seconds",

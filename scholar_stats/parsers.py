@@ -6,6 +6,7 @@ pure functions that return the value or raise ``ValueError`` with a message mean
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from urllib.parse import urlsplit
 
@@ -72,6 +73,22 @@ def parse_port(text: str) -> int:
     if not text.strip().isdigit() or int(text) > 65535:
         raise ValueError(f"expected a port number 1-65535 (0 picks a free one), got {text!r}")
     return int(text)
+
+
+def parse_trusted_proxies(text: str) -> tuple[str, ...]:
+    """IP addresses and networks (``10.0.0.0/8``), separated by commas, or ``*`` for any."""
+    items = tuple(item.strip() for item in text.split(",") if item.strip())
+    if items == ("*",):
+        return items
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"expected IP addresses or networks separated by commas, or *, "
+                             f"got {item[:60]!r}") from None
+    if not items:
+        raise ValueError("expected IP addresses or networks separated by commas, or *")
+    return items
 
 
 SOURCES = ("auto", "scholar", "serpapi")

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -90,11 +91,16 @@ def running_server(app: FastAPI) -> Iterator[str]:
 
 @contextmanager
 def running_serve(
-    db_url: str, cwd: Path, env: dict[str, str] | None = None
+    db_url: str, cwd: Path, env: dict[str, str] | None = None, *, open_files: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``scholar-stats serve --no-scheduler`` as a real process on a free loopback port (so its
     memory can be read apart from the test's); yields its base URL and the process. Its stderr
-    goes to ``cwd/serve.log``."""
+    goes to ``cwd/serve.log``. ``open_files``: its limit of open files (``ulimit -n``)."""
+
+    def limit() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
@@ -102,6 +108,7 @@ def running_serve(
         proc = subprocess.Popen(
             [sys.executable, "-m", "scholar_stats", "serve", "--port", str(port), "--db", db_url,
              "--no-scheduler"], env=full_env, stdout=log, stderr=log, cwd=cwd,
+            preexec_fn=limit,
         )
         try:
             deadline = time.monotonic() + 30

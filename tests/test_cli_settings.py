@@ -59,6 +59,7 @@ VARIABLES: dict[str, tuple[str | None, set[str]]] = {
     "POLL_SECONDS": ("nan", {"serve"}),
     "BADGE_CACHE": ("many", {"serve"}),
     "BADGE_CACHE_BYTES": ("lots", {"serve"}),
+    "FORWARDED_ALLOW_IPS": ("proxy.example", {"serve"}),
     "ADMIN_TOKEN": (None, {"serve"}),
     "SOURCE": ("bing", FETCHING),
     "SERPAPI_URL": ("gopher://serpapi.invalid", FETCHING),

@@ -1,11 +1,13 @@
 """The service's group routes under a real uvicorn, on SQLite and PostgreSQL: the same bytes
-as ``export --group``, badges, the page, and new numbers when a member's refresh lands."""
+as ``export --group``, badges, the page, new numbers when a member's refresh lands, and the
+groups another process changes."""
 
 from __future__ import annotations
 
 import json
+import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -70,3 +72,30 @@ def test_group_routes(db: str, tmp_path: Path) -> None:
         out = tmp_path / "lab"
         assert main(["export", "--group", "lab", "--db", db, "--out", str(out)]) == 0
         assert json.loads((out / "gs_data.json").read_bytes()) == record
+
+
+def test_group_changes_in_another_process_reach_the_service(db: str) -> None:
+    """Groups are mirrored like the authors: what another process changes shows within the
+    poll interval, and the routes answer from the mirror."""
+    app = create_app(ServiceSettings(db_url=db, scheduler=False, poll_seconds=0.1))
+
+    def members(client: httpx.Client, name: str) -> list[str] | None:
+        r = client.get(f"/groups/{name}/gs_data.json")
+        return None if r.status_code == 404 else [m["scholar_id"] for m in r.json()["members"]]
+
+    def eventually(check: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 20
+        while not check():
+            assert time.monotonic() < deadline, "the poll never brought the change"
+            time.sleep(0.05)
+
+    with running_server(app) as base, httpx.Client(base_url=base) as client:
+        assert members(client, "lab") == [A, B] and members(client, "solo") is None
+        with Store(db) as other_process:
+            other_process.add_to_group("solo", [B])
+            other_process.remove_from_group("lab", [B])
+        eventually(lambda: members(client, "solo") == [B] and members(client, "lab") == [A])
+        with Store(db) as other_process:
+            other_process.remove_from_group("lab")
+        eventually(lambda: members(client, "lab") is None)
+        assert client.get("/groups/lab/").status_code == 404

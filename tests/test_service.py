@@ -25,13 +25,18 @@ from service_helpers import (
     now,
     pubs,
 )
-from store_helpers import success
+from store_helpers import gs_data, success
 
+from scholar_stats.core.groups import group_totals
 from scholar_stats.core.model import METRIC_NAMES
+from scholar_stats.core.papers import ProfileSnapshot
 from scholar_stats.outputs.export import author_files
+from scholar_stats.outputs.groups import group_record
+from scholar_stats.outputs.render import dump_json
 from scholar_stats.refresh.record import record_outcome
 from scholar_stats.service.app import create_app
 from scholar_stats.service.settings import ServiceSettings
+from scholar_stats.service.snapshot import dump_record, load_record
 from scholar_stats.store.database import Store
 
 pytestmark = pytest.mark.anyio
@@ -478,3 +483,29 @@ async def test_admin_refresh_fetches_in_background(db_url: str, fake_scholar) ->
         status = (await c.get(f"/authors/{STALE}/status.json")).json()
         assert status["outcome"] == "ok" and status["stale"] is False
     assert any(STALE in request for request in fake_scholar.requests)
+
+
+def stepwise_records() -> list[dict[str, object]]:
+    """Records to decode and encode: a profile with text JSON must escape, an empty one, and a
+    group's (with members, merged papers and shared ids)."""
+    tricky = gs_data(FRESH, pubs(40))
+    tricky["name"] = 'Zoë "Q" \\ {x: [1, 2]}, \u2028 \U0001f600'
+    for n, pub in enumerate(tricky["publications"].values()):
+        pub["bib"]["title"] = f'{n}: "}}, {{" \\u0000 \t ü'
+        pub["score"] = n / 7
+        pub["flags"] = [True, None, {"deep": []}]
+    empty = gs_data(EMPTY, {})
+    other = gs_data(STALE, {"P00000000001": 4, "P00000000002": 9})
+    totals = group_totals("lab", {sid: ProfileSnapshot.from_gs_data(record) for sid, record in
+                                  ((FRESH, tricky), (STALE, other))})
+    return [tricky, empty, group_record(totals)]
+
+
+def test_the_stepwise_codec_gives_json_s_own_results() -> None:
+    """A record is decoded a publication at a time and encoded a member at a time (so no call
+    holds the interpreter long): the same values and bytes as ``json``'s one call."""
+    for record in stepwise_records():
+        body = dump_json(record)
+        assert load_record(body) == json.loads(body) == record
+        assert load_record(json.dumps(record, indent=2).encode()) == record
+        assert dump_record(record) == body

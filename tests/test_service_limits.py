@@ -5,6 +5,7 @@ per change) while public answers continue from memory."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -387,3 +388,41 @@ def test_a_broken_database_gives_503s_not_500s(db_url: str, tmp_path: Path) -> N
             assert client.get("/metrics").status_code == 200
         assert _database_lines(logs.lines()) == (1, 1), logs.lines()
         assert not any(record.exc_info for record in logs.records), logs.lines()
+
+
+def test_a_flood_of_health_and_metrics_requests_queries_the_store_one_at_a_time(
+    db_url: str
+) -> None:
+    """/healthz and /metrics read the store; 40 of each at once share the reads under way."""
+    app = create_app(ServiceSettings(db_url=db_url, scheduler=False, poll_seconds=0))
+    with running_server(app) as base:
+        store = app.state.service.store
+        calls: dict[str, int] = {"schema_version": 0, "outcomes_since": 0}
+        under_way = [0, 0]  # now, at most
+
+        def slowed(name: str) -> Any:
+            real = getattr(store, name)
+
+            def read(*args: Any) -> Any:
+                calls[name] += 1
+                under_way[0] += 1
+                under_way[1] = max(under_way)
+                time.sleep(0.2)  # a slow database
+                under_way[0] -= 1
+                return real(*args)
+
+            return read
+
+        for name in calls:
+            setattr(store, name, slowed(name))
+
+        async def flood() -> list[int]:
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                replies = await asyncio.gather(*(client.get(path) for _ in range(40)
+                                                 for path in ("/healthz", "/metrics")))
+            return [r.status_code for r in replies]
+
+        statuses = asyncio.run(flood())
+    assert statuses == [200] * 80
+    assert calls["schema_version"] <= 3 and calls["outcomes_since"] <= 3, calls
+    assert under_way[1] <= 2, under_way  # one health check and one scrape at a time

@@ -32,7 +32,7 @@ from store_helpers import success
 from scholar_stats.refresh.record import record_outcome
 from scholar_stats.service.app import create_app
 from scholar_stats.service.settings import ServiceSettings
-from scholar_stats.service.snapshot import Snapshot, resolve
+from scholar_stats.service.snapshot import Reply, Snapshot, resolve
 from scholar_stats.store.database import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +84,8 @@ def test_swaps_under_load_never_mix(db_url: str) -> None:
         for path in paths:
             for name, entry in (("a", entry_a), ("b", entry_b)):
                 reply = resolve(Snapshot(3600, {FRESH: entry}), FRESH, path, {})
-                expected.setdefault(path, {})[reply.body] = name
+                made = reply if isinstance(reply, Reply) else reply.make()  # the render thread's
+                expected.setdefault(path, {})[made.body] = name
             assert len(expected[path]) == 2
         seen: dict[str, set[str]] = {path: set() for path in paths}
         errors: list[str] = []

@@ -9,6 +9,7 @@ shared paper is a key, with the group's count for it, so a lab page can keep eac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from scholar_stats.core.groups import GroupTotals
@@ -53,12 +54,15 @@ def group_record(totals: GroupTotals) -> dict[str, Any]:
     }
 
 
-def render_group_files(totals: GroupTotals) -> dict[str, bytes]:
-    """Relative path -> bytes for a group's folder."""
+def render_group_files(
+    totals: GroupTotals, dump: Callable[[Any], bytes] = dump_json
+) -> dict[str, bytes]:
+    """Relative path -> bytes for a group's folder (``dump``: ``gs_data.json``'s encoder, one
+    that gives ``dump_json``'s bytes)."""
     values = {"citations": totals.citations, "h-index": totals.h_index,
               "i10-index": totals.i10_index, "publications": totals.publications}
     files = {
-        GS_DATA: dump_json(group_record(totals)),
+        GS_DATA: dump(group_record(totals)),
         SHIELDS_CITATIONS: dump_json(endpoint_json("citations", str(totals.citations))),
     }
     for metric in GROUP_METRICS:

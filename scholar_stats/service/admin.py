@@ -170,6 +170,7 @@ def add_admin_routes(app: FastAPI, service: Service, token: str) -> None:
         if not service.store.remove_author(scholar_id):
             raise HTTPException(404, "not tracked")
         service.snapshot.update({}, (scholar_id,))
+        service.load_groups()  # the store took it out of its groups too
         return {"removed": scholar_id}
 
     @app.post("/authors/{scholar_id}/refresh", dependencies=[Depends(require_token)],

@@ -13,16 +13,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from scholar_stats.core.model import METRIC_NAMES
-from scholar_stats.service.fastpath import (
-    FastPath,
-    reply_messages,
-)
+from scholar_stats.service.fastpath import FastPath
 from scholar_stats.service.snapshot import (
     MAX_QUERY_BYTES,
     query_too_long,
@@ -39,10 +36,30 @@ from scholar_stats.service.mirror import (
     Service,
     poll_store,
 )
-from scholar_stats.service.pages import add_page_routes
+from scholar_stats.service.pages import add_page_routes, as_response
 from scholar_stats.service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 5.0  # seconds /healthz waits for the database
+
+
+T = TypeVar("T")
+
+
+class Shared(Generic[T]):
+    """``work`` run in a thread, once for every request that arrives while it runs: the routes
+    that read the store (``/healthz``, ``/metrics``) cost it one query at a time however many
+    ask, and never take every thread the poll needs."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self.work = work
+        self._running: asyncio.Future[T] | None = None
+
+    async def __call__(self) -> T:
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(asyncio.to_thread(self.work))
+        return await asyncio.shield(self._running)
 
 
 def package_version() -> str:
@@ -95,7 +112,10 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
     app.state.service = service
 
     async def behind(scope: Any, receive: Any, send: Any) -> None:
-        await FastAPI.__call__(app, scope, receive, send)
+        if scope["type"] == "http" and scope["method"] == "HEAD":  # every GET route, no body
+            await FastAPI.__call__(app, {**scope, "method": "GET"}, receive, _bodiless(send))
+        else:
+            await FastAPI.__call__(app, scope, receive, send)
 
     rest = AdminGuard(behind, settings.admin_token) if settings.admin_token else behind
     app.fast_path = FastPath(rest, service.snapshot, service.metrics.count)
@@ -108,12 +128,10 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
             if len(request.scope["query_string"]) > MAX_QUERY_BYTES:
                 reply = query_too_long(rest(**params))
             else:
-                reply = resolve(service.snapshot, params["scholar_id"], rest(**params),
-                                dict(request.query_params))
-            start, body = reply_messages(reply, request.method, request.headers.raw)
-            headers = {k.decode(): v.decode() for k, v in start["headers"]
-                       if k != b"content-length"}
-            return Response(body, status_code=start["status"], headers=headers)
+                reply = await service.snapshot.renders.settle(resolve(
+                    service.snapshot, params["scholar_id"], rest(**params),
+                    dict(request.query_params)))
+            return as_response(request, reply)
 
         handler.__doc__ = summary
         return handler
@@ -193,22 +211,36 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         """A shields-style SVG badge rendered by the service (grey when the data is stale)."""
         return await badge(request)
 
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        """Scheduler state, last successful fetch, database reachable (503 when it is not)."""
+    def health() -> tuple[str, str]:
+        """(database, scheduler) as ``/healthz`` reports them; reads the store (in a thread)."""
         try:
-            await asyncio.wait_for(asyncio.to_thread(service.store.schema_version), 5)
+            service.store.schema_version()
             database = "ok"
             service.database.reachable()
         except Exception as exc:  # noqa: BLE001 - report, do not crash
             database = f"error: {type(exc).__name__}"
             service.database.failed(exc)
+        return database, service.scheduler_state()
+
+    check_health = Shared(health)
+    render_metrics = Shared(service.metrics.render)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        """Scheduler state, last successful fetch, database reachable (503 when it is not)."""
+        try:
+            database, scheduler = await asyncio.wait_for(check_health(), HEALTH_TIMEOUT)
+        except asyncio.TimeoutError as exc:
+            database = "error: TimeoutError"
+            service.database.failed(exc)
+            scheduler = ("unknown (the database did not answer)"
+                         if settings.scheduler_elsewhere else service.scheduler_state())
         entries = service.snapshot.authors.values()
         successes = [e.last_success for e in entries if e.last_success]
         body = {
             "status": "ok" if database == "ok" else "degraded",
             "database": database,
-            "scheduler": service.scheduler_state(),
+            "scheduler": scheduler,
             "authors": len(service.snapshot.authors),
             "stale_authors": sum(1 for e in entries if e.stale),
             "last_success": max(successes).isoformat() if successes else None,
@@ -220,7 +252,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
              responses={200: {"content": {"text/plain": {}}}})
     async def metrics() -> Response:
         """Prometheus metrics: requests, fetch outcomes, Scholar requests, oldest data age."""
-        body, ctype = await asyncio.to_thread(service.metrics.render)  # reads the store
+        body, ctype = await render_metrics()  # reads the store
         service.database.reachable()
         return Response(body, media_type=ctype)
 
@@ -234,7 +266,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         app.add_exception_handler(kind, database_down)
 
     add_page_routes(app, service.snapshot)
-    add_group_routes(app, service)
+    add_group_routes(app, service.snapshot)
     if settings.admin_token:
         add_admin_routes(app, service, settings.admin_token)
     return app
@@ -251,3 +283,14 @@ def _file_route(
 
     file_route.__doc__ = summary
     return file_route
+
+
+def _bodiless(send: Callable[..., Any]) -> Callable[..., Any]:
+    """``send`` for a HEAD request answered as a GET: the same status and headers, no body."""
+
+    async def send_head(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_head

@@ -2,18 +2,24 @@
 
 FastAPI's per-route machinery (request objects, dependency solving, response classes) costs far
 more than looking up prepared bytes, so these paths are answered here: parse the path, look the
-reply up in the snapshot, negotiate gzip and ``If-None-Match``, send. FastAPI still declares the
-same routes (for the OpenAPI schema) and answers everything else.
+reply up in the snapshot (or have the render thread make it), negotiate gzip and
+``If-None-Match``, send. FastAPI still declares the same routes (for the OpenAPI schema) and
+answers everything else.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import importlib.resources
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from scholar_stats.service.snapshot import (
+    HTML,
     MAX_QUERY_BYTES,
     SVG,
     Reply,
@@ -31,6 +37,20 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 PREFIX = "/authors/"
 _EMPTY: dict[str, str] = {}
 _SVG_CSP = b"default-src 'none'; style-src 'unsafe-inline'"
+
+
+@functools.lru_cache(maxsize=1)
+def html_csp() -> bytes:
+    """The pages' Content-Security-Policy: no script, no plugin, no form, no frame around them;
+    pictures from this service only; their one style sheet (inline in ``base.html``) by its
+    hash."""
+    template = importlib.resources.files("scholar_stats.service").joinpath("templates/base.html")
+    style = re.search(r"<style>(.*?)</style>", template.read_text("utf-8"), re.S)
+    if style is None:
+        raise ValueError("base.html has no <style> element")
+    digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
+    return (f"default-src 'none'; img-src 'self'; style-src 'sha256-{digest}'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'").encode()
 
 
 def route_name(rest: str) -> str:
@@ -82,6 +102,8 @@ def _fixed_headers(
     ]
     if ctype == SVG:
         out.append((b"content-security-policy", _SVG_CSP))
+    elif ctype == HTML:
+        out.append((b"content-security-policy", html_csp()))
     if gzip_variant is not None:
         out.append((b"vary", b"accept-encoding"))
         if gzip_variant:
@@ -142,12 +164,16 @@ class FastPath:
             if slash and rest:
                 raw = scope["query_string"]
                 if not raw:
-                    reply = resolve(self.snapshot, scholar_id, rest, _EMPTY)
+                    found = resolve(self.snapshot, scholar_id, rest, _EMPTY)
                 elif len(raw) <= MAX_QUERY_BYTES:
                     query = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
-                    reply = resolve(self.snapshot, scholar_id, rest, query)
+                    found = resolve(self.snapshot, scholar_id, rest, query)
                 else:  # never parsed: its values could only be refused, or kept as cache keys
-                    reply = query_too_long(rest)
+                    found = query_too_long(rest)
+                if isinstance(found, Reply):
+                    reply = found
+                else:
+                    reply = await self.snapshot.renders.settle(found)
                 start, body = reply_messages(reply, method, scope["headers"])
                 await send(start)
                 await send({"type": "http.response.body", "body": body})

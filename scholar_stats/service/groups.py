@@ -1,19 +1,14 @@
 """The service's group routes: ``/groups/{name}/gs_data.json``, ``/shields/{metric}.json``,
 ``/badges/{metric}.svg`` and a page ``/groups/{name}/``.
 
-A group's numbers are computed (``core.groups``) from its members' ``gs_data.json`` in the
-snapshot, the bytes every author route serves, and kept in the snapshot's cache under the
-members' versions: a member's refresh landing gives the group new numbers, never stale ones.
-Membership is read from the store, at most once per poll interval per group (the service's
-delay for any change made by another process).
+Answered from memory like every public route: the groups and their members are mirrored in the
+snapshot (read from the store with the authors, and on every poll), and a group's numbers are
+computed (``core.groups``) in the render thread from its members' ``gs_data.json`` in the
+snapshot, the bytes every author route serves. They are kept under the members' versions: a
+member's refresh landing gives the group new numbers, never stale ones.
 """
 
 from __future__ import annotations
-
-import asyncio
-import json
-import time
-from typing import Any
 
 from fastapi import FastAPI, Path, Request
 from fastapi.responses import Response
@@ -23,98 +18,84 @@ from scholar_stats.core.papers import ProfileSnapshot
 from scholar_stats.outputs import badges
 from scholar_stats.outputs.groups import GROUP_METRICS, render_group_files
 from scholar_stats.outputs.render import GS_DATA
-from scholar_stats.service.fastpath import reply_messages
-from scholar_stats.service.replies import Reply
+from scholar_stats.service.pages import as_response, environment
+from scholar_stats.service.replies import Pending
 from scholar_stats.service.snapshot import (
+    HTML,
     JSON,
     SVG,
+    Reply,
     Snapshot,
     cache_header,
+    dump_record,
     error_reply,
+    load_record,
 )
 
-HTML = b"text/html; charset=utf-8"
+# What a group has, relative to /groups/{name}/ ("" is its page).
+GROUP_PATHS = frozenset({"", GS_DATA, "gs_data_shieldsio.json",
+                         *(f"shields/{metric}.json" for metric in GROUP_METRICS),
+                         *(f"badges/{metric}.svg" for metric in GROUP_METRICS)})
 
 
-class GroupDirectory:
-    """Group name -> members, read from the store and kept for ``ttl`` seconds."""
-
-    def __init__(self, store: Any, ttl: float) -> None:
-        self.store = store
-        self.ttl = ttl
-        self._known: dict[str, tuple[float, list[str] | None]] = {}
-
-    def members(self, name: str) -> list[str] | None:
-        now = time.monotonic()
-        known = self._known.get(name)
-        if known is not None and now - known[0] < self.ttl:
-            return known[1]
-        members = self.store().group_members(name)
-        if len(self._known) > 10000:
-            self._known.clear()
-        self._known[name] = (now, members)
-        return members
-
-
-def group_replies(snapshot: Snapshot, name: str, members: list[str]) -> dict[str, Reply]:
-    """The group's files (as ``export --group`` writes them) and its page and badges' numbers,
-    built once per set of member versions."""
+def group_reply(snapshot: Snapshot, name: str, rest: str) -> Reply | Pending:
+    """The reply for ``GET /groups/{name}/{rest}``, from memory: an error, the group's file
+    kept under its members' versions, or the work of making the group's files (they decode
+    every member's record)."""
+    try:
+        validate_group_name(name)
+    except ValueError:
+        return error_reply(400, "invalid group name")
+    members = snapshot.groups.get(name)
+    if members is None:
+        return error_reply(404, "no such group")
+    if rest not in GROUP_PATHS:
+        return error_reply(404, "unknown metric" if rest.startswith(("shields/", "badges/"))
+                           else "not found")
     entries = [snapshot.authors.get(sid) for sid in members]
     key = ("group", name, tuple((sid, e.version if e else None)
                                  for sid, e in zip(members, entries, strict=True)))
+    replies: dict[str, Reply] | None = snapshot.cache.get(key)
+    if replies is not None:
+        return replies[rest]
 
     def make() -> dict[str, Reply]:
         profiles = {}
         for entry in entries:
             if entry is not None and GS_DATA in entry.files:
                 profiles[entry.scholar_id] = ProfileSnapshot.from_gs_data(
-                    json.loads(entry.files[GS_DATA].body))
+                    load_record(entry.files[GS_DATA].body))
         totals = group_totals(name, profiles)
         cache = cache_header(snapshot.max_age)
-        replies = {path: Reply.make(body, JSON, cache=cache)
-                   for path, body in render_group_files(totals).items()}
-        replies[""] = Reply.make(group_page(totals, members), HTML, cache=cache)
+        made = {path: Reply.make(body, JSON, cache=cache)
+                for path, body in render_group_files(totals, dump_record).items()}
+        made[""] = Reply.make(group_page(totals, members), HTML, cache=cache)
         values = {"citations": totals.citations, "h-index": totals.h_index,
                   "i10-index": totals.i10_index, "publications": totals.publications}
         for metric in GROUP_METRICS:
             svg = badges.render_badge(badges.make_badge(metric, str(values[metric])))
-            replies[f"badges/{metric}.svg"] = Reply.make(svg, SVG, cache=cache)
-        return replies
+            made[f"badges/{metric}.svg"] = Reply.make(svg, SVG, cache=cache)
+        return made
 
-    return snapshot.cache.get_or_make(key, make)
+    return Pending(lambda: snapshot.cache.get_or_make(key, make)[rest])
 
 
-def group_page(totals: GroupTotals, members: list[str]) -> bytes:
+def group_page(totals: GroupTotals, members: tuple[str, ...]) -> bytes:
     """The group's page (Jinja2, like the service's other pages): its numbers and each
     member's, its badges, the members without data yet."""
-    from scholar_stats.service.pages import environment
-
     without = sorted(set(members) - {m.scholar_id for m in totals.members})
     page = environment().get_template("group.html").render(
         totals=totals, metrics=GROUP_METRICS, without=without, base="../../")
     return page.encode("utf-8")
 
 
-def add_group_routes(app: FastAPI, service: Any) -> None:
-    """The group routes on ``app`` for ``service`` (the mirror: its store and snapshot)."""
-    directory = GroupDirectory(lambda: service.store, max(service.settings.poll_seconds, 1.0))
+def add_group_routes(app: FastAPI, snapshot: Snapshot) -> None:
+    """The group routes on ``app``, answered from ``snapshot``."""
     name_path = Path(description="The group's name (as in `groups add NAME`)", examples=["lab"])
 
     async def answer(request: Request, name: str, rest: str) -> Response:
-        try:
-            validate_group_name(name)
-        except ValueError:
-            reply = error_reply(400, "invalid group name")
-        else:
-            members = await asyncio.to_thread(directory.members, name)
-            if members is None:
-                reply = error_reply(404, "no such group")
-            else:
-                replies = await asyncio.to_thread(group_replies, service.snapshot, name, members)
-                reply = replies.get(rest) or error_reply(404, "unknown metric")
-        start, body = reply_messages(reply, request.method, request.headers.raw)
-        headers = {k.decode(): v.decode() for k, v in start["headers"] if k != b"content-length"}
-        return Response(body, status_code=start["status"], headers=headers)
+        return as_response(request, await snapshot.renders.settle(group_reply(snapshot, name,
+                                                                              rest)))
 
     @app.get("/groups/{name}/gs_data.json", response_class=Response,
              responses={200: {"content": {"application/json": {}}}, 400: {}, 404: {}})

@@ -171,11 +171,24 @@ class Service:
         A poll first compares the store's change marker: when only attempts were recorded, just
         those authors are read; when authors were added or removed, all are listed (rare). Only
         authors whose attempt/success times changed, or whose data has aged, are rebuilt.
+        The groups are read every time (two small queries): changing one leaves no marker.
         Returns how many entries were rebuilt.
         """
         now = datetime.now(timezone.utc)
         store = self.store
         marker = store.change_marker()
+        rebuilt = self._sync_authors(store, marker, now, full)
+        self.load_groups()
+        return rebuilt
+
+    def load_groups(self) -> None:
+        """Mirror the groups and their members (replaced whole, like the authors)."""
+        groups = {name: tuple(members) for name, members in self.store.list_groups().items()}
+        if groups != self.snapshot.groups:
+            self.snapshot.groups = groups
+
+    def _sync_authors(self, store: Store, marker: tuple[str, int], now: datetime,
+                      full: bool) -> int:
         previous = self._synced_marker
         current = self.snapshot.authors
         aged = now.timestamp() >= self._next_age_rebuild
@@ -362,6 +375,7 @@ class Service:
         if self._notifier is not None:  # what is queued, within one fetch's deadline
             self._notifier.close(timeout=self.fetch_settings().deadline)
             self._notifier = None
+        self.snapshot.renders.close()
         if self._own_store and self._store is not None:
             self._store.close()
             self._store = None

@@ -1,41 +1,63 @@
 """The service's pages: ``/`` (the tracked authors) and ``/authors/{id}/`` (card, chart, history,
 papers, badge snippets), and ``/scholar-stats.js``. Server-rendered with Jinja2 (autoescape on,
 no script needed to read them), answered like the data: prepared :class:`Reply` objects with the
-same caching headers, ETag and gzip, kept in the snapshot's LRU per version and base URL.
+same caching headers, ETag and gzip.
+
+Whatever grows with a profile's size or the number of authors is done once, in the render
+thread, and kept independently of the request: the index (its links are relative), and an
+author page's contents (decoded once per version). Only the badge snippets name the host the
+page was asked on, so a page per host is a small render of those contents.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
+import heapq
 import json
-from collections.abc import Awaitable, Callable, Mapping
+import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import jinja2
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
+from markupsafe import Markup
 
 from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
 from scholar_stats.outputs import kit
 from scholar_stats.outputs.badges import STYLES, clean_text
 from scholar_stats.outputs.history import HISTORY_FILE, parse_history_csv
 from scholar_stats.service.fastpath import reply_messages
+from scholar_stats.service.replies import Pending, kept
 from scholar_stats.service.snapshot import (
+    HTML,
+    JS,
     NOT_TRACKED,
     AuthorEntry,
     Reply,
     Snapshot,
     cache_header,
     error_reply,
+    load_record,
 )
 
-Handler = Callable[..., Awaitable[Response]]
-HTML = b"text/html; charset=utf-8"
-JS = b"text/javascript; charset=utf-8"
 MOST_CITED = 20
 HISTORY_ROWS = 366  # a year of days; the rest is in history.csv
+TEXT_LIMIT = 2000  # the longest text a profile may hold (parse.check_record)
+# A Host header as RFC 3986 allows it: a name or IPv4 address, or an IPv6 one in brackets, and
+# a port. Anything else is not put in the pages' snippets.
+_HOST_RE = re.compile(r"(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def shown(value: Any) -> Any:
+    """What a page shows of a value: text without controls or bidi overrides (the kit's
+    ``clean_text``), so a scraped name cannot reorder what follows it."""
+    if not isinstance(value, str) or isinstance(value, Markup):
+        return value
+    if value.isascii() and value.isprintable():  # nearly every value: nothing to drop
+        return value
+    return clean_text(value, max(len(value), 1))
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,8 +68,9 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown,  # every value a page shows
     )
-    env.filters["clean"] = lambda text: clean_text(str(text), 2000)  # no controls, no overrides
+    env.filters["clean"] = lambda text: clean_text(str(text), TEXT_LIMIT)
     return env
 
 
@@ -72,108 +95,120 @@ def badge_snippets(base: str, scholar_id: str, labels: Mapping[str, str]) -> lis
     return out
 
 
-def render_index(entries: list[AuthorEntry], base: str) -> bytes:
+def render_index(entries: list[AuthorEntry]) -> bytes:
+    """The index, with links relative to it: the same bytes whatever host it is asked on."""
     authors = sorted(entries, key=lambda e: ((e.name or e.scholar_id).casefold(), e.scholar_id))
     return environment().get_template("index.html").render(
-        authors=authors, base=base, metrics=("citations", "h-index", "i10-index", "publications"),
+        authors=authors, base="", metrics=("citations", "h-index", "i10-index", "publications"),
     ).encode("utf-8")
 
 
-def render_author(entry: AuthorEntry, base: str) -> bytes:
+def author_contents(entry: AuthorEntry) -> dict[str, Any]:
+    """What an author's page shows apart from the snippets: the same for every request of one
+    version, and small (the most-cited papers and a year of history), however large the
+    profile."""
     gs: dict[str, Any] = {}
     if entry.values is not None:
-        gs = json.loads(entry.files["gs_data.json"].body)
+        gs = load_record(entry.files["gs_data.json"].body)
     status = entry.files.get("status.json")
     history = entry.files.get(HISTORY_FILE)
     all_rows = parse_history_csv(history.body) if history else []
-    papers = []
-    for key, pub in sorted((gs.get("publications") or {}).items(),
-                           key=lambda item: -int(item[1].get("num_citations") or 0))[:MOST_CITED]:
-        short = str(key).removeprefix(entry.scholar_id + ":")
-        papers.append({
-            "title": str((pub.get("bib") or {}).get("title") or "untitled"),
-            "year": str((pub.get("bib") or {}).get("pub_year") or ""),
-            "citations": int(pub.get("num_citations") or 0),
-            "endpoint": f"{base}authors/{entry.scholar_id}/papers/{short}.json",
-        })
+    most_cited = heapq.nlargest(MOST_CITED, (gs.get("publications") or {}).items(),
+                                key=lambda item: int(item[1].get("num_citations") or 0))
+    papers = tuple(
+        (str((pub.get("bib") or {}).get("title") or "untitled"),
+         str((pub.get("bib") or {}).get("pub_year") or ""),
+         int(pub.get("num_citations") or 0),
+         str(key).removeprefix(entry.scholar_id + ":"))
+        for key, pub in most_cited)
+    status_record = json.loads(status.body) if status else {}
+    return {
+        "name": str(gs.get("name") or entry.scholar_id),
+        "affiliation": str(gs.get("affiliation") or ""),
+        "updated": str(gs.get("updated") or ""),
+        "has_status": status is not None,
+        "message": str(status_record.get("message") or ""),
+        "stale_reason": str(status_record.get("stale_reason") or ""),
+        "history": tuple((row.date, tuple(row.values[m] for m in METRIC_NAMES))
+                         for row in all_rows[::-1][:HISTORY_ROWS]),
+        "history_total": len(all_rows),
+        "papers": papers,
+    }
+
+
+def render_author(entry: AuthorEntry, contents: Mapping[str, Any], base: str) -> bytes:
     return environment().get_template("author.html").render(
-        entry=entry, gs=gs, base=base, status=json.loads(status.body) if status else None,
-        history=all_rows[::-1][:HISTORY_ROWS], history_total=len(all_rows),
-        metrics=METRIC_NAMES, papers=papers,
-        snippets=badge_snippets(base, entry.scholar_id, entry.labels),
-        shields_url=shields_url,
+        entry=entry, page=contents, base=base, metrics=METRIC_NAMES,
+        snippets=badge_snippets(base, entry.scholar_id, entry.labels), shields_url=shields_url,
     ).encode("utf-8")
 
 
-def _index_key(authors: Mapping[str, AuthorEntry]) -> str:
-    digest = hashlib.blake2b(digest_size=12)
-    for scholar_id in sorted(authors):
-        digest.update(f"{scholar_id}:{authors[scholar_id].version};".encode())
-    return digest.hexdigest()
+def page_base(request: Request) -> str | None:
+    """The service's URL as the page was asked for it (scheme as the trusted proxy says, the
+    Host header), for the snippets; ``None`` when the Host header is not a host."""
+    host = request.headers.get("host") or "{}:{}".format(*request.scope["server"])
+    if not _HOST_RE.fullmatch(host):
+        return None
+    return f"{request.scope['scheme']}://{host}{request.scope.get('root_path', '')}/"
 
 
-def _answer(request: Request, reply: Reply) -> Response:
+def as_response(request: Request, reply: Reply) -> Response:
+    """A prepared reply as FastAPI's answer to ``request`` (gzip, ETag, HEAD negotiated)."""
     start, body = reply_messages(reply, request.method, request.headers.raw)
     headers = {k.decode(): v.decode() for k, v in start["headers"] if k != b"content-length"}
     return Response(body, status_code=start["status"], headers=headers)
 
 
-def page_route(
-    app: FastAPI, path: str, responses: dict[int | str, dict[str, Any]]
-) -> Callable[[Handler], Handler]:
-    """GET in the OpenAPI schema, and HEAD beside it (kept out of the schema: one operation)."""
-
-    def register(handler: Handler) -> Handler:
-        app.add_api_route(path, handler, methods=["GET"], response_class=Response,
-                          responses=responses)
-        app.add_api_route(path, handler, methods=["HEAD"], response_class=Response,
-                          include_in_schema=False)
-        return handler
-
-    return register
-
-
 def add_page_routes(app: FastAPI, snapshot: Snapshot) -> None:
     """``/``, ``/authors/{id}/`` (``/authors/{id}`` redirects there) and ``/scholar-stats.js``."""
     script = Reply.make(kit.page_script(), JS, cache=cache_header(snapshot.max_age))
-    last_index: list[Any] = [None, ""]  # (the authors mapping, its key): one digest per swap
+    html: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}}, 400: {}, 404: {}}
 
-    @page_route(app, "/", {200: {"content": {"text/html": {}}}})
+    latest: list[Any] = [None, None]  # the authors mapping the index was made of, the index
+
+    @app.get("/", response_class=Response, responses={200: {"content": {"text/html": {}}}})
     async def index(request: Request) -> Response:
         """The tracked authors with their main numbers (HTML)."""
         authors = snapshot.authors
-        if last_index[0] is not authors:
-            last_index[:] = [authors, _index_key(authors)]
-        base = str(request.base_url)
-        reply = snapshot.cache.get_or_make(
-            ("index", last_index[1], base),
-            lambda: Reply.make(render_index(list(authors.values()), base), HTML,
-                               cache=cache_header(snapshot.max_age)),
-        )
-        return _answer(request, reply)
+        if latest[0] is authors:
+            return as_response(request, latest[1])
 
-    @page_route(app, "/scholar-stats.js", {200: {"content": {"text/javascript": {}}}})
+        def make() -> Reply:  # once per swap of the authors (the first request queued makes it)
+            if latest[0] is not authors:
+                latest[:] = [authors, Reply.make(render_index(list(authors.values())), HTML,
+                                                 cache=cache_header(snapshot.max_age))]
+            reply: Reply = latest[1]
+            return reply
+
+        return as_response(request, await snapshot.renders.settle(Pending(make)))
+
+    @app.get("/scholar-stats.js", response_class=Response,
+             responses={200: {"content": {"text/javascript": {}}}})
     async def page_script(request: Request) -> Response:
         """The homepage's include: fills AcadHomepage's elements from a base URL."""
-        return _answer(request, script)
+        return as_response(request, script)
 
-    @page_route(app, "/authors/{scholar_id}/",
-                {200: {"content": {"text/html": {}}}, 400: {}, 404: {}})
+    @app.get("/authors/{scholar_id}/", response_class=Response, responses=html)
     async def author_page(request: Request, scholar_id: str) -> Response:
         """One author: card, chart, history, most-cited papers, badge snippets (HTML)."""
         entry = snapshot.authors.get(scholar_id)
         if entry is None:
             valid = SCHOLAR_ID_RE.fullmatch(scholar_id)
-            return _answer(request, error_reply(404 if valid else 400,
+            return as_response(request, error_reply(404 if valid else 400,
                                                 NOT_TRACKED if valid else "invalid scholar id"))
-        base = str(request.base_url)
+        base = page_base(request)
+        if base is None:
+            return as_response(request, error_reply(400, "invalid Host header"))
         tracked = entry
-        reply = snapshot.cache.get_or_make(
-            ("page", scholar_id, entry.version, base),
-            lambda: Reply.make(render_author(tracked, base), HTML,
-                               cache=cache_header(snapshot.max_age)),
-        )
-        return _answer(request, reply)
+
+        def make() -> Reply:
+            contents = snapshot.cache.get_or_make(("page contents", scholar_id, tracked.version),
+                                                  lambda: author_contents(tracked))
+            return Reply.make(render_author(tracked, contents, base), HTML,
+                              cache=cache_header(snapshot.max_age))
+
+        found = kept(snapshot.cache, ("page", scholar_id, entry.version, base), make)
+        return as_response(request, await snapshot.renders.settle(found))
 
     @app.get("/authors/{scholar_id}", include_in_schema=False)
     async def author_page_slash(scholar_id: str) -> Response:

@@ -1,13 +1,18 @@
-"""Prepared HTTP answers and the bounded cache of rendered ones. Pure data; no I/O.
+"""Prepared HTTP answers, the bounded cache of rendered ones, and the thread they are rendered
+in. No I/O.
 
 A :class:`Reply` is built once (body, gzip variant, ETag) and then only read; the :class:`LRU`
 keeps rendered replies (custom badges, charts, cards, paper endpoints, pages) within a count
-and a byte budget.
+and a byte budget. A reply that is not in memory yet is a :class:`Pending`, made by the
+:class:`RenderThread`, never on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import functools
+import gc
 import gzip
 import hashlib
 import sys
@@ -104,8 +109,8 @@ class LRU:
         self._costs: dict[tuple[Any, ...], int] = {}
         self._lock = threading.Lock()
 
-    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
-        """The reply kept under ``key``, else ``make()``'s (each key's kind names its type)."""
+    def get(self, key: tuple[Any, ...]) -> Any:
+        """What is kept under ``key`` (now the most recently used), else ``None``."""
         reply = self._items.get(key)  # a hit takes no lock: each OrderedDict call is atomic
         if reply is not None:
             # SIM105: a hit is the service's hot path, and suppress() costs a call and a context
@@ -113,6 +118,12 @@ class LRU:
                 self._items.move_to_end(key)
             except KeyError:  # evicted by another thread meanwhile; the reply is still whole
                 pass
+        return reply
+
+    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """The reply kept under ``key``, else ``make()``'s (each key's kind names its type)."""
+        reply: T | None = self.get(key)
+        if reply is not None:
             return reply
         reply = make()
         cost = footprint(key) + footprint(reply)
@@ -129,3 +140,63 @@ class LRU:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A reply that is not in memory yet. Making it may take time that grows with a profile's
+    size or the number of authors (parsing a 50,000-paper record takes a quarter of a second),
+    so it is made in the :class:`RenderThread`, not on the event loop."""
+
+    make: Callable[[], Reply]
+
+
+def kept(cache: LRU, key: tuple[Any, ...], make: Callable[[], Reply]) -> Reply | Pending:
+    """The reply kept under ``key``, or the work of making (and keeping) it."""
+    reply: Reply | None = cache.get(key)
+    return reply if reply is not None else Pending(lambda: cache.get_or_make(key, make))
+
+
+class RenderThread:
+    """The one thread where replies are made (:class:`Pending`), so that no request, whatever
+    it asks, holds up the answers the event loop gives from memory.
+
+    One thread: renders queue behind each other instead of competing with the event loop for
+    the interpreter, and a reply asked for by many requests at once is made by the first (the
+    others find it kept when their turn comes). A render runs with the cyclic garbage collector
+    paused: what it builds (half a million objects for a group holding a 50,000-paper member)
+    is freed by reference counting when it ends, and a collection over it would hold the
+    interpreter, and so the event loop, for a quarter of a second.
+    """
+
+    def __init__(self) -> None:
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    async def settle(self, reply: Reply | Pending) -> Reply:
+        """``reply``, made in the render thread when it is pending."""
+        if isinstance(reply, Reply):
+            return reply
+        with self._lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(1, "scholar-stats-render")
+            pool = self._pool
+        return await asyncio.get_running_loop().run_in_executor(pool, _collected_after,
+                                                                 reply.make)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _collected_after(make: Callable[[], Reply]) -> Reply:
+    """``make()`` with the cyclic garbage collector paused (only the render thread pauses it)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return make()
+    finally:
+        if paused:
+            gc.enable()

@@ -43,7 +43,7 @@ def cli_serve(args: Any) -> int:
                         "on" if settings.admin_token else "off", workers,
                         "" if workers == 1 else "s")
             if workers == 1:
-                run_server(create_app(settings, store=store), sock)
+                run_server(create_app(settings, store=store), settings, sock)
             else:
                 run_workers(settings, workers, sock, store)
     finally:
@@ -51,10 +51,21 @@ def cli_serve(args: Any) -> int:
     return 0
 
 
-# uvicorn as ``serve`` runs it: quiet, no access log, no Server header, no trust in proxies.
+# uvicorn as ``serve`` runs it: quiet, no access log, no Server header; X-Forwarded-Proto and
+# X-Forwarded-For believed from the proxies of SCHOLAR_STATS_FORWARDED_ALLOW_IPS only; a
+# connection idle for 5 s after an answer is closed.
 UVICORN_OPTIONS: dict[str, Any] = {
-    "log_level": "warning", "access_log": False, "server_header": False, "proxy_headers": False,
+    "log_level": "warning", "access_log": False, "server_header": False, "proxy_headers": True,
+    "timeout_keep_alive": 5,
 }
+
+
+def uvicorn_config(app: Any, settings: ServiceSettings, **more: Any) -> Any:
+    """uvicorn's configuration of ``serve`` for ``app`` (an app or a factory)."""
+    import uvicorn
+
+    return uvicorn.Config(app, **UVICORN_OPTIONS, **more,
+                          forwarded_allow_ips=list(settings.forwarded_allow_ips))
 
 
 # Refreshes rebuild answers in worker threads; a GIL switch interval of 0.5 ms (Python's
@@ -102,12 +113,12 @@ def _base_url(host: str, port: int) -> str:
     return f"http://{_host_for_url(host)}:{port}"
 
 
-def run_server(app: FastAPI, sock: socket.socket) -> None:
+def run_server(app: FastAPI, settings: ServiceSettings, sock: socket.socket) -> None:
     """Run ``app`` under uvicorn (uvloop and httptools when installed) on the bound ``sock``."""
     import uvicorn
 
     sys.setswitchinterval(SWITCH_INTERVAL)
-    server = uvicorn.Server(uvicorn.Config(app, **UVICORN_OPTIONS))
+    server = uvicorn.Server(uvicorn_config(app, settings))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # Ctrl-C after a graceful shutdown, as uvicorn.run treats it
@@ -129,7 +140,6 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket,
     its config. Nothing is re-parsed and nothing is copied into the environment, so a worker
     runs with exactly the settings this process validated.
     """
-    import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     scheduler = notifier = None
@@ -147,8 +157,8 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket,
             notifier = attach_notifier(engine, settings.notify, settings.fetch)
             scheduler = RefreshScheduler(engine)
             scheduler.start()
-        config = uvicorn.Config(WorkerApp(settings.for_worker()), factory=True, workers=workers,
-                                **UVICORN_OPTIONS)
+        config = uvicorn_config(WorkerApp(settings.for_worker()), settings, factory=True,
+                                workers=workers)
         Multiprocess(config, sockets=[sock]).run()
     finally:
         if scheduler is not None:

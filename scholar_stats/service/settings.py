@@ -20,7 +20,8 @@ class ServiceSettings:
     stale_age: float = config.default("stale_age")  # older data is served grey / "stale"
     admin_token: str | None = field(default=None, repr=False)  # admin routes exist only if set
     # How often the store is checked for other processes' changes (a cron ``refresh``, the
-    # supervisor's scheduler, another worker's admin request): two small queries when idle.
+    # supervisor's scheduler, another worker's admin request, a group changed): four small
+    # queries when idle.
     poll_seconds: float = config.default("poll_seconds")
     badge_cache: int = config.default("badge_cache")  # rendered badges, charts, papers in memory
     badge_cache_bytes: int = config.default("badge_cache_bytes")  # ... and the bytes they take
@@ -33,6 +34,8 @@ class ServiceSettings:
     requests_per_hour: int = config.default("requests_per_hour")  # Scholar request budget
     notify: tuple[str, ...] = field(default=(), repr=False)  # webhooks told of changes: secrets
     sources: SourceSettings | None = None  # Scholar, SerpApi or both (its key is never printed)
+    # proxies whose X-Forwarded-Proto (the snippets' scheme) and X-Forwarded-For are believed
+    forwarded_allow_ips: tuple[str, ...] = config.default("forwarded_allow_ips")
 
     def for_worker(self) -> ServiceSettings:
         """What a ``serve --workers N`` worker runs with: no scheduler of its own; an admin
@@ -56,4 +59,5 @@ def service_settings(args: Any) -> ServiceSettings:
         requests_per_hour=args.requests_per_hour,
         notify=tuple(args.notify),
         sources=SourceSettings.from_args(args),
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )

@@ -3,8 +3,9 @@
 A refresh builds a new immutable :class:`AuthorEntry` from ``export.author_files`` (the same
 bytes ``export --out`` writes) and the service swaps it in with one reference assignment, so a
 request sees either the old entry or the new one, never a mix. Answering a request is a dict
-lookup; badges with custom query parameters, charts and paper endpoints are rendered once and
-kept in a bounded LRU keyed by the entry's version.
+lookup; badges with custom query parameters, charts and paper endpoints are rendered once, in
+the render thread (a :class:`Pending` until then), and kept in a bounded LRU keyed by the
+entry's version.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
 from scholar_stats.outputs import badges, kit
 from scholar_stats.outputs.render import dump_json, endpoint_json
 from scholar_stats.service.replies import DEFAULT_CACHE_BYTES as DEFAULT_CACHE_BYTES
-from scholar_stats.service.replies import LRU, Reply
+from scholar_stats.service.replies import LRU, Pending, RenderThread, Reply, kept
 from scholar_stats.service.replies import NO_CACHE as NO_CACHE
 from scholar_stats.service.replies import footprint as footprint
 
@@ -33,6 +34,8 @@ JSON = b"application/json"
 SVG = b"image/svg+xml"
 CSV = b"text/csv; charset=utf-8"
 ATOM = b"application/atom+xml"
+HTML = b"text/html; charset=utf-8"
+JS = b"text/javascript; charset=utf-8"
 _TYPES = {".svg": SVG, ".csv": CSV, ".xml": ATOM}
 
 # File names an author has, relative to /authors/{id}/ (export's names).
@@ -110,6 +113,52 @@ def leading_member(text: str, key: str) -> Any:
             return value
 
 
+def load_record(body: bytes) -> dict[str, Any]:
+    """``json.loads`` of a ``gs_data.json`` record, decoding its publications one at a time.
+
+    ``json.loads`` is one call into C that holds the interpreter until it returns: 0.1-0.2 s for
+    a record of 50,000 papers, during which the event loop's thread cannot run. Decoded here,
+    the interpreter may switch threads between two publications.
+    """
+    text = body.decode("utf-8")
+    return _load_object(text, text.index("{"), stepwise=("publications",))[0]
+
+
+def dump_record(record: Mapping[str, Any]) -> bytes:
+    """``dump_json(record)``, the same bytes, encoded a member and an item at a time: one
+    ``json.dumps`` of a group of 50,000 papers holds the interpreter for a third of a second."""
+    return _dump(record, depth=2).encode("utf-8")
+
+
+def _dump(value: Any, depth: int) -> str:
+    if depth and isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return "{" + ", ".join(f"{_dumps(key)}: {_dump(item, depth - 1)}"
+                               for key, item in value.items()) + "}"
+    if depth and isinstance(value, list):
+        return "[" + ", ".join(_dump(item, depth - 1) for item in value) + "]"
+    return _dumps(value)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _load_object(text: str, pos: int, stepwise: tuple[str, ...] = ()) -> tuple[Any, int]:
+    """The JSON object starting at ``text[pos]`` and where it ends; the members named in
+    ``stepwise`` are objects decoded member by member too."""
+    record: dict[str, Any] = {}
+    pos = _BETWEEN.match(text, pos + 1).end()  # type: ignore[union-attr]
+    while not text.startswith("}", pos):
+        name, pos = _DECODER.raw_decode(text, pos)
+        pos = _BETWEEN.match(text, pos).end()  # type: ignore[union-attr]
+        if name in stepwise and text.startswith("{", pos):
+            record[name], pos = _load_object(text, pos)
+        else:
+            record[name], pos = _DECODER.raw_decode(text, pos)
+        pos = _BETWEEN.match(text, pos).end()  # type: ignore[union-attr]
+    return record, pos + 1
+
+
 def build_entry(
     scholar_id: str,
     files: Mapping[str, bytes],
@@ -164,7 +213,7 @@ def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], di
     per version when a paper or the chart is asked for, and kept in the LRU, not in every entry."""
 
     def make() -> Any:
-        gs = json.loads(entry.files["gs_data.json"].body)
+        gs = load_record(entry.files["gs_data.json"].body)
         prefix = entry.scholar_id + ":"
         pubs = {
             key.removeprefix(prefix): int(pub.get("num_citations") or 0)
@@ -178,12 +227,15 @@ def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], di
 
 @dataclass
 class Snapshot:
-    """The authors being served. ``authors`` is replaced, never mutated, under ``swap_lock``."""
+    """The authors and groups being served. ``authors`` and ``groups`` are replaced, never
+    mutated (``authors`` under ``swap_lock``); ``renders`` makes what is not kept yet."""
 
     max_age: int
     authors: Mapping[str, AuthorEntry] = field(default_factory=dict)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> member ids
     cache: LRU = field(default_factory=lambda: LRU(4096))
     swap_lock: threading.Lock = field(default_factory=threading.Lock)
+    renders: RenderThread = field(default_factory=RenderThread)
 
     def update(
         self, entries: Mapping[str, AuthorEntry], removed: Iterable[str] = (), *, full: bool = False
@@ -218,8 +270,11 @@ def query_too_long(rest: str) -> Reply:
                        badge=_badge_kind(rest))
 
 
-def resolve(snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, str]) -> Reply:
-    """The reply for ``GET /authors/{scholar_id}/{rest}?query``; errors are replies too."""
+def resolve(
+    snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, str]
+) -> Reply | Pending:
+    """The reply for ``GET /authors/{scholar_id}/{rest}?query``; errors are replies too. A
+    reply that is not kept yet is :class:`Pending` (made in the render thread)."""
     entry = snapshot.authors.get(scholar_id)
     if entry is not None:  # tracked ids are valid ids
         reply = entry.files.get(rest)  # export's files: most requests end here
@@ -257,23 +312,23 @@ def resolve(snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, 
     return reply
 
 
-def _picture(snapshot: Snapshot, entry: AuthorEntry, name: str) -> Reply:
+def _picture(snapshot: Snapshot, entry: AuthorEntry, name: str) -> Reply | Pending:
     """``chart.svg`` or ``card.svg``, drawn by the kit's renderers from the entry's profile."""
 
     def make() -> Reply:
         if name == kit.CHART:
             _pubs, cites, author = _profile(snapshot, entry)
             svg = kit.chart_svg(cites, author)
-        else:  # the card needs the whole record; parsed here, once per version
-            svg = kit.card_svg(json.loads(entry.files["gs_data.json"].body), stale=entry.stale)
+        else:  # the card needs the whole record; decoded here, once per version
+            svg = kit.card_svg(load_record(entry.files["gs_data.json"].body), stale=entry.stale)
         return Reply.make(svg, SVG, cache=cache_header(snapshot.max_age))
 
-    return snapshot.cache.get_or_make((name, entry.scholar_id, entry.version), make)
+    return kept(snapshot.cache, (name, entry.scholar_id, entry.version), make)
 
 
 def _svg_badge(
     snapshot: Snapshot, entry: AuthorEntry | None, metric: str, query: Mapping[str, str]
-) -> Reply:
+) -> Reply | Pending:
     if metric not in METRIC_NAMES:
         return error_reply(404, "unknown metric", badge="svg")
     if entry is None:
@@ -282,13 +337,13 @@ def _svg_badge(
     if values is None:
         return error_reply(404, "no data yet", badge="svg")
     params = tuple(query.get(name) for name in BADGE_QUERY) if query else _NO_PARAMS
+    for name, value in zip(BADGE_QUERY, params, strict=True):
+        if value is not None and len(value) > BADGE_PARAM_LIMITS[name]:
+            return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} characters",
+                               badge="svg")
     key = ("badge", entry.scholar_id, entry.version, metric, params)
 
     def make() -> Reply:
-        for name, value in zip(BADGE_QUERY, params, strict=True):
-            if value is not None and len(value) > BADGE_PARAM_LIMITS[name]:
-                return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} characters",
-                                   badge="svg")
         label, color, label_color, style = params
         try:
             badge = badges.make_badge(
@@ -302,22 +357,26 @@ def _svg_badge(
             badge = dataclasses.replace(badge, color=badges.STALE_COLOR)
         return Reply.make(badges.render_badge(badge), SVG, cache=cache_header(snapshot.max_age))
 
-    return snapshot.cache.get_or_make(key, make)
+    return kept(snapshot.cache, key, make)
 
 
-def _paper(snapshot: Snapshot, entry: AuthorEntry | None, pub_id: str) -> Reply:
+def _paper(snapshot: Snapshot, entry: AuthorEntry | None, pub_id: str) -> Reply | Pending:
     if entry is None:
         return error_reply(404, NOT_TRACKED, badge="json")
     short = pub_id.removeprefix(entry.scholar_id + ":")
     if entry.values is None:
         return error_reply(404, "no data yet", badge="json")
-    count = _profile(snapshot, entry)[0].get(short)
-    if count is None:
-        return error_reply(404, "unknown paper", badge="json")
-    return snapshot.cache.get_or_make(
-        ("paper", entry.scholar_id, entry.version, short),
-        lambda: Reply.make(
+    key = ("paper", entry.scholar_id, entry.version, short)
+    reply: Reply | None = snapshot.cache.get(key)
+    if reply is not None:
+        return reply
+
+    def make() -> Reply:  # the profile is decoded (once per version) only here
+        count = _profile(snapshot, entry)[0].get(short)
+        if count is None:
+            return error_reply(404, "unknown paper", badge="json")
+        return snapshot.cache.get_or_make(key, lambda: Reply.make(
             dump_json(endpoint_json("citations", str(count))), JSON,
-            cache=cache_header(snapshot.max_age),
-        ),
-    )
+            cache=cache_header(snapshot.max_age)))
+
+    return Pending(make)
