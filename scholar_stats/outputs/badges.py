@@ -91,9 +91,9 @@ def parse_style(value: str) -> str:
     return value
 
 
-def clean_text(text: str, limit: int = MAX_TEXT) -> str:
-    """Drop characters XML cannot carry (controls, surrogates, non-characters) and bidi
-    overrides; clamp length."""
+def picture_text(text: str, limit: int = MAX_TEXT) -> str:
+    """Text as a picture or a page shows it: one line, without the characters XML cannot carry
+    (controls, surrogates, non-characters) or bidi overrides, clamped to ``limit`` with "…"."""
     kept = "".join(
         ch
         for ch in without_bidi(text)
@@ -160,8 +160,8 @@ def make_badge(
 ) -> Badge:
     """Validate user input into a :class:`Badge`; raises :class:`BadgeParamError`."""
     return Badge(
-        label=clean_text(label),
-        message=clean_text(message) or "?",
+        label=picture_text(label),
+        message=picture_text(message) or "?",
         color=parse_color(color) if color else DEFAULT_COLOR,
         label_color=parse_color(label_color) if label_color else DEFAULT_LABEL_COLOR,
         style=parse_style(style) if style else "flat",

@@ -13,7 +13,7 @@ import html
 import math
 from collections.abc import Mapping
 
-from scholar_stats.outputs.badges import clean_text, text_width
+from scholar_stats.outputs.badges import picture_text, text_width
 
 WIDTH = 520
 HEIGHT = 220
@@ -33,7 +33,7 @@ STYLE = (
 
 def fit(text: str, width: float, size: float, bold: bool = False) -> str:
     """``text`` cleaned and cut (with "…") so that it is at most ``width`` px at ``size`` px."""
-    text = clean_text(text, 2000)
+    text = picture_text(text, 2000)
     factor = size / 11 * (1.1 if bold else 1.0)
     if text_width(text) * factor <= width:
         return text

@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
 from scholar_stats.outputs import kit
-from scholar_stats.outputs.badges import STYLES, clean_text
+from scholar_stats.outputs.badges import STYLES, picture_text
 from scholar_stats.outputs.history import HISTORY_FILE, parse_history_csv
 from scholar_stats.service.fastpath import reply_messages
 from scholar_stats.service.replies import Pending, kept
@@ -52,12 +52,12 @@ _HOST_RE = re.compile(r"(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
 
 def shown(value: Any) -> Any:
     """What a page shows of a value: text without controls or bidi overrides (the kit's
-    ``clean_text``), so a scraped name cannot reorder what follows it."""
+    ``picture_text``), so a scraped name cannot reorder what follows it."""
     if not isinstance(value, str) or isinstance(value, Markup):
         return value
     if value.isascii() and value.isprintable():  # nearly every value: nothing to drop
         return value
-    return clean_text(value, max(len(value), 1))
+    return picture_text(value, max(len(value), 1))
 
 
 @functools.lru_cache(maxsize=1)
@@ -70,7 +70,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         finalize=shown,  # every value a page shows
     )
-    env.filters["clean"] = lambda text: clean_text(str(text), TEXT_LIMIT)
+    env.filters["clean"] = lambda text: picture_text(str(text), TEXT_LIMIT)
     return env
 
 
