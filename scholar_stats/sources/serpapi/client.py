@@ -7,8 +7,9 @@ connect, read and write waits at most what is left of it, through the bounded tr
 politeness delay: SerpApi is a paid API, not a site we scrape.
 
 The key is a query parameter (SerpApi has no other way to pass it), so it is in the URL of every
-request: that URL is never logged or put in a message, httpx's own request log line is
-redacted while a client is open, and any text SerpApi sends back has the key replaced by ``***``.
+request: that URL is never logged or put in a message by this module, and the client remembers
+the key with ``redact`` (as the CLI does), so httpx's and httpcore's own log lines, the errors
+raised here and the profile returned (``sources/scrub.py``) hold ``***`` instead.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from urllib.parse import urlencode
 
 import httpx
 
-from scholar_stats import config
+from scholar_stats import config, redact
 from scholar_stats.core.model import AuthorData
 from scholar_stats.errors import NetworkFailure, PageNotUnderstood, ScholarStatsError
 from scholar_stats.net.bounded import BoundedBackend, bounded_transport, read_bounded
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.settings import FetchSettings
 from scholar_stats.sources.scholar.parse import MAX_PAGES
+from scholar_stats.sources.scrub import without_secrets
 from scholar_stats.sources.serpapi.parse import (
     next_start,
     parse_author,
@@ -42,20 +44,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SERPAPI_URL = config.default("serpapi_url")
 SEARCH_PATH = "/search.json"
-
-
-class _RedactKey(logging.Filter):
-    """Replaces the key in every record of a logger (httpx logs each request's URL)."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__()
-        self.key = key
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if self.key in text:
-            record.msg, record.args = text.replace(self.key, "***"), None
-        return True
 
 
 class SerpApiClient:
@@ -89,8 +77,7 @@ class SerpApiClient:
         self._rng = rng or random.Random()
         self._request_ends = time.monotonic()
         self._backend = BoundedBackend(self._seconds_left, deadline.cancellation)
-        self._redact = _RedactKey(api_key)
-        logging.getLogger("httpx").addFilter(self._redact)
+        redact.remember([api_key, *redact.url_secrets(base_url)])
         self._http = httpx.Client(
             transport=bounded_transport(None, self._backend),
             follow_redirects=False,
@@ -108,11 +95,10 @@ class SerpApiClient:
     def close(self) -> None:
         self._http.close()
         self._backend.close()
-        logging.getLogger("httpx").removeFilter(self._redact)
 
     def fetch_author(self, scholar_id: str, now: datetime) -> AuthorData:
         """Every page of the profile (``start`` 0, 100, ... as ``serpapi_pagination.next``
-        says), parsed: ⌈P/100⌉ searches for P articles."""
+        says), parsed, with no secret of the run in it: ⌈P/100⌉ searches for P articles."""
         try:
             pages, start = [], 0
             while True:
@@ -120,21 +106,14 @@ class SerpApiClient:
                 pages.append(page)
                 following = next_start(page, start)
                 if following is None:
-                    return parse_author(scholar_id, pages, now)
+                    return without_secrets(parse_author(scholar_id, pages, now), "SerpApi")
                 if len(pages) >= MAX_PAGES:
                     raise PageNotUnderstood(
                         f"SerpApi's article list goes on past {MAX_PAGES} pages: no real "
                         "profile is that long")
                 start = following
-        except ScholarStatsError as exc:
-            raise self._redacted(exc) from None
-
-    def _redacted(self, exc: ScholarStatsError) -> ScholarStatsError:
-        """``exc`` with the key, should a server have echoed it, replaced by ``***``."""
-        text = str(exc)
-        if self._key not in text:
-            return exc
-        return type(exc)(text.replace(self._key, "***"))
+        except ScholarStatsError as exc:  # the key, should SerpApi echo it, as ***
+            raise redact.redacted(exc) from None
 
     def get_page(self, scholar_id: str, start: int) -> dict[str, Any]:
         """One page of articles from ``start``, or the ``FetchError`` SerpApi's answer means."""
