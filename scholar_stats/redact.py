@@ -16,8 +16,8 @@ Why the record factory and not a filter on the root's handler: uvicorn and other
 own handlers, which such a filter never sees, while every record is made by the factory.
 
 A secret shorter than ``MIN_LENGTH`` characters is masked only where a pattern finds it (a
-URL's userinfo): searched for as plain text it would mask ordinary words. Standard library
-only: the CLI imports this before any command module.
+URL's userinfo): searched for as plain text it would mask ordinary words. Only the standard
+library and ``config`` are imported: the CLI imports this before any command module.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ class RedactedRecord(logging.LogRecord):
         self._stack_info = redact(text) if text else text
 
 
-def _print_redacted(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+def _print_redacted(exc_type: type[BaseException], exc: BaseException | None, tb: Any) -> None:
     sys.stderr.write(redact("".join(traceback.format_exception(exc_type, exc, tb))))
 
 
@@ -194,7 +194,7 @@ def _thread_hook(args: threading.ExceptHookArgs) -> None:
         return
     name = args.thread.name if args.thread else "?"
     sys.stderr.write(f"Exception in thread {name}:\n")
-    _print_redacted(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+    _print_redacted(args.exc_type, args.exc_value, args.exc_traceback)
 
 
 def install(secrets: Iterable[str | None] = ()) -> None:

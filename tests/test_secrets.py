@@ -322,3 +322,25 @@ def test_scrub_masks_texts_and_refuses_an_id_holding_a_secret() -> None:
         redact.scrub({"publications": {f"X:{KEY}": {}}})
     assert redact.scrub({"a": ["b", 1]}) == ({"a": ["b", 1]}, [])
 
+
+
+DYING_THREAD = """
+import sys, threading
+from scholar_stats import redact
+redact.install([sys.argv[1]])
+
+def die():
+    raise RuntimeError("the key " + sys.argv[1])
+
+thread = threading.Thread(target=die, name="notifier")
+thread.start()
+thread.join()
+"""
+
+
+def test_a_thread_dying_with_a_secret_prints_it_masked() -> None:
+    done = subprocess.run([sys.executable, "-c", DYING_THREAD, KEY], env=cli_env(),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert_no_secret([done.stdout, done.stderr])
+    assert "Exception in thread notifier" in done.stderr
+    assert "RuntimeError: the key ***" in done.stderr
