@@ -1,9 +1,9 @@
 """Command line entry point.
 
-Only argparse, the standard library, ``errors``, ``parsers`` and ``config`` (the declared
-settings, standard library only) are imported here, so ``--help`` stays fast: each command's
-module (and scholarly, httpx, SQLAlchemy, FastAPI behind it) is imported only when that command
-runs.
+Only argparse, the standard library, ``errors``, ``parsers``, ``config`` (the declared
+settings) and ``redact`` (all standard library only) are imported here, so ``--help`` stays
+fast: each command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind it) is imported
+only when that command runs.
 
 The flags of the settings are generated from ``config.SETTINGS``. A flag not given is absent
 from the namespace (``argparse.SUPPRESS``); :func:`parse_args` then resolves the settings of the
@@ -20,9 +20,16 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from scholar_stats import __version__, config
+from scholar_stats import __version__, config, redact
 from scholar_stats.core.text import log_safe
 from scholar_stats.errors import ScholarStatsError, UsageError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, whose errors (they may quote an argument) are redacted."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact.redact(message))
 
 
 def flag_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -65,7 +72,7 @@ def add_flags(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="scholar-stats",
         description="Google Scholar statistics for homepages: fetch a profile without getting "
         "stuck, write AcadHomepage-compatible files and shields.io badges, publish them to a git "
@@ -188,7 +195,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _usage_exit(message: str) -> NoReturn:
-    print(log_safe(f"scholar-stats: error: {message}"), file=sys.stderr)
+    print(log_safe(f"scholar-stats: error: {redact.redact(message)}"), file=sys.stderr)
     raise SystemExit(2)
 
 
@@ -200,12 +207,16 @@ class InertFormatter(logging.Formatter):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    redact.remember(redact.argv_secrets(sys.argv[1:] if argv is None else argv))
     args = parse_args(argv)
     debug = args.debug
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(InertFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         handlers=[stderr])
+    # every log record, traceback and error line from here on is redacted: no secret of the
+    # run (see redact.py) is printed by any logger at any level
+    redact.install(redact.settings_secrets(vars(args)))
     module_name, func_name = args.handler.split(":")
 
     try:
@@ -220,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise  # not an extra's package: our bug, reported as one below
             raise UsageError(install_hint(args.command, extra)) from None
     except ScholarStatsError as exc:
-        print(log_safe(f"scholar-stats: {exc}"), file=sys.stderr)
+        print(log_safe(f"scholar-stats: {redact.redact(str(exc))}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("scholar-stats: interrupted", file=sys.stderr)
@@ -229,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         print(log_safe(
-            f"scholar-stats: internal error: {type(exc).__name__}: {exc} "
+            f"scholar-stats: internal error: {type(exc).__name__}: {redact.redact(str(exc))} "
             "(set SCHOLAR_STATS_DEBUG=1 for a traceback, and please report it)"),
             file=sys.stderr,
         )

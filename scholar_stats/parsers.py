@@ -105,23 +105,25 @@ def parse_source(text: str) -> str:
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
-def parse_proxy_url(text: str) -> str:
-    """A proxy URL we can use; the message never echoes its password."""
-    problem = url_problem(text, PROXY_SCHEMES)
-    if problem:
-        raise ValueError(problem)
-    return text
-
-
 def parse_proxy_pool(text: str) -> tuple[str, ...]:
     """Egress addresses for Scholar: proxy URLs and ``direct`` (no proxy), comma-separated,
-    in the order they are tried; repeats dropped."""
+    in the order they are tried; repeats dropped.
+
+    A comma inside a password must be percent-encoded (``%2C``, as any URL writes it; the
+    proxy gets the decoded password): a raw one splits the URL, and the message about the
+    pieces shows none of them, as any piece may be part of the password."""
     entries = [part.strip() for part in text.split(",") if part.strip()]
     if not entries:
         raise ValueError("expected proxy URLs or 'direct', separated by commas")
-    pool = ["direct" if entry.lower() == "direct" else parse_proxy_url(entry)
-            for entry in entries]
-    return tuple(dict.fromkeys(pool))
+    for number, entry in enumerate(entries, 1):
+        if entry.lower() != "direct" and url_problem(entry, PROXY_SCHEMES):
+            raise ValueError(
+                f"proxy #{number} of {len(entries)} is not a usable URL (not shown: it may "
+                f"hold a password): expected {', '.join(PROXY_SCHEMES[:-1])} or "
+                f"{PROXY_SCHEMES[-1]}://host:port (user:password@ before the host), or 'direct'; "
+                "a comma in a password is written %2C")
+    return tuple(dict.fromkeys("direct" if entry.lower() == "direct" else entry
+                               for entry in entries))
 
 
 def parse_scholar_url(text: str) -> str:

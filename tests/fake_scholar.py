@@ -103,6 +103,7 @@ class FakeScholar:
         self.bomb = b""
         self.huge_bytes = 50 * 2**20
         self.redirect_to = "/"
+        self.extra_headers: dict[str, str] = {}  # added to every answer (a header echoing back)
         self.latency = 0.0  # seconds each profile page takes to answer (a slow Scholar)
         self.in_flight = 0  # requests being answered now, and the most ever at once
         self.max_in_flight = 0
@@ -295,7 +296,8 @@ class FakeScholar:
                 self, status: int, body: bytes, headers: dict[str, str] | None = None
             ) -> None:
                 self.send_response(status)
-                headers = {"Content-Type": "text/html; charset=UTF-8", **(headers or {})}
+                headers = {"Content-Type": "text/html; charset=UTF-8", **(headers or {}),
+                           **fake.extra_headers}
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))

@@ -13,9 +13,11 @@ responses, paged as SerpApi pages them, and the error bodies SerpApi sends.
 * ``mode`` (or a ``queue`` of modes, one per request, used first): invalid_key (401),
   out_of_searches (429), rate_limit (429, no body text), no_results (200), malformed (the page cut
   at 60 %), not_json, 500, stall (answers after ``stall_seconds``), huge (``huge_bytes`` of
-  JSON whitespace with no Content-Length), trickle (the page one byte every ``trickle_seconds``).
-* ``doctor(query, page)`` rewrites every page before it is sent (a lying SerpApi): it returns
-  the page to send as JSON, or the raw ``bytes`` of the body.
+  JSON whitespace with no Content-Length), trickle (the page one byte every ``trickle_seconds``),
+  redirect (302 to ``redirect_to``), error (400 with ``{"error": error_text}``).
+* ``doctor(query, page)`` rewrites every page before it is sent (a lying SerpApi: one echoing the
+  key into a name, a title, a link): it returns the page to send as JSON, or the raw ``bytes`` of
+  the body; ``headers`` are added to every answer.
 * ``requests`` records each request's path and query (the key included: the fake is the one
   place it may be seen).
 """
@@ -88,7 +90,10 @@ class FakeSerpApi:
         self.stall_seconds = 30.0
         self.huge_bytes = 20 * 2**20
         self.trickle_seconds = 0.5
+        self.redirect_to = "/"
+        self.error_text = "Invalid request."
         self.doctor: Doctor | None = None
+        self.headers: dict[str, str] = {}
         self._lock = threading.Lock()
         self._profiles = real_responses()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -163,6 +168,10 @@ class FakeSerpApi:
                     time.sleep(fake.stall_seconds)
                 if mode == "500":
                     return self._send(500, b'{"error": "Internal error."}')
+                if mode == "redirect":
+                    return self._send(302, b"{}", {"Location": fake.redirect_to})
+                if mode == "error":
+                    return self._send(400, json.dumps({"error": fake.error_text}).encode())
                 if mode == "invalid_key" or query.get("api_key") != fake.key:
                     return self._send(401, error_body("invalid_key"))
                 if mode == "out_of_searches":
@@ -198,8 +207,11 @@ class FakeSerpApi:
                         self.wfile.flush()
                         time.sleep(pause)
 
-            def _send(self, status: int, body: bytes) -> None:
+            def _send(self, status: int, body: bytes,
+                      headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
+                for name, value in {**fake.headers, **(headers or {})}.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -90,6 +90,8 @@ ENVIRONMENT_READERS = {
                          "Action's settings through config and reads the runner's own "
                          "GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP, GITHUB_WORKSPACE",
     "store/connect.py": "XDG_DATA_HOME: where the user's data directory is, not a setting",
+    "redact.py": "reads the variables of the settings raw (and GITHUB_TOKEN, GH_TOKEN) only to "
+                 "know the secrets to mask, even those the command does not read",
 }
 
 

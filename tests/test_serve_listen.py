@@ -110,7 +110,7 @@ def test_a_database_that_cannot_be_used_is_exit_10_in_one_line(workers: str) -> 
                     "--port", str(port), "--workers", workers], timeout=60)
     assert done.returncode == 10, done.stderr
     lines = done.stderr.splitlines()
-    assert lines[-1].startswith("scholar-stats: the database postgresql+psycopg://scholar:***@"
+    assert lines[-1].startswith("scholar-stats: the database postgresql+psycopg://***@"
                                 "127.0.0.1:1/x cannot be used: connection failed"), done.stderr
     assert "Traceback" not in done.stderr and "sekrit" not in done.stderr + done.stdout
     with socket.socket() as again:  # the port was released

@@ -185,7 +185,7 @@ def test_an_unreachable_database_is_exit_10_without_the_password(url: str) -> No
     result = cli("authors", "list", "--db", url)
     assert result.returncode == 10
     line = one_line(result)
-    assert "postgresql+psycopg://postgres:***@" in line and SECRET not in line
+    assert "postgresql+psycopg://***@" in line and SECRET not in line  # the userinfo masked
 
 
 def test_a_database_server_that_never_answers_is_given_up_after_the_connect_timeout() -> None:

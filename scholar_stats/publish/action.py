@@ -139,10 +139,10 @@ def run_action(env: Mapping[str, str]) -> int:
                                 f"fetch failed with exit {fetch_code}; previous data kept "
                                 "(see the log above)"))
     summary = render_summary(reports_from_files(previous, current), outcome)
-    _append(env.get("GITHUB_STEP_SUMMARY"), summary)
+    _append(env.get("GITHUB_STEP_SUMMARY"), scrub(summary))
     for note in notes:
         print(note)
-    print(log_safe(outcome))
+    print(log_safe(scrub(outcome)))
 
     if publish_code:
         return publish_code

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from scholar_stats import redact
 from scholar_stats.errors import ScholarStatsError, UsageError
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,10 @@ class GitError(ScholarStatsError):
 
 
 def scrub(text: str) -> str:
-    """``text`` with the token and any URL credentials replaced by ``***``."""
-    for name in (TOKEN_ENV, "GH_TOKEN"):
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return re.sub(r"(://)[^/@\s]+@", r"\1***@", text)
+    """``text`` with the token, any URL credentials and every other secret ``redact`` knows
+    replaced by ``***`` (the tokens git reads are remembered first)."""
+    redact.remember(os.environ.get(name) for name in redact.TOKEN_VARIABLES)
+    return redact.redact(text)
 
 
 def _one_line(text: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from scholar_stats import redact
 from scholar_stats.core.changes import ChangeEvent
 from scholar_stats.core.gate import check_plausible
 from scholar_stats.core.model import (
@@ -149,7 +150,7 @@ def internal_outcome(
     """An attempt that ended in an unexpected exception (a bug, or a value the database
     refused): outcome "internal", exit 1, one line; the traceback goes to the log (``-v``)."""
     log.debug("%s: internal error", scholar_id, exc_info=exc)
-    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+    first_line = redact.redact((str(exc).strip().splitlines() or [""])[0])[:300]
     error = ScholarStatsError(
         f"internal error: {type(exc).__name__}: {first_line} (-v shows the traceback; "
         "please report it)"

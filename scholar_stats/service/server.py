@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
 
+from scholar_stats import redact
 from scholar_stats.errors import (
     CannotListen,
     ScholarStatsError,
@@ -157,8 +158,8 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket,
             notifier = attach_notifier(engine, settings.notify, settings.fetch)
             scheduler = RefreshScheduler(engine)
             scheduler.start()
-        config = uvicorn_config(WorkerApp(settings.for_worker()), settings, factory=True,
-                                workers=workers)
+        config = uvicorn_config(WorkerApp(settings.for_worker(), redact.known()), settings,
+                                factory=True, workers=workers)
         Multiprocess(config, sockets=[sock]).run()
     finally:
         if scheduler is not None:
@@ -169,10 +170,13 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket,
 
 @dataclass(frozen=True)
 class WorkerApp:
-    """The app factory of one ``serve --workers N`` worker: uvicorn calls it in each worker."""
+    """The app factory of one ``serve --workers N`` worker: uvicorn calls it in each worker,
+    a new process, which redacts the secrets the supervisor knew as the supervisor does."""
 
     settings: ServiceSettings
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def __call__(self) -> FastAPI:
+        redact.install(self.secrets)
         sys.setswitchinterval(SWITCH_INTERVAL)
         return create_app(self.settings)

@@ -24,7 +24,7 @@ from scholar_stats.net.deadline import Deadline
 from scholar_stats.parsers import SOURCES, url_problem
 from scholar_stats.settings import DIRECT, FetchSettings, egress_key, egress_label
 from scholar_stats.sources.scholar.client import ScholarClient
-from scholar_stats.sources.scholar.parse import PAGE_SIZE, parse_profile
+from scholar_stats.sources.scholar.parse import PAGE_SIZE
 from scholar_stats.sources.serpapi.client import SerpApiClient
 from scholar_stats.sources.serpapi.parse import KEY_VARIABLE
 
@@ -75,7 +75,7 @@ class ScholarSource:
 
     def fetch(self, scholar_id: str, now: datetime, previous: Metrics | None,
               intake: Intake) -> AuthorData:
-        return parse_profile(scholar_id, self.client.get_page, now, intake)
+        return self.client.fetch_author(scholar_id, now, intake)
 
     def close(self) -> None:
         if self.owned:

@@ -17,7 +17,9 @@ retries without counting when Scholar blocks, so a blocked CI job runs until it 
 * a block (403, 429, a redirect to ``/sorry/``) is final at once: retrying only digs deeper;
 * pages are spaced by a jittered politeness delay;
 * redirects are followed only within the configured Scholar base URL: Google's ``/sorry/`` page
-  means blocked, its sign-in page means the profile does not exist, any other site is refused.
+  means blocked, its sign-in page means the profile does not exist, any other site is refused;
+* the passwords of the Scholar URL and the proxy are remembered with ``redact``: log lines and
+  errors show ``***``, and so does the profile returned (``sources/scrub.py``).
 """
 
 from __future__ import annotations
@@ -27,16 +29,21 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from scholar_stats import redact
+from scholar_stats.core.model import AuthorData
+from scholar_stats.core.validate import Intake
 from scholar_stats.errors import (
     AuthorNotFound,
     Blocked,
     NetworkFailure,
     PageNotUnderstood,
+    ScholarStatsError,
 )
 from scholar_stats.net.bounded import (
     HOST_NAME,
@@ -49,6 +56,8 @@ from scholar_stats.net.bounded import (
 )
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.scholar.parse import parse_profile
+from scholar_stats.sources.scrub import without_secrets
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +147,8 @@ class ScholarClient:
         self._last_page_at: float | None = None
         self._request_ends = time.monotonic()
         self._backend = BoundedBackend(self._seconds_left, deadline.cancellation)
+        redact.remember([*redact.url_secrets(settings.scholar_url),
+                         *redact.url_secrets(settings.proxy or "")])
         self._http = httpx.Client(
             base_url=settings.scholar_url,
             transport=bounded_transport(settings.proxy, self._backend),
@@ -164,6 +175,16 @@ class ScholarClient:
     def close(self) -> None:
         self._http.close()
         self._backend.close()
+
+    def fetch_author(self, scholar_id: str, now: datetime,
+                     intake: Intake | None = None) -> AuthorData:
+        """Every page of the profile, parsed and checked, with no secret of the run in it;
+        ``intake`` (the attempt's) counts the pages."""
+        try:
+            return without_secrets(parse_profile(scholar_id, self.get_page, now, intake),
+                                   "Scholar")
+        except ScholarStatsError as exc:  # a page's text it quotes, as ***
+            raise redact.redacted(exc) from None
 
     def get_page(self, path: str) -> str:
         """The HTML of ``path`` (e.g. ``/citations?hl=en&user=…``), or a ``FetchError``."""

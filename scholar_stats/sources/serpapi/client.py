@@ -7,8 +7,9 @@ connect, read and write waits at most what is left of it, through the bounded tr
 politeness delay: SerpApi is a paid API, not a site we scrape.
 
 The key is a query parameter (SerpApi has no other way to pass it), so it is in the URL of every
-request: that URL is never logged or put in a message, httpx's own request log line is
-redacted while a client is open, and any text SerpApi sends back has the key replaced by ``***``.
+request: that URL is never logged or put in a message by this module, and the client remembers
+the key with ``redact`` (as the CLI does), so httpx's and httpcore's own log lines, the errors
+raised here and the profile returned (``sources/scrub.py``) hold ``***`` instead.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from urllib.parse import urlencode
 
 import httpx
 
-from scholar_stats import config
+from scholar_stats import config, redact
 from scholar_stats.core.model import AuthorData
 from scholar_stats.core.validate import MAX_PAGES, Intake
 from scholar_stats.errors import NetworkFailure, PageNotUnderstood, ScholarStatsError
 from scholar_stats.net.bounded import BoundedBackend, bounded_transport, read_bounded
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.settings import FetchSettings
+from scholar_stats.sources.scrub import without_secrets
 from scholar_stats.sources.serpapi.parse import (
     ProfileParts,
     next_start,
@@ -42,20 +44,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SERPAPI_URL = config.default("serpapi_url")
 SEARCH_PATH = "/search.json"
-
-
-class _RedactKey(logging.Filter):
-    """Replaces the key in every record of a logger (httpx logs each request's URL)."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__()
-        self.key = key
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if self.key in text:
-            record.msg, record.args = text.replace(self.key, "***"), None
-        return True
 
 
 class SerpApiClient:
@@ -89,8 +77,7 @@ class SerpApiClient:
         self._rng = rng or random.Random()
         self._request_ends = time.monotonic()
         self._backend = BoundedBackend(self._seconds_left, deadline.cancellation)
-        self._redact = _RedactKey(api_key)
-        logging.getLogger("httpx").addFilter(self._redact)
+        redact.remember([api_key, *redact.url_secrets(base_url)])
         self._http = httpx.Client(
             transport=bounded_transport(None, self._backend),
             follow_redirects=False,
@@ -108,13 +95,13 @@ class SerpApiClient:
     def close(self) -> None:
         self._http.close()
         self._backend.close()
-        logging.getLogger("httpx").removeFilter(self._redact)
 
     def fetch_author(self, scholar_id: str, now: datetime,
                      intake: Intake | None = None) -> AuthorData:
         """Every page of the profile (``start`` 0, 100, ... as ``serpapi_pagination.next``
-        says), parsed: ⌈P/100⌉ searches for P articles. Each page is counted by ``intake``
-        (the attempt's) and reduced to the record's parts before the next is asked for."""
+        says), parsed, with no secret of the run in it: ⌈P/100⌉ searches for P articles. Each
+        page is counted by ``intake`` (the attempt's) and reduced to the record's parts before the
+        next is asked for."""
         intake = intake or Intake()
         try:
             parts, start = ProfileParts(scholar_id), 0
@@ -124,21 +111,14 @@ class SerpApiClient:
                 parts.add(page)
                 del page  # only its parts are kept
                 if following is None:
-                    return parts.finish(now)
+                    return without_secrets(parts.finish(now), "SerpApi")
                 if parts.pages >= MAX_PAGES:
                     raise PageNotUnderstood(
                         f"SerpApi's article list goes on past {MAX_PAGES} pages: no real "
                         "profile is that long")
                 start = following
-        except ScholarStatsError as exc:
-            raise self._redacted(exc) from None
-
-    def _redacted(self, exc: ScholarStatsError) -> ScholarStatsError:
-        """``exc`` with the key, should a server have echoed it, replaced by ``***``."""
-        text = str(exc)
-        if self._key not in text:
-            return exc
-        return type(exc)(text.replace(self._key, "***"))
+        except ScholarStatsError as exc:  # the key, should SerpApi echo it, as ***
+            raise redact.redacted(exc) from None
 
     def get_page(self, scholar_id: str, start: int,
                  intake: Intake | None = None) -> dict[str, Any]:
