@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from scholar_stats.core.text import clean_text
@@ -66,6 +68,19 @@ class Metrics:
 
 
 METRIC_NAMES = tuple(Metrics(0, 0, 0, 0, 0, 0, 0).as_dict())
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One day of an author's metrics, as the store reads it back and ``history.csv`` holds
+    it: ``date`` is ISO ``YYYY-MM-DD`` (UTC), ``values`` maps metric name → int."""
+
+    date: str
+    values: Mapping[str, int]
+
+    @classmethod
+    def from_metrics(cls, date: str, metrics: Metrics) -> HistoryRow:
+        return cls(date, MappingProxyType(metrics.as_dict()))
 
 
 @dataclass(frozen=True)
