@@ -1,8 +1,8 @@
 """The data scholar-stats deals in: one author's profile as Scholar showed it.
 
-``AuthorData.gs_data`` is the AcadHomepage record (CONTRACT.md §2) exactly as it is written to
-``gs_data.json``; the other fields are what the badges need and ``gs_data.json`` cannot hold
-(the year Scholar's "since" column names).
+``AuthorData.gs_data`` is the AcadHomepage record (docs/architecture.md, "The gs_data.json
+record") exactly as it is written to ``gs_data.json``; the other fields are what the badges need
+and ``gs_data.json`` cannot hold (the year Scholar's "since" column names).
 """
 
 from __future__ import annotations
