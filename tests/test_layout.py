@@ -1,4 +1,4 @@
-"""The layout docs/architecture.md ("The layers") draws, held by the suite: no module over 400
+"""The layout docs/architecture.md, "The layers" draws, held by the suite: no module over 400
 lines; the pure layers (``core/``, ``outputs/``) import no I/O (no database, HTTP, sockets,
 processes or files); no import circles; every import points down the layer order below.
 
@@ -33,7 +33,7 @@ IO_MODULES = {"sqlalchemy", "httpx", "httpcore", "fastapi", "starlette", "uvicor
 # The layer order, lowest first: each part is a subpackage or a top-level module of the package
 # (``scholar_stats`` itself: its __init__, the version). A module may import its own part and
 # any part of an earlier layer; the parts of one layer stand side by side and import none of
-# each other. docs/architecture.md ("The layers") describes each; keep the two in step.
+# each other. docs/architecture.md, "The layers" describes each, in a table checked below.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("scholar_stats", "errors", "extras"),  # the version, the exception tree, extras' names
     ("core",),                 # the pure model and every decision
@@ -291,6 +291,23 @@ def test_every_part_of_the_package_has_one_layer() -> None:
     parts = [name for layer in LAYERS for name in layer]
     assert len(parts) == len(set(parts))
     assert {part(module) for module in GRAPH} == set(parts)
+
+
+def documented_layers(text: str) -> list[tuple[str, ...]]:
+    """The layers of the table under "## The layers": rows ``| N | `part`, ... | ...``, the parts
+    of one N side by side (``__init__.py`` is the package itself)."""
+    section = text.split("\n## The layers\n", 1)[1].split("\n## ", 1)[0]
+    layers: dict[int, list[str]] = {}
+    for number, parts in re.findall(r"^\| (\d+) \| ([^|]+) \|", section, re.M):
+        for name in re.findall(r"`([^`]+)`", parts):
+            name = ROOT if name == "__init__.py" else name.removesuffix("/").removesuffix(".py")
+            layers.setdefault(int(number), []).append(name)
+    return [tuple(layers[number]) for number in sorted(layers)]
+
+
+def test_the_documented_layers_are_the_enforced_ones() -> None:
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text("utf-8")
+    assert documented_layers(text) == [tuple(layer) for layer in LAYERS]
 
 
 # ---- the checker, tried on planted violations -----------------------------------------------
