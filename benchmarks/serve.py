@@ -55,7 +55,8 @@ def author_id(index: int) -> str:
 
 
 def synthetic(scholar_id: str, n_pubs: int, at: datetime, bump: int = 0) -> FetchOutcome:
-    """A success shaped like scholarly's record (CONTRACT.md §2), deterministic per id."""
+    """A success shaped like scholarly's record (docs/architecture.md, "The gs_data.json
+    record"), deterministic per id."""
     rng = random.Random(f"{scholar_id}{bump}")
     pubs = {}
     for i in range(n_pubs):

@@ -1,9 +1,9 @@
 """Command line entry point.
 
 Only argparse, the standard library, ``errors``, ``parsers``, ``config`` (the declared
-settings) and ``redact`` (all standard library only) are imported here, so ``--help`` stays
-fast: each command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind it) is imported
-only when that command runs.
+settings), ``redact`` and ``commands.runner`` (all standard library only) are imported here, so
+``--help`` stays fast: each command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind
+it) is imported only when that command runs, by ``commands.runner``.
 
 The flags of the settings are generated from ``config.SETTINGS``. A flag not given is absent
 from the namespace (``argparse.SUPPRESS``); :func:`parse_args` then resolves the settings of the
@@ -14,15 +14,13 @@ command being run, and only them, so a bad ``SCHOLAR_STATS_PORT`` concerns ``ser
 from __future__ import annotations
 
 import argparse
-import importlib
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from scholar_stats import __version__, config, redact
-from scholar_stats.core.text import log_safe
-from scholar_stats.errors import ScholarStatsError, UsageError
+from scholar_stats.commands.runner import run, usage_error
+from scholar_stats.errors import UsageError
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -195,56 +193,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _usage_exit(message: str) -> NoReturn:
-    print(log_safe(f"scholar-stats: error: {redact.redact(message)}"), file=sys.stderr)
-    raise SystemExit(2)
-
-
-class InertFormatter(logging.Formatter):
-    """Log lines whose message is shown through ``log_safe``: a warning may quote scraped text."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return log_safe(super().formatMessage(record))
+    raise SystemExit(usage_error(message))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     redact.remember(redact.argv_secrets(sys.argv[1:] if argv is None else argv))
     args = parse_args(argv)
-    debug = args.debug
-    stderr = logging.StreamHandler(sys.stderr)
-    stderr.setFormatter(InertFormatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        handlers=[stderr])
-    # every log record, traceback and error line from here on is redacted: no secret of the
-    # run (see redact.py) is printed by any logger at any level
-    redact.install(redact.settings_secrets(vars(args)))
-    module_name, func_name = args.handler.split(":")
-
-    try:
-        try:
-            handler = getattr(importlib.import_module(module_name), func_name)
-            return int(handler(args))
-        except ModuleNotFoundError as exc:  # a lean install: name the extra to install, exit 2
-            from scholar_stats.extras import install_hint, missing_extra
-
-            extra = missing_extra(exc)
-            if extra is None:
-                raise  # not an extra's package: our bug, reported as one below
-            raise UsageError(install_hint(args.command, extra)) from None
-    except ScholarStatsError as exc:
-        print(log_safe(f"scholar-stats: {redact.redact(str(exc))}"), file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("scholar-stats: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if debug:
-            raise
-        print(log_safe(
-            f"scholar-stats: internal error: {type(exc).__name__}: {redact.redact(str(exc))} "
-            "(set SCHOLAR_STATS_DEBUG=1 for a traceback, and please report it)"),
-            file=sys.stderr,
-        )
-        return 1
+    return run(args, args.handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

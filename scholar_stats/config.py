@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scholar_stats.core.plan import STALE_AGE
 from scholar_stats.errors import UsageError
 from scholar_stats.notify.urls import parse_webhook_urls
 from scholar_stats.parsers import (
@@ -169,7 +170,7 @@ SETTINGS: tuple[Setting, ...] = (
             metavar="SECONDS"),
     declare("requests_per_hour", 30, "at most N Scholar requests (every page and retry) in any "
             "hour", PACED, parse=parse_count, flag="--requests-per-hour", metavar="N"),
-    declare("stale_age", 7 * 86400.0, "data older than this many seconds is marked stale (grey "
+    declare("stale_age", STALE_AGE, "data older than this many seconds is marked stale (grey "
             "badges)", {"export", "serve"}, parse=parse_seconds, shown="604800 (7 days)"),
     # the service
     declare("host", "127.0.0.1", "address to listen on",

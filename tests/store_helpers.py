@@ -1,5 +1,6 @@
 """Helpers for tests that need a Store: database URLs (SQLite file, PostgreSQL schema) and
-fetch outcomes built from plain numbers, shaped like CONTRACT.md §2."""
+fetch outcomes built from plain numbers, shaped like docs/architecture.md, "The gs_data.json
+record"."""
 
 from __future__ import annotations
 

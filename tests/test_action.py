@@ -16,10 +16,10 @@ import pytest
 import yaml
 from test_publish import BRANCH, SID, TOKEN, git_env, remote, sh, snapshot, work  # noqa: F401
 
+from scholar_stats.commands.action import annotation, parse_ids, run_action
 from scholar_stats.core.model import FetchStatus, Metrics
 from scholar_stats.core.text import log_safe
 from scholar_stats.outputs.summary import AuthorReport, render_summary
-from scholar_stats.publish.action import annotation, parse_ids, run_action
 
 
 def action_env(tmp_path: Path, work: Path, **extra: str) -> dict[str, str]:

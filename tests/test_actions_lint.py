@@ -117,7 +117,7 @@ def test_action_metadata_is_a_sound_composite_action() -> None:
             for expr in EXPR.findall(str(value)):
                 if expr.startswith("inputs."):
                     assert expr.split(".", 1)[1] in inputs, expr
-    assert "scholar_stats.publish.action" in "".join(step.get("run", "") for step in steps)
+    assert "scholar_stats.commands.action" in "".join(step.get("run", "") for step in steps)
 
 
 def test_action_steps_and_a_caller_pass_actionlint(tmp_path: Path) -> None:

@@ -86,9 +86,9 @@ ENVIRONMENT_READERS = {
     "config.py": "the settings: the only module that reads them",
     "publish/git.py": "hands the environment to git, whose credential helper reads GITHUB_TOKEN "
                       "from it, and scrubs that token from git's messages",
-    "publish/action.py": "hands the runner's environment to run_action, which resolves the "
-                         "Action's settings through config and reads the runner's own "
-                         "GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP, GITHUB_WORKSPACE",
+    "commands/action.py": "hands the runner's environment to run_action, which resolves the "
+                          "Action's settings through config and reads the runner's own "
+                          "GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP, GITHUB_WORKSPACE",
     "store/connect.py": "XDG_DATA_HOME: where the user's data directory is, not a setting",
     "redact.py": "reads the variables of the settings raw (and GITHUB_TOKEN, GH_TOKEN) only to "
                  "know the secrets to mask, even those the command does not read",

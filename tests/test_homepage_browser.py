@@ -2,9 +2,10 @@
 
 The whole path: a real saved Scholar page served by the fake Scholar, ``refresh`` into a SQLite
 store, ``serve``'s app under a real uvicorn, and a homepage on another origin whose script does
-what AcadHomepage's ``fetch_google_scholar_stats.html`` does (CONTRACT.md §1) with the service's
-base URL: ``citedby`` into ``#total_cit``, ``publications[<data>].num_citations`` into every
-``.show_paper_citations``. The page also shows the service's SVG badge and chart as images.
+what AcadHomepage's ``fetch_google_scholar_stats.html`` does (docs/architecture.md, "What an
+AcadHomepage page reads") with the service's base URL: ``citedby`` into ``#total_cit``,
+``publications[<data>].num_citations`` into every ``.show_paper_citations``. The page also shows
+the service's SVG badge and chart as images.
 
 ``.ci/run`` installs Chromium (Debian's package) for this test.
 """

@@ -29,7 +29,7 @@ def lean(*args: str, env: dict[str, str] | None = None,
          block: str | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m scholar_stats ARGS`` (or another module, ``-c``) as a base install runs it."""
     hide = ["--block", block] if block else []
-    module = [] if args[0] in ("-c", "scholar_stats.publish.action") else ["scholar_stats"]
+    module = [] if args[0] in ("-c", "scholar_stats.commands.action") else ["scholar_stats"]
     return subprocess.run([sys.executable, str(RUNNER), *hide, *module, *args],
                           env=cli_env(env), capture_output=True, text=True, timeout=120,
                           check=False)
@@ -71,7 +71,7 @@ def test_fetch_and_publish_work_from_a_base_install(
 def test_the_action_works_from_a_base_install(
     fake_scholar: FakeScholar, tmp_path: Path, work: Path, remote: Path,
 ) -> None:
-    run = lean("scholar_stats.publish.action", env=action_env(tmp_path, work))
+    run = lean("scholar_stats.commands.action", env=action_env(tmp_path, work))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "published=true" in (tmp_path / "output.txt").read_text()
     assert json.loads(sh(remote, "show", f"{BRANCH}:gs_data.json"))["citedby"] == 56

@@ -14,7 +14,7 @@ from test_action import action_env
 from test_publish import BRANCH, SID, git_env, remote, work  # noqa: F401
 from webhook_receiver import running_receiver
 
-from scholar_stats.publish.action import run_action
+from scholar_stats.commands.action import run_action
 
 
 def test_the_action_notifies_of_changes_against_the_branch(

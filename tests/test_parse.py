@@ -131,7 +131,8 @@ def test_damaged_pages_name_the_missing_part(damage, part: str) -> None:
 
 
 def test_gs_data_has_the_acadhomepage_shape_key_by_key() -> None:
-    """CONTRACT.md §2, including the fields the homepage script reads without guards."""
+    """docs/architecture.md, "The gs_data.json record", including the fields the homepage
+    script reads without guards."""
     data, _ = parse_file("profile_SbUmSEAAAAAJ_pagesize80_prettyprinted.html", "SbUmSEAAAAAJ")
     gs = data.gs_data
     assert gs["container_type"] == "Author"

@@ -1,5 +1,5 @@
 """The shields endpoint files and the plausibility gate: pure functions, checked against the rules
-of CONTRACT.md §3."""
+of docs/architecture.md, "Shields endpoint files"."""
 
 from __future__ import annotations
 

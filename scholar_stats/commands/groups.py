@@ -6,23 +6,17 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from scholar_stats.commands.tracked import _ids, _table
-from scholar_stats.core.groups import GroupTotals, validate_group_name
+from scholar_stats.commands.arguments import group_name, scholar_ids
+from scholar_stats.core.groups import GroupTotals
 from scholar_stats.core.text import json_safe
 from scholar_stats.errors import UsageError
 from scholar_stats.outputs.export import group_totals_from_store
+from scholar_stats.outputs.table import text_table
 from scholar_stats.store.database import Store
 
 
-def group_name(text: str) -> str:
-    try:
-        return validate_group_name(text)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def cli_groups_add(args: Any) -> int:
-    name, ids = group_name(args.name), _ids(args.scholar_ids)
+    name, ids = group_name(args.name), scholar_ids(args.scholar_ids)
     with Store(args.db) as store:
         untracked = [sid for sid in ids if store.get_author(sid) is None]
         if untracked:
@@ -35,7 +29,7 @@ def cli_groups_add(args: Any) -> int:
 
 def cli_groups_remove(args: Any) -> int:
     name = group_name(args.name)
-    ids = _ids(args.scholar_ids) if args.scholar_ids else None
+    ids = scholar_ids(args.scholar_ids) if args.scholar_ids else None
     with Store(args.db) as store:
         if not store.remove_from_group(name, ids):
             raise UsageError(f"no group {name}")
@@ -51,7 +45,7 @@ def cli_groups_list(args: Any) -> int:
         return 0
     rows = [("GROUP", "MEMBERS", "IDS")]
     rows += [(name, str(len(ids)), " ".join(ids)) for name, ids in listed.items()]
-    print(_table(rows))
+    print(text_table(rows))
     return 0
 
 
@@ -82,7 +76,7 @@ def cli_groups_show(args: Any) -> int:
                  str(totals.i10_index), str(totals.publications)))
     rows += [(f"{m.scholar_id} {m.name}", str(m.citations), str(m.h_index), str(m.i10_index),
               str(m.publications)) for m in totals.members]
-    print(_table(rows))
+    print(text_table(rows))
     print(f"{totals.shared_papers} co-authored papers counted once")
     for scholar_id in missing:
         print(f"{scholar_id}: no data yet, left out")

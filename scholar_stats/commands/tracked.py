@@ -10,11 +10,11 @@ and inert when it goes to a terminal.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from scholar_stats.commands.arguments import group_name, scholar_ids
 from scholar_stats.core.model import validate_scholar_id
 from scholar_stats.core.plan import utcnow
 from scholar_stats.core.text import json_safe, log_safe
@@ -24,15 +24,11 @@ from scholar_stats.notify.listener import attach as attach_notifier
 from scholar_stats.outputs.export import author_files
 from scholar_stats.outputs.history import HISTORY_COLUMNS, render_history_csv
 from scholar_stats.outputs.kit import SCRIPT, page_script
+from scholar_stats.outputs.table import text_table
 from scholar_stats.settings import FetchSettings
 from scholar_stats.sources.choice import SourceSettings
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import TrackedAuthor
-
-
-def _ids(values: list[str]) -> list[str]:
-    """Every id validated (exit 2 on the first bad one) before anything is touched."""
-    return list(dict.fromkeys(validate_scholar_id(value) for value in values))
 
 
 def _when(moment: datetime | None) -> str:
@@ -49,7 +45,7 @@ def tracked_or_exit(store: Store, scholar_id: str) -> TrackedAuthor:
 
 
 def cli_authors_add(args: Any) -> int:
-    ids = _ids(args.scholar_ids)
+    ids = scholar_ids(args.scholar_ids)
     with Store(args.db) as store:
         added = set(store.add_authors(ids, args.interval, utcnow()))
     for scholar_id in ids:
@@ -81,20 +77,10 @@ def cli_authors_list(args: Any) -> int:
          f"{a.interval_seconds:g} s")
         for a in authors
     ]
-    print(_table(rows))
+    print(text_table(rows))
     if paused is not None:
         print(f"all fetching paused until {_when(paused)} UTC after Scholar blocked a request")
     return 0
-
-
-def _table(rows: Sequence[tuple[str, ...]]) -> str:
-    """Aligned columns, every cell inert (``log_safe``) before it is measured."""
-    shown = [[log_safe(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in shown) for i in range(len(shown[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in shown
-    )
 
 
 def cli_refresh(args: Any) -> int:
@@ -109,7 +95,7 @@ def cli_refresh(args: Any) -> int:
     from scholar_stats.net.deadline import Deadline
     from scholar_stats.refresh.engine import RefreshEngine
 
-    ids = _ids(args.scholar_ids)
+    ids = scholar_ids(args.scholar_ids)
     due_pass = not ids
     settings = FetchSettings.from_args(args)
     sources = SourceSettings.from_args(args)
@@ -191,7 +177,7 @@ def cli_history(args: Any) -> int:
             return 0
         table = [tuple(HISTORY_COLUMNS)]
         table += [(r.date, *(str(r.values[name]) for name in HISTORY_COLUMNS[1:])) for r in rows]
-        print(_table(table))
+        print(text_table(table))
     return 0
 
 
@@ -219,8 +205,8 @@ def paper_history(args: Any, scholar_id: str) -> int:
     elif not rows:
         print(f"{scholar_id}: no paper history yet")
     else:
-        print(_table([PAPER_COLUMNS, *((r.date, r.author_pub_id, r.title, str(r.citations),
-                                         shown_change(r.change)) for r in rows)]))
+        print(text_table([PAPER_COLUMNS, *((r.date, r.author_pub_id, r.title, str(r.citations),
+                                            shown_change(r.change)) for r in rows)]))
     return 0
 
 
@@ -245,7 +231,6 @@ def cli_export(args: Any) -> int:
 
 
 def export_group(args: Any) -> int:
-    from scholar_stats.commands.groups import group_name
     from scholar_stats.outputs.export import group_files
 
     name = group_name(args.group)

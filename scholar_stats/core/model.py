@@ -1,14 +1,16 @@
 """The data scholar-stats deals in: one author's profile as Scholar showed it.
 
-``AuthorData.gs_data`` is the AcadHomepage record (CONTRACT.md §2) exactly as it is written to
-``gs_data.json``; the other fields are what the badges need and ``gs_data.json`` cannot hold
-(the year Scholar's "since" column names).
+``AuthorData.gs_data`` is the AcadHomepage record (docs/architecture.md, "The gs_data.json
+record") exactly as it is written to ``gs_data.json``; the other fields are what the badges need
+and ``gs_data.json`` cannot hold (the year Scholar's "since" column names).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from scholar_stats.core.text import clean_text
@@ -66,6 +68,19 @@ class Metrics:
 
 
 METRIC_NAMES = tuple(Metrics(0, 0, 0, 0, 0, 0, 0).as_dict())
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One day of an author's metrics, as the store reads it back and ``history.csv`` holds
+    it: ``date`` is ISO ``YYYY-MM-DD`` (UTC), ``values`` maps metric name → int."""
+
+    date: str
+    values: Mapping[str, int]
+
+    @classmethod
+    def from_metrics(cls, date: str, metrics: Metrics) -> HistoryRow:
+        return cls(date, MappingProxyType(metrics.as_dict()))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ DAY = 86400.0
 # is not a schedule, and far longer (1e300 s) overflows every date computed from it.
 MAX_INTERVAL = 365 * DAY
 PAGE_SIZE = 100  # publications per profile page
+# Data older than this is stale (grey badges): the stale_age setting's default (config.py), and
+# the age fetch judges its kept data by, as it has no such setting.
+STALE_AGE = 7 * DAY
 
 
 @dataclass(frozen=True)

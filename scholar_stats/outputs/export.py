@@ -8,11 +8,10 @@ import dataclasses
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from scholar_stats import config
 from scholar_stats.core.groups import GroupTotals, group_totals
 from scholar_stats.core.model import FetchStatus
 from scholar_stats.core.papers import ProfileSnapshot
-from scholar_stats.core.plan import is_stale
+from scholar_stats.core.plan import STALE_AGE, is_stale
 from scholar_stats.errors import UsageError
 from scholar_stats.outputs.changes import (
     CHANGES_JSON,
@@ -29,7 +28,7 @@ if TYPE_CHECKING:  # read through the store it is handed; importing it would pul
     from scholar_stats.store.database import Store
     from scholar_stats.store.values import TrackedAuthor
 
-DEFAULT_MAX_AGE: float = config.default("stale_age")  # the setting's declared default
+DEFAULT_MAX_AGE: float = STALE_AGE  # the stale_age setting's default
 
 
 def describe_age(seconds: float) -> str:

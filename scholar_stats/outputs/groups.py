@@ -1,10 +1,11 @@
 """The bytes of a group's files: ``gs_data.json``, ``gs_data_shieldsio.json`` and
 ``shields/<metric>.json`` (citations, h-index, i10-index, publications). Pure.
 
-``gs_data.json`` keeps the two things an AcadHomepage page reads (CONTRACT.md §1): ``citedby``,
-and ``publications`` keyed by ``author_pub_id`` with ``num_citations``. Every member's id of a
-shared paper is a key, with the group's count for it, so a lab page can keep each member's
-``data="..."`` spans. ``papers`` lists the merged papers once each.
+``gs_data.json`` keeps the two things an AcadHomepage page reads (docs/architecture.md, "What an
+AcadHomepage page reads"): ``citedby``, and ``publications`` keyed by ``author_pub_id`` with
+``num_citations``. Every member's id of a shared paper is a key, with the group's count for it,
+so a lab page can keep each member's ``data="..."`` spans. ``papers`` lists the merged papers
+once each.
 """
 
 from __future__ import annotations

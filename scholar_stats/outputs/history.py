@@ -11,26 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 
-from scholar_stats.core.model import METRIC_NAMES, Metrics
+from scholar_stats.core.model import METRIC_NAMES
+from scholar_stats.core.model import HistoryRow as HistoryRow  # the row type the store reads
 
 HISTORY_FILE = "history.csv"
 HISTORY_COLUMNS = ("date", *METRIC_NAMES)
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    """One day: ``date`` is ISO ``YYYY-MM-DD`` (UTC), ``values`` maps metric name → int."""
-
-    date: str
-    values: Mapping[str, int]
-
-    @classmethod
-    def from_metrics(cls, date: str, metrics: Metrics) -> HistoryRow:
-        return cls(date, MappingProxyType(metrics.as_dict()))
 
 
 def parse_history_csv(data: bytes) -> list[HistoryRow]:

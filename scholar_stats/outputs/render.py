@@ -38,7 +38,8 @@ def metric_label(metric: str, since_year: int | None) -> str:
 
 
 def endpoint_json(label: str, message: str, **extra: Any) -> dict[str, Any]:
-    """A shields.io endpoint object (CONTRACT.md §3): message is always a non-empty string."""
+    """A shields.io endpoint object (docs/architecture.md, "Shields endpoint files"): message
+    is always a non-empty string."""
     if not isinstance(message, str) or not message:
         raise ValueError("a shields endpoint message must be a non-empty string")
     return {"schemaVersion": 1, "label": label, "message": message, **extra}

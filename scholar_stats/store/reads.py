@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from scholar_stats.core.changes import ChangeEvent
-from scholar_stats.core.model import AuthorData, FetchStatus, Metrics
+from scholar_stats.core.model import AuthorData, FetchStatus, HistoryRow, Metrics
 from scholar_stats.core.text import clean_text, repair_json
-from scholar_stats.outputs.history import HistoryRow
 from scholar_stats.store.base import StoreBase
 from scholar_stats.store.schema import (
     METRIC_COLUMNS,

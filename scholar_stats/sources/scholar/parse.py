@@ -149,7 +149,8 @@ def _failed_section(exc: BaseException) -> str:
 
 
 def to_gs_data(author: dict[str, Any], updated: datetime) -> dict[str, Any]:
-    """scholarly's filled author → the AcadHomepage ``gs_data.json`` record (CONTRACT.md §2)."""
+    """scholarly's filled author → the AcadHomepage ``gs_data.json`` record (docs/architecture.md,
+    "The gs_data.json record")."""
     record: dict[str, Any] = _plain(author)
     record["publications"] = {pub["author_pub_id"]: pub for pub in record["publications"]}
     record["updated"] = updated.isoformat(timespec="seconds")

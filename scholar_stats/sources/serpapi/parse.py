@@ -6,11 +6,12 @@ page to the record's parts as it arrives (the page itself is not kept) and build
 record, which passes ``core.validate.accept_record`` like a Scholar page's: a SerpApi answer with
 out-of-range numbers, the wrong types or text no file can hold is "not understood" (exit 5).
 
-What SerpApi sends (CONTRACT.md §6, tests/fixtures/scholar/SOURCES.md): ``author`` (name,
-affiliations, email, website, interests, thumbnail), ``articles`` (``citation_id`` is scholarly's
-``author_pub_id``, ``cited_by.value`` is absent or null when uncited), ``cited_by.table`` (one
-object per metric, with ``all`` and ``since_YYYY``), ``cited_by.graph`` and, while more articles
-exist, ``serpapi_pagination.next``. Errors are ``{"error": "..."}``.
+What SerpApi sends (docs/architecture.md, "SerpApi's author engine";
+tests/fixtures/scholar/SOURCES.md): ``author`` (name, affiliations, email, website, interests,
+thumbnail), ``articles`` (``citation_id`` is scholarly's ``author_pub_id``, ``cited_by.value`` is
+absent or null when uncited), ``cited_by.table`` (one object per metric, with ``all`` and
+``since_YYYY``), ``cited_by.graph`` and, while more articles exist,
+``serpapi_pagination.next``. Errors are ``{"error": "..."}``.
 """
 
 from __future__ import annotations

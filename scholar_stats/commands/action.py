@@ -10,6 +10,7 @@ fetch it runs); nothing from an input is ever pasted into a script. The runner's
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import secrets
@@ -19,9 +20,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from scholar_stats import cli, config
+from scholar_stats import config, redact
+from scholar_stats.commands.runner import run, usage_error
 from scholar_stats.core.text import log_safe
-from scholar_stats.errors import Blocked, ScholarStatsError
+from scholar_stats.errors import Blocked, ScholarStatsError, UsageError
 from scholar_stats.files import write_files
 from scholar_stats.outputs.summary import render_summary, reports_from_files
 from scholar_stats.publish.branch import publish, read_branch
@@ -67,12 +69,17 @@ def _append(path: str | None, text: str) -> None:
 
 
 def _fetch(ids: list[str], out: Path) -> int:
-    """``scholar-stats fetch`` in this process; ids after ``--``, since one may start with
-    '-'. A usage error (a bad deadline input, a malformed id) is its exit code, not an exit."""
+    """``scholar-stats fetch --out OUT -- IDS`` in this process, run as the command line runs
+    it (``commands.runner``): its settings from the environment, the ids as given (one may
+    start with '-'). A usage error (a bad deadline input, a malformed id) is its exit code,
+    not an exit: the kept data is still published and summarised."""
+    redact.remember(redact.argv_secrets(ids))  # an id may be a pasted URL with a password
     try:
-        return cli.main(["fetch", "--out", str(out), "--", *ids])
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
+        settings = config.resolve("fetch", {"out": str(out)})
+    except UsageError as exc:
+        return usage_error(str(exc))
+    args = argparse.Namespace(command="fetch", scholar_ids=ids, **settings)
+    return run(args, "scholar_stats.commands.fetch:cli_fetch")
 
 
 def run_action(env: Mapping[str, str]) -> int:
