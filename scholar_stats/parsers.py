@@ -91,14 +91,15 @@ def parse_trusted_proxies(text: str) -> tuple[str, ...]:
     return items
 
 
-SOURCES = ("auto", "scholar", "serpapi")
-
-
 def parse_source(text: str) -> str:
-    """Where profiles come from: auto (Scholar, then SerpApi when blocked), scholar, serpapi."""
+    """Where profiles come from: ``auto`` or a registered source's name (auto: Scholar, then
+    SerpApi when blocked; scholar; serpapi). The registry is imported when a value is read,
+    never by ``--help``."""
+    from scholar_stats.sources.registry import choices
+
     word = text.strip().lower()
-    if word not in SOURCES:
-        raise ValueError(f"expected one of {', '.join(SOURCES)}, got {text!r}")
+    if word not in choices():
+        raise ValueError(f"expected one of {', '.join(choices())}, got {text!r}")
     return word
 
 
