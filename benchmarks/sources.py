@@ -26,6 +26,7 @@ from scholar_stats.net.deadline import Deadline
 from scholar_stats.refresh.attempt import attempt_fetch
 from scholar_stats.settings import FetchSettings
 from scholar_stats.sources.choice import SourceSettings, open_sources
+from scholar_stats.sources.serpapi.source import SerpApiOptions
 
 
 def count(scholar_url: str, serpapi_url: str, key: str, choice: str, scholar_id: str,
@@ -36,7 +37,8 @@ def count(scholar_url: str, serpapi_url: str, key: str, choice: str, scholar_id:
     serpapi.requests.clear()
     settings = FetchSettings(scholar_url=scholar_url, delay=0, deadline=60)
     deadline = Deadline(60)
-    sources = open_sources(SourceSettings(choice, serpapi_url, key), settings, deadline)
+    choices = SourceSettings.of(choice, serpapi=SerpApiOptions(url=serpapi_url, key=key))
+    sources = open_sources(choices, settings, deadline)
     try:
         outcome = attempt_fetch(scholar_id, settings, deadline, previous=None, sources=sources)
     finally:

@@ -91,14 +91,13 @@ def parse_trusted_proxies(text: str) -> tuple[str, ...]:
     return items
 
 
-SOURCES = ("auto", "scholar", "serpapi")
-
-
 def parse_source(text: str) -> str:
-    """Where profiles come from: auto (Scholar, then SerpApi when blocked), scholar, serpapi."""
+    """Where profiles come from: ``auto`` or a source's name, lower-cased. Whether a source of
+    that name exists is the sources' own question (``sources.choice.SourceSettings`` asks the
+    registry), so this layer needs no knowledge of them."""
     word = text.strip().lower()
-    if word not in SOURCES:
-        raise ValueError(f"expected one of {', '.join(SOURCES)}, got {text!r}")
+    if not word:
+        raise ValueError("expected auto or a source's name, got ''")
     return word
 
 

@@ -20,6 +20,7 @@ from scholar_stats.commands.action import annotation, parse_ids, run_action
 from scholar_stats.core.model import FetchStatus, Metrics
 from scholar_stats.core.text import log_safe
 from scholar_stats.outputs.summary import AuthorReport, render_summary
+from scholar_stats.sources.registry import noted_titles
 
 
 def action_env(tmp_path: Path, work: Path, **extra: str) -> dict[str, str]:
@@ -75,7 +76,8 @@ def test_parse_ids() -> None:
 def test_summary_shows_changes() -> None:
     old = Metrics(100, 90, 5, 4, 3, 2, 10)
     new = Metrics(104, 93, 5, 4, 3, 2, 11)
-    text = render_summary([AuthorReport(SID, "Ada | Example", old, new, None)], "published x")
+    text = render_summary([AuthorReport(SID, "Ada | Example", old, new, None)], "published x",
+                          noted_titles())
     assert "104 (+4)" in text and "| 5 |" in text and "11 (+1)" in text
     assert "Ada \\| Example" in text and text.endswith("**Outcome:** published x\n")
 
@@ -194,7 +196,8 @@ def test_log_safe_leaves_no_command_and_no_line_break() -> None:
 
 def test_summary_and_annotations_carry_no_line_break() -> None:
     status = FetchStatus(SID, "blocked", 3, "blocked\n::warning::x", "t", None, requests=1)
-    text = render_summary([AuthorReport(SID, INJECTED, None, None, status)], "x\n::error::y")
+    text = render_summary([AuthorReport(SID, INJECTED, None, None, status)], "x\n::error::y",
+                          noted_titles())
     assert not any(_visible(line).lstrip().startswith("::") for line in text.splitlines())
     line = annotation("warning", "t", INJECTED)  # one command; the name is its escaped data
     assert "\n" not in line and [name for name, _ in runner_commands([line])] == ["warning"]

@@ -136,7 +136,7 @@ def test_serve_logs_and_answers_no_secret(db_url: str, tmp_path: Path) -> None:
             added = httpx.post(f"{base}/authors", json={"ids": ["OTHERAAAAAAJ"]}, headers=auth)
             refused = httpx.post(f"{base}/authors?token={ADMIN}", json={"ids": []})
             bodies += [added.text, refused.text, httpx.get(f"{base}/metrics").text,
-                       httpx.get(f"{base}/authors/{SID}/gs_data.json").text]
+                       served(f"{base}/authors/{SID}/gs_data.json")]
             assert (added.status_code, refused.status_code) == (200, 401)
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -145,6 +145,16 @@ def test_serve_logs_and_answers_no_secret(db_url: str, tmp_path: Path) -> None:
     assert "Started server process" in err and "GET /healthz" in out  # uvicorn's own lines
     assert "POST /authors?token=*** HTTP/1.1" in out
     assert "Ada *** *** ***" in bodies[-1]
+
+
+def served(url: str) -> str:
+    """What ``url`` answers once the worker asked has the data: a worker that started before the
+    fetch learns of it at its next poll of the store (every 5 s)."""
+    deadline = time.monotonic() + 30
+    while (answer := httpx.get(url, timeout=5)).status_code != 200:
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.2)
+    return answer.text
 
 
 def wait_for_the_fetch(base: str) -> list[str]:

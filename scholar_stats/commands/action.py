@@ -29,6 +29,7 @@ from scholar_stats.outputs.summary import render_summary, reports_from_files
 from scholar_stats.publish.branch import publish, read_branch
 from scholar_stats.publish.git import scrub
 from scholar_stats.publish.results import read_results
+from scholar_stats.sources.registry import noted_titles
 
 
 def annotation(level: str, title: str, message: str) -> str:
@@ -145,7 +146,7 @@ def run_action(env: Mapping[str, str]) -> int:
         notes.append(annotation("error", "scholar-stats fetch",
                                 f"fetch failed with exit {fetch_code}; previous data kept "
                                 "(see the log above)"))
-    summary = render_summary(reports_from_files(previous, current), outcome)
+    summary = render_summary(reports_from_files(previous, current), outcome, noted_titles())
     _append(env.get("GITHUB_STEP_SUMMARY"), scrub(summary))
     for note in notes:
         print(note)

@@ -18,7 +18,7 @@ from scholar_stats.core.model import (
 )
 from scholar_stats.core.text import load_json, log_safe
 from scholar_stats.core.validate import metrics_of
-from scholar_stats.errors import Blocked, ScholarStatsError
+from scholar_stats.errors import ScholarStatsError
 from scholar_stats.files import (
     check_writable,
     gs_data_problem,
@@ -42,8 +42,8 @@ from scholar_stats.outputs.render import (
 )
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch, internal_outcome
 from scholar_stats.settings import FetchSettings
-from scholar_stats.sources.choice import NAMES, Source, SourceSettings, open_sources
-from scholar_stats.sources.serpapi.monthly import MonthlySearches, month_of, spent_by, spent_in
+from scholar_stats.sources.choice import SourceSettings, open_sources
+from scholar_stats.sources.source import Fetcher, Ledger
 
 
 def output_folders(out: Path, scholar_ids: list[str]) -> dict[str, Path]:
@@ -71,14 +71,15 @@ def save_outcome(
     write_files(folder, files)
 
 
-def count_searches(outcome: FetchOutcome, month: str, before: int, spent: int,
-                   counting: bool) -> FetchOutcome:
-    """The outcome with the month's SerpApi searches of its folder (``before`` plus ``spent``
-    now) in its status, so the next run knows them; left out while none were ever counted."""
-    if not counting and not before and not spent:
-        return outcome
-    return replace(outcome, status=replace(
-        outcome.status, serpapi_month=month, serpapi_searches=before + spent))
+def note_costs(outcome: FetchOutcome, ledgers: list[Ledger],
+               previous: FetchStatus | None) -> FetchOutcome:
+    """The outcome with what each source keeps of its cost in the folder's status.json (the
+    month's SerpApi searches: the ``previous`` status's, plus those spent now), so the next run
+    knows them."""
+    status = outcome.status
+    for ledger in ledgers:
+        status = ledger.note(status, previous)
+    return replace(outcome, status=status)
 
 
 def report_deliveries(notifier: WebhookNotifier, notices: list[Notice]) -> None:
@@ -112,7 +113,7 @@ def save_fetched(folder: Path, outcome: FetchOutcome, previous: Any) -> Notice |
     print(log_safe(  # the message quotes the scraped name
         f"{outcome.status.message} ({outcome.status.requests} requests, "
         f"{outcome.status.duration_seconds:.1f} s, from "
-        f"{NAMES[outcome.status.source or 'scholar']}) -> {folder}"
+        f"{outcome.source.title}) -> {folder}"
     ))
     if not changes.events:
         return None
@@ -154,14 +155,13 @@ def write_page_script(out: Path) -> None:
     except OSError:
         pass
     write_files(out, {SCRIPT: page_script()})
-def still_open(sources: list[Source], outcome: FetchOutcome) -> list[Source]:
+
+
+def still_open(sources: list[Fetcher], outcome: FetchOutcome) -> list[Fetcher]:
     """The sources the run's next authors ask: a block is about the address, so an address
-    Scholar blocked is asked no more in this run (unless it was the last source left)."""
-    blocked = set(outcome.blocked_egresses)
-    if outcome.status.source == "scholar" and outcome.exit_code == Blocked.exit_code:
-        blocked.add(outcome.egress or "")
-    remaining = [source for source in sources
-                 if getattr(source, "egress", None) not in blocked]
+    blocked is asked no more in this run (unless it was the last source left)."""
+    blocked = outcome.blocked_addresses()
+    remaining = [source for source in sources if source.egress not in blocked]
     return remaining or sources
 
 
@@ -173,10 +173,7 @@ def cli_fetch(args: Any) -> int:
     for folder in folders.values():
         check_writable(folder)  # exit 9 before a single request is spent
     statuses = {scholar_id: read_status(folder) for scholar_id, folder in folders.items()}
-    month = month_of(datetime.now(timezone.utc))
-    budget = None
-    if "serpapi" in choice.order:
-        budget = MonthlySearches(month, choice.monthly_limit, spent_in(month, statuses.values()))
+    ledgers = choice.ledgers(statuses.values(), datetime.now(timezone.utc))
     deadline = Deadline(settings.deadline)
     notifier = WebhookNotifier(getattr(args, "notify", None) or [], deadline,
                                backoff=settings.backoff, timeout=settings.timeout)
@@ -184,7 +181,8 @@ def cli_fetch(args: Any) -> int:
     notices: list[Notice] = []  # sent once every author is fetched: a slow webhook costs no fetch
     with ExitStack() as stack:
         stack.enter_context(notifier)
-        sources = open_sources(choice, settings, deadline, budget)
+        sources = open_sources(choice, settings, deadline, lambda source, _entry: (
+            ledgers[source.name].budget if source.name in ledgers else None))
         for source in sources:
             stack.callback(source.close)
         try:
@@ -196,7 +194,8 @@ def cli_fetch(args: Any) -> int:
                     print(log_safe(f"scholar-stats: warning: {folder / GS_DATA} is not a file "
                                    f"scholar-stats wrote ({problem}); nothing is compared with "
                                    "it"), file=sys.stderr)
-                searches_before = budget.used if budget else 0
+                for ledger in ledgers.values():
+                    ledger.begin()
                 last_success = previous_status.last_success if previous_status else None
                 started, clock_started = datetime.now(timezone.utc), time.monotonic()
                 try:
@@ -208,9 +207,7 @@ def cli_fetch(args: Any) -> int:
                         raise
                     outcome = internal_outcome(scholar_id, exc, started, last_success,
                                                duration=time.monotonic() - clock_started)
-                outcome = count_searches(outcome, month, spent_by(month, previous_status),
-                                         (budget.used if budget else 0) - searches_before,
-                                         budget is not None)
+                outcome = note_costs(outcome, list(ledgers.values()), previous_status)
                 # A folder that cannot take the files ends the run (exit 9): the next authors'
                 # requests would be spent for nothing.
                 notice = save_fetched(folder, outcome, previous)

@@ -149,9 +149,10 @@ def _run_pass(engine: Any, ids: list[str], due_pass: bool, deadline: Any) -> int
             print(log_safe(("" if outcome.ok else "scholar-stats: ") + outcome.status.message),
                   file=stream)
             worst = max(worst, outcome.exit_code)
-            if outcome.exit_code == 3:
-                who = "SerpApi refused" if outcome.status.source == "serpapi" \
-                    else "Scholar blocked us"
+            if outcome.exit_code == 3:  # a block is about our address; other refusals are not
+                source = outcome.source
+                who = f"{source.title} blocked us" if source.per_egress \
+                    else f"{source.title} refused"
                 print(f"scholar-stats: {who}; the other authors wait", file=sys.stderr)
     return worst
 

@@ -123,7 +123,7 @@ class FetchStatus:
     since_year: int | None = None
     stale: bool | None = None
     stale_reason: str | None = None
-    source: str | None = None  # "scholar" or "serpapi": where the data (or the failure) came from
+    source: str | None = None  # a source's name ("scholar"): where the data (or failure) came from
     # The SerpApi searches this folder's author spent in the month ``serpapi_month`` (YYYY-MM):
     # ``fetch`` without a store keeps its monthly count here.
     serpapi_month: str | None = None

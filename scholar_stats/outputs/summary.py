@@ -89,17 +89,22 @@ def _escape(text: str) -> str:
     return log_safe(text).replace("|", "\\|")
 
 
-def fetch_note(status: FetchStatus | None) -> str:
+def fetch_note(status: FetchStatus | None, noted: Mapping[str, str]) -> str:
+    """The fetch cell: its outcome, and where the data came from when ``noted`` names the
+    source (every source but Scholar, by name: its title; ``sources.registry.noted_titles``)."""
     if status is None:
         return "no status"
-    via = " (from SerpApi)" if status.source == "serpapi" else ""
+    title = noted.get(status.source or "")
+    via = f" (from {title})" if title is not None else ""
     if status.outcome == "ok":
         return "ok" + via
     return f"{status.outcome}{via}: previous data kept"
 
 
-def render_summary(reports: Sequence[AuthorReport], outcome: str) -> str:
-    """A heading, one table row per author (value and change since the published data)."""
+def render_summary(reports: Sequence[AuthorReport], outcome: str,
+                   noted: Mapping[str, str]) -> str:
+    """A heading, one table row per author (value and change since the published data);
+    ``noted``: the sources whose data the fetch cell names (see ``fetch_note``)."""
     lines = ["### Google Scholar stats", ""]
     header = ["author", *SHOWN, "fetch"]
     lines.append("| " + " | ".join(header) + " |")
@@ -107,7 +112,8 @@ def render_summary(reports: Sequence[AuthorReport], outcome: str) -> str:
     for report in reports:
         who = f"{_escape(report.name)} (`{report.scholar_id}`)"
         cells = [_cell(metric, report.old, report.new) for metric in SHOWN]
-        lines.append("| " + " | ".join([who, *cells, _escape(fetch_note(report.status))]) + " |")
+        note = _escape(fetch_note(report.status, noted))
+        lines.append("| " + " | ".join([who, *cells, note]) + " |")
     lines.append("")
     for report in reports:
         if report.status is not None and report.status.outcome != "ok":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -22,9 +22,10 @@ from scholar_stats.core.text import clean_text
 from scholar_stats.core.validate import Intake
 from scholar_stats.errors import Blocked, ScholarStatsError
 from scholar_stats.net.deadline import Deadline
-from scholar_stats.settings import FetchSettings
-from scholar_stats.sources.choice import NAMES, ScholarSource, Source
-from scholar_stats.sources.scholar.client import ScholarClient
+from scholar_stats.settings import DIRECT, FetchSettings
+from scholar_stats.sources import registry
+from scholar_stats.sources.choice import SourceSettings, open_sources
+from scholar_stats.sources.source import Fetcher, Source
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,8 @@ class FetchOutcome:
     error: ScholarStatsError | None
     events: tuple[ChangeEvent, ...] = ()  # filled in when recorded in the store (refresh.record)
     blocked_sources: tuple[str, ...] = ()  # the sources that blocked before the one that answered
-    blocked_egresses: tuple[str, ...] = ()  # the addresses (keys) Scholar blocked on the way
-    egress: str | None = None  # the address of the last Scholar source asked, if any
+    blocked_egresses: tuple[str, ...] = ()  # the addresses (keys) blocked on the way
+    egress: str | None = None  # the address of the last source asked per address, if any
 
     @property
     def exit_code(self) -> int:
@@ -49,6 +50,20 @@ class FetchOutcome:
     @property
     def ok(self) -> bool:
         return self.data is not None
+
+    @property
+    def source(self) -> Source:
+        """The source the data (or the failure) came from: the origin when none is named."""
+        return registry.get(self.status.source)
+
+    def blocked_addresses(self) -> set[str]:
+        """The addresses a block in this attempt was about: a block is about the address, so
+        a run's next authors skip them (those blocked on the way, and the last one asked when
+        the attempt ended blocked there)."""
+        blocked = set(self.blocked_egresses)
+        if self.source.per_egress and self.exit_code == Blocked.exit_code:
+            blocked.add(self.egress or "")
+        return blocked
 
 
 def attempt_fetch(
@@ -59,39 +74,33 @@ def attempt_fetch(
     previous: Metrics | None,
     force: bool = False,
     last_success: str | None = None,
-    before_request: Callable[[], None] | None = None,
     now: datetime | None = None,
-    client: ScholarClient | None = None,
-    sources: Sequence[Source] | None = None,
+    sources: Sequence[Fetcher] | None = None,
 ) -> FetchOutcome:
     """Fetch, parse, validate and gate one author. Never raises a ``ScholarStatsError``.
 
     ``sources`` are asked in order, the next only when one blocks (exit 3): ``--source auto``
-    is ``[Scholar, SerpApi]``. Without them, Scholar alone, through ``client`` when given (one
-    client, and its politeness delay, shared across several authors).
+    is ``[Scholar, SerpApi]``. Without them, the origin (Scholar) alone, opened for this attempt.
     """
     started_at = now or datetime.now(timezone.utc)
     started = time.monotonic()
-    own: list[Source] = []
+    own: list[Fetcher] = []
     if sources is None:
-        sources = [ScholarSource(client or ScholarClient(
-            settings, deadline, before_request=before_request))]
-        own = [] if client is not None else list(sources)
+        sources = own = open_sources(SourceSettings(registry.origin().name), settings,
+                                     deadline, egresses=settings.egresses[:1])
     data: AuthorData | None = None
     error: ScholarStatsError | None = None
     blocked: list[str] = []  # "Scholar blocked (<why>)" for each source before the last
     blocked_sources: list[str] = []
     blocked_egresses: list[str] = []
     egress: str | None = None
-    used_label = "direct"
+    used: Fetcher = sources[0]
     requests = 0
-    used = sources[0].name
     intake = Intake()  # every page of this attempt, whichever source sent it
     try:
         for position, source in enumerate(sources):
-            used, before = source.name, source.requests_made
-            used_label = getattr(source, "label", "direct")
-            egress = getattr(source, "egress", egress)
+            used, before = source, source.requests_made
+            egress = source.egress if source.egress is not None else egress
             try:
                 fetched = source.fetch(scholar_id, started_at, previous, intake)
                 if not force:
@@ -103,17 +112,15 @@ def attempt_fetch(
                 requests += source.requests_made - before
             if not isinstance(error, Blocked) or position == len(sources) - 1:
                 break
-            label = getattr(source, "label", "direct")
-            via_proxy = "" if label == "direct" else f" via {label}"
-            blocked.append(f"{NAMES[source.name]}{via_proxy} blocked ({error})")
-            blocked_sources.append(source.name)
-            if source.name == "scholar":
-                blocked_egresses.append(getattr(source, "egress", ""))
+            blocked.append(f"{named(source)} blocked ({error})")
+            blocked_sources.append(source.source.name)
+            if source.egress is not None:
+                blocked_egresses.append(source.egress)
     finally:
         for source in own:
             source.close()
     attempt_time = started_at.isoformat(timespec="seconds")
-    name = NAMES[used] + ("" if used_label == "direct" else f" via {used_label}")
+    name = named(used)
     via = f" (via {name}: {'; '.join(blocked)})" if blocked else ""
     if data is not None:
         metrics = data.metrics
@@ -136,11 +143,17 @@ def attempt_fetch(
         requests=requests,
         duration_seconds=time.monotonic() - started,
         since_year=data.since_year if data is not None else None,
-        source=used,
+        source=used.source.name,
     )
     return FetchOutcome(scholar_id, data, status, error,
                         blocked_sources=tuple(blocked_sources),
                         blocked_egresses=tuple(blocked_egresses), egress=egress)
+
+
+def named(fetcher: Fetcher) -> str:
+    """The source as a message names it: its title, and the address when not direct."""
+    title = fetcher.source.title
+    return title if fetcher.label == DIRECT else f"{title} via {fetcher.label}"
 
 
 def internal_outcome(

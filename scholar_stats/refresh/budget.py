@@ -1,5 +1,6 @@
-"""The hourly Scholar request budget and the monthly SerpApi search budget, counted in the store
-and shared by every process on it."""
+"""The hourly request budget of each egress address, counted in the store and shared by every
+process on it. (A source's own budget, as SerpApi's monthly searches, is the source's: see
+``Source.budget``.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from datetime import datetime, timedelta
 from scholar_stats import config
 from scholar_stats.core.plan import utcnow
 from scholar_stats.errors import FetchError
-from scholar_stats.sources.serpapi.monthly import month_of, refusal
 from scholar_stats.store.database import Store
 
 DEFAULT_REQUESTS_PER_HOUR: int = config.default("requests_per_hour")
@@ -64,45 +64,3 @@ class RequestBudget:
                 f"the budget of {self.limit} Scholar requests per "
                 f"{self.window.total_seconds():.0f} s is spent; the author waits its turn"
             )
-
-
-class MonthlySearchBudget:
-    """At most ``limit`` SerpApi searches in a calendar month (UTC), counted in the store like
-    the hourly Scholar budget, so every process on it shares one count. ``check`` counts a
-    search before it is sent (or refuses it); ``refund`` uncounts one SerpApi did not answer
-    (it bills only answered searches). The decision is ``monthly.refusal``'s."""
-
-    def __init__(self, store: Store, limit: int,
-                 clock: Callable[[], datetime] = utcnow) -> None:
-        self.store = store
-        self.limit = limit
-        self.clock = clock
-        self._counted_in: list[str] = []  # the month of each search counted and not settled
-
-    def remaining(self) -> int:
-        return max(0, self.limit - self.store.searches_in(month_of(self.clock())))
-
-    def require(self, searches: int) -> None:
-        """Refuse to start a fetch that needs more searches than are left this month."""
-        month = month_of(self.clock())
-        refused = refusal(month, self.limit, self.store.searches_in(month), searches,
-                          f"not started, it needs {searches} searches")
-        if refused is not None:
-            raise refused
-
-    def check(self) -> None:
-        """Count the next search, or refuse it when the month's are spent."""
-        month = month_of(self.clock())
-        if self.store.take_search(month, self.limit) is None:
-            raise refusal(month, self.limit, max(self.limit, self.store.searches_in(month)), 1,
-                          "stopped before the next page") or BudgetSpent("unreachable")
-        self._counted_in.append(month)
-
-    def spend(self) -> None:
-        """SerpApi answered the search ``check`` counted: it stays counted."""
-        if self._counted_in:
-            self._counted_in.pop()
-
-    def refund(self) -> None:
-        if self._counted_in:
-            self.store.give_back_search(self._counted_in.pop())

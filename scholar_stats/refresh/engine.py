@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,16 +26,11 @@ from scholar_stats.core.plan import DAY, Policy, expected_requests, utcnow
 from scholar_stats.errors import AuthorBusy, Blocked, StoreUnavailable
 from scholar_stats.net.deadline import Cancellation, Deadline
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch, internal_outcome
-from scholar_stats.refresh.budget import (
-    DEFAULT_REQUESTS_PER_HOUR,
-    BudgetSpent,
-    MonthlySearchBudget,
-    RequestBudget,
-)
+from scholar_stats.refresh.budget import DEFAULT_REQUESTS_PER_HOUR, BudgetSpent, RequestBudget
 from scholar_stats.refresh.record import DEFAULT_POLICY, record_outcomes
 from scholar_stats.settings import FetchSettings, egress_key
-from scholar_stats.sources.choice import ScholarSource, Source, SourceSettings, open_sources
-from scholar_stats.sources.scholar.client import ScholarClient
+from scholar_stats.sources.choice import SourceSettings, openings
+from scholar_stats.sources.source import Fetcher, Source
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import Lease
 
@@ -82,13 +78,15 @@ class RefreshEngine:
         self.store = store
         self.settings = settings
         self.sources = sources or SourceSettings()
-        # SerpApi's monthly searches, counted in the store like the hourly Scholar budget
-        self.searches = MonthlySearchBudget(store, self.sources.monthly_limit, clock)
+        self.order = self.sources.order
+        # the sources' own budgets (SerpApi's monthly searches), counted in the store
+        self.own_budgets = self.sources.budgets(store, clock)
         self.clock = clock
         self.fetch = fetch
         self.policy = policy
-        # the egress addresses (--proxy, several for a pool), each with its own hourly budget
-        # and pause in the store; ``budget`` is the first one's
+        # the egress addresses (--proxy, several for a pool) a per-address source (Scholar) is
+        # asked through, each with its own hourly budget and pause in the store; ``budget`` is
+        # the first one's
         self.egresses = settings.egresses
         self.budgets = {egress_key(entry): RequestBudget(store, requests_per_hour, budget_window,
                                                          clock, egress=egress_key(entry))
@@ -136,21 +134,25 @@ class RefreshEngine:
 
     @property
     def falls_back(self) -> bool:
-        """Whether Scholar's pause leaves SerpApi to fetch (``--source auto`` with a key)."""
-        return len(self.sources.order) > 1
+        """Whether a pause of every address leaves another source to fetch (``--source auto``
+        with a SerpApi key)."""
+        return len(self.order) > 1
 
     def _held_back(self, now: datetime) -> bool:
-        """Stopped, or paused after a Scholar block with nothing to fall back on."""
+        """Stopped, or paused after a block with nothing to fall back on."""
         return self.stopped or (not self.falls_back and self.paused_until() is not None)
 
-    def _order(self, scholar_blocked: bool) -> tuple[str, ...]:
-        """The sources a fetch asks: SerpApi alone while Scholar is blocked, when it may."""
-        return ("serpapi",) if scholar_blocked and self.falls_back else self.sources.order
+    def _order(self, addresses_blocked: bool) -> tuple[Source, ...]:
+        """The sources a fetch asks: while every address is blocked, only those not asked per
+        address (SerpApi), when there are any to fall back on."""
+        if addresses_blocked and self.falls_back:
+            return tuple(source for source in self.order if not source.per_egress) or self.order
+        return self.order
 
     def _usable(self, needed: int, blocked: set[str]) -> tuple[str, ...]:
         """The addresses a fetch of ``needed`` pages may try, in pool order: not blocked in
         this pass, with the pages left in their hourly budget, and not paused. Paused ones
-        only when every address is paused and SerpApi is no option: an author named on the
+        only when every address is paused and no other source is: an author named on the
         command line is fetched now, pause or not (the drivers that run on their own, the
         scheduler and a due pass, wait for the pause before they get here)."""
         now = self.clock()
@@ -202,21 +204,24 @@ class RefreshEngine:
     def run_pass(
         self, ids: Iterable[str], *, due_only: bool, deadline: Deadline
     ) -> Iterator[PassStep]:
-        """A cron pass over ``ids``: one deadline and one client (the politeness delay between
-        authors) for all, stopping when the deadline passes, the budget is spent or Scholar
-        blocks. Holds the engine's lock for the whole pass."""
-        with self._lock, ScholarClient(self.settings, deadline,
-                                       before_request=self.budget.take) as client:
-            blocked: set[str] = set()  # the addresses Scholar blocked in this pass
+        """A cron pass over ``ids``: one deadline and, at the first address, one client per
+        per-address source (the politeness delay between authors) for all, stopping when the
+        deadline passes, the budget is spent or a source blocks. Holds the engine's lock for
+        the whole pass."""
+        with self._lock, ExitStack() as stack:
+            shared = self._open_shared(deadline)
+            for fetcher in shared.values():
+                stack.callback(fetcher.close)
+            blocked: set[str] = set()  # the addresses blocked in this pass
             for scholar_id in ids:
-                scholar_blocked = self._blocked_now(blocked)
-                if deadline.expired or self._spent(scholar_blocked):
+                addresses_blocked = self._blocked_now(blocked)
+                if deadline.expired or self._spent(addresses_blocked):
                     why = "deadline passed" if deadline.expired else \
                         f"request budget spent: {self.budget_in_the_way()}"
                     yield PassStep(scholar_id, stopped=why)
                     return
                 try:
-                    outcome = self._refresh(scholar_id, deadline, client, due_only=due_only,
+                    outcome = self._refresh(scholar_id, deadline, shared, due_only=due_only,
                                             force=False, blocked=blocked)
                 except AuthorBusy as busy:
                     yield PassStep(scholar_id, busy=busy)
@@ -225,16 +230,14 @@ class RefreshEngine:
                     yield PassStep(scholar_id, skipped=True)
                     continue
                 yield PassStep(scholar_id, outcome=outcome)
-                blocked.update(outcome.blocked_egresses)
-                if outcome.status.source == "scholar" and outcome.exit_code == Blocked.exit_code:
-                    blocked.add(outcome.egress or "")
+                blocked.update(outcome.blocked_addresses())
                 if outcome.status.exit_code == Blocked.exit_code:
                     return  # a block: the others wait for the pause to end
 
     # one author
 
     def _blocked_now(self, blocked: set[str] | frozenset[str] = frozenset()) -> bool:
-        """Whether Scholar is blocked at every address: paused, or blocked in this pass."""
+        """Whether every address is blocked: paused, or blocked in this pass."""
         now = self.clock()
         return all(egress_key(entry) in blocked
                    or self.store.paused_until(now, egress_key(entry)) is not None
@@ -242,16 +245,19 @@ class RefreshEngine:
 
     def budget_in_the_way(self) -> str:
         """The budget a fetch starting now is held to, as a person reads it."""
-        if self._order(self._blocked_now())[0] == "serpapi":
-            return (f"the {self.searches.limit} SerpApi searches allowed this month "
-                    f"({self.searches.remaining()} left)")
-        return f"the budget of {self.budget.limit} Scholar requests per hour"
+        first = self._order(self._blocked_now())[0]
+        if first.per_egress:
+            return f"the budget of {self.budget.limit} {first.title} requests per hour"
+        own = self.own_budgets.get(first.name)
+        return own.describe() if own is not None else f"{first.title} (no budget)"
 
-    def _spent(self, scholar_blocked: bool) -> bool:
+    def _spent(self, addresses_blocked: bool) -> bool:
         """Whether the budget of the first source a fetch would ask is spent."""
-        if self._order(scholar_blocked)[0] == "serpapi":
-            return self.searches.remaining() == 0
-        return all(budget.remaining() == 0 for budget in self.budgets.values())
+        first = self._order(addresses_blocked)[0]
+        if first.per_egress:
+            return all(budget.remaining() == 0 for budget in self.budgets.values())
+        own = self.own_budgets.get(first.name)
+        return own is not None and own.remaining() == 0
 
     @property
     def lease_seconds(self) -> float:
@@ -262,8 +268,8 @@ class RefreshEngine:
         return Deadline(self.settings.deadline, cancellation=self.cancellation)
 
     def _refresh(
-        self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, *,
-        due_only: bool, force: bool, blocked: set[str] | None = None,
+        self, scholar_id: str, deadline: Deadline, shared: dict[tuple[str, str], Fetcher] | None,
+        *, due_only: bool, force: bool, blocked: set[str] | None = None,
     ) -> FetchOutcome | None:
         """Fetch and record one author (the lock is held). A refused or failed fetch keeps
         the stored data. ``None`` when it was not fetched: the budget cannot cover it, or, with
@@ -272,11 +278,13 @@ class RefreshEngine:
         needed = expected_requests(metrics.publications if metrics else None)
         usable = self._usable(needed, blocked or set())
         order = self._order(not usable)
-        if order[0] == "serpapi":
-            if self.searches.remaining() < needed:
+        if order[0].per_egress:
+            if not usable:
                 return None
-        elif not usable:
-            return None
+        else:
+            own = self.own_budgets.get(order[0].name)
+            if own is not None and own.remaining() < needed:
+                return None
         now = self.clock()
         lease = self.store.claim(scholar_id, now, self.lease_seconds, due_only=due_only)
         if lease is None:
@@ -288,7 +296,8 @@ class RefreshEngine:
                 f"{holder.until:%H:%M} UTC; wait for it, or stop that process"
             )
         try:
-            outcome = self._fetch_and_record(scholar_id, deadline, client, force, order, usable)
+            outcome = self._fetch_and_record(scholar_id, deadline, shared or {}, force, order,
+                                             usable)
         finally:
             self._release(scholar_id, lease)
         if outcome is not None:
@@ -296,24 +305,19 @@ class RefreshEngine:
         return outcome
 
     def _fetch_and_record(
-        self, scholar_id: str, deadline: Deadline, client: ScholarClient | None, force: bool,
-        order: tuple[str, ...] = ("scholar",), usable: tuple[str, ...] = (),
+        self, scholar_id: str, deadline: Deadline, shared: dict[tuple[str, str], Fetcher],
+        force: bool, order: tuple[Source, ...], usable: tuple[str, ...],
     ) -> FetchOutcome | None:
         started, clock_started = self.clock(), time.monotonic()
         status = self.store.last_status(scholar_id)
         last_success = status.last_success if status else None
-        sources: list[Source] = []
+        opened: list[Fetcher] = []
         try:
-            extra = {}
-            if order != ("scholar",) or usable != self.egresses[:1]:  # else attempt_fetch's
-                sources = self._open(order, deadline, client, usable)
-                extra["sources"] = sources
+            fetchers = self._open(order, deadline, shared, usable, opened)
             outcome = self.fetch(
                 scholar_id, self.settings, deadline,
                 previous=self.store.latest_metrics(scholar_id), force=force,
-                last_success=last_success,
-                before_request=self.budget.take if client is None else None,
-                now=started, client=client, **extra,
+                last_success=last_success, now=started, sources=fetchers,
             )
         except StoreUnavailable:
             raise
@@ -321,8 +325,8 @@ class RefreshEngine:
             outcome = internal_outcome(scholar_id, exc, started, last_success,
                                        duration=time.monotonic() - clock_started)
         finally:
-            for source in sources:
-                source.close()
+            for fetcher in opened:
+                fetcher.close()
         if isinstance(outcome.error, BudgetSpent):
             log.warning("%s: %s", scholar_id, outcome.error)
             return None
@@ -337,20 +341,38 @@ class RefreshEngine:
             record_outcomes(self.store, [outcome], self.clock(), self.policy)
         return outcome
 
-    def _open(self, order: tuple[str, ...], deadline: Deadline,
-              client: ScholarClient | None, usable: tuple[str, ...]) -> list[Source]:
-        """The sources of one fetch: Scholar at each usable address (the first through the
-        pass's client when there is one), each under its own hourly budget, then SerpApi
-        under the store's monthly count."""
-        def scholar(entry: str) -> ScholarSource:
-            if client is not None and entry == self.egresses[0]:
-                return ScholarSource(client, owned=False)
-            budget = self.budgets[egress_key(entry)]
-            return ScholarSource(ScholarClient(self.settings.through(entry), deadline,
-                                               before_request=budget.take))
+    def _budget_of(self, source: Source, entry: str | None) -> object:
+        """A source's budget in this engine: the address's hourly one for a per-address
+        source, else its own (``None``: it has none)."""
+        if source.per_egress and entry is not None:
+            return self.budgets[egress_key(entry)]
+        return self.own_budgets.get(source.name)
 
-        return open_sources(self.sources, self.settings, deadline, self.searches, order=order,
-                            egresses=usable, scholar=scholar)
+    def _open_shared(self, deadline: Deadline) -> dict[tuple[str, str], Fetcher]:
+        """A pass's fetchers at the first address, one per per-address source of the order,
+        kept for the whole pass (one client: the politeness delay between its authors)."""
+        first = self.egresses[:1]
+        return {(source.name, opening.egress): source.open(opening)
+                for source, opening in openings(self.sources, self.settings, deadline,
+                                                self._budget_of, egresses=first)
+                if source.per_egress}
+
+    def _open(self, order: tuple[Source, ...], deadline: Deadline,
+              shared: dict[tuple[str, str], Fetcher], usable: tuple[str, ...],
+              opened: list[Fetcher]) -> list[Fetcher]:
+        """The fetchers of one fetch: a per-address source at each usable address (through the
+        pass's fetcher where there is one), each under that address's hourly budget, then the
+        others under their own (SerpApi: the store's monthly count). The ones opened here are
+        added to ``opened``, for the caller to close."""
+        fetchers: list[Fetcher] = []
+        for source, opening in openings(self.sources, self.settings, deadline, self._budget_of,
+                                        order=order, egresses=usable):
+            fetcher = shared.get((source.name, opening.egress)) if source.per_egress else None
+            if fetcher is None:
+                fetcher = source.open(opening)
+                opened.append(fetcher)
+            fetchers.append(fetcher)
+        return fetchers
 
     def _release(self, scholar_id: str, lease: Lease) -> None:
         try:

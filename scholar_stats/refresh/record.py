@@ -13,6 +13,7 @@ from scholar_stats.core.papers import ProfileSnapshot
 from scholar_stats.core.plan import Policy, next_due_after, pause_after
 from scholar_stats.errors import Blocked
 from scholar_stats.refresh.attempt import FetchOutcome
+from scholar_stats.sources import registry
 from scholar_stats.store.database import Store
 from scholar_stats.store.values import AttemptRecord, PauseChange
 
@@ -61,7 +62,7 @@ def record_outcomes(
     said: dict[str, list[int]] = {}  # egress address -> what the attempts say about it
     for outcome in batch:
         if outcome.scholar_id in tracked:
-            for egress, code in scholar_codes(outcome):
+            for egress, code in address_codes(outcome):
                 said.setdefault(egress, []).append(code)
     pauses: dict[str, PauseChange] = {
         egress: pause_after(store.pause(egress), codes, now, policy)
@@ -73,14 +74,15 @@ def record_outcomes(
     return batch
 
 
-def scholar_codes(outcome: FetchOutcome) -> list[tuple[str, int]]:
-    """What the attempt says about Scholar at each address it asked through (the pause is
-    per address, "" for direct): a block for each address Scholar blocked on the way, then
-    the outcome for the address asked last, unless Scholar was not the last source asked."""
+def address_codes(outcome: FetchOutcome) -> list[tuple[str, int]]:
+    """What the attempt says about each address it asked a per-address source through (the
+    pause is per address, "" for direct): a block for each address blocked on the way, then
+    the outcome for the address asked last, unless the last source asked is not per address."""
     said = [(egress, Blocked.exit_code) for egress in outcome.blocked_egresses]
-    if "scholar" in outcome.blocked_sources and not outcome.blocked_egresses:
+    if not outcome.blocked_egresses and any(
+            registry.get(name).per_egress for name in outcome.blocked_sources):
         said.append(("", Blocked.exit_code))
-    if outcome.status.source in (None, "scholar"):
+    if outcome.source.per_egress:
         said.append((outcome.egress or "", outcome.status.exit_code))
     return said
 

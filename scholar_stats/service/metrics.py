@@ -16,6 +16,8 @@ class Metrics:
     def __init__(self, service: Service) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge
 
+        from scholar_stats.sources.registry import sources
+
         self.registry = CollectorRegistry()
         # Counted on every public request: a plain dict bumped by the event loop (a prometheus
         # Counter takes a lock per increment), turned into a counter family when scraped.
@@ -29,7 +31,8 @@ class Metrics:
         self.fetches_by_source = Counter(
             "scholar_stats_fetches_by_source",
             "Fetch attempts made by this process, by the source that gave the answer "
-            "(scholar, serpapi) and outcome", ["source", "outcome"], registry=self.registry,
+            f"({', '.join(source.name for source in sources())}) and outcome",
+            ["source", "outcome"], registry=self.registry,
         )
         self.scholar_requests = Counter(
             "scholar_stats_scholar_requests", "HTTP requests sent to Scholar by this process",
@@ -95,6 +98,8 @@ class _StoreActivity:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
+        from scholar_stats.sources.registry import sources as registered
+
         store = self.service.store
         now = datetime.now(timezone.utc)
         outcomes = GaugeMetricFamily(
@@ -111,10 +116,9 @@ class _StoreActivity:
         for source, count in sorted(store.sources_since(now - timedelta(days=1)).items()):
             sources.add_metric([source], count)
         yield sources
-        yield GaugeMetricFamily(
-            "scholar_stats_store_serpapi_searches_month",
-            "SerpApi searches counted against the shared monthly budget this calendar month",
-            value=store.searches_in(now.strftime("%Y-%m")))
+        for kind in registered():  # what each source's own budget counts (SerpApi's)
+            for name, (about, value) in kind.gauges(store, now).items():
+                yield GaugeMetricFamily(name, about, value=value)
         yield GaugeMetricFamily(
             "scholar_stats_store_scholar_requests_1h",
             "Scholar requests counted against the shared hourly budget in the last hour",

@@ -1,168 +1,118 @@
-"""Which source a fetch asks, behind one small interface the drivers share.
+"""Which sources a fetch asks, from ``--source`` and each source's own settings.
 
-A ``Source`` fetches one ``AuthorData`` under the run's deadline (its client holds it), counts
-its HTTP requests, and counts every page it receives in the attempt's ``Intake`` (shared by the
-sources one attempt asks, so their pages together stay within its bounds). ``--source auto``
-asks Scholar first and SerpApi only when Scholar blocks (exit 3) and ``SERPAPI_API_KEY`` is set;
-``scholar`` never touches SerpApi; ``serpapi`` never touches Scholar. ``refresh/attempt.py``
-walks the list ``open_sources`` returns.
+``--source NAME`` asks that source alone (refused, exit 2, when its settings lack what it needs:
+SerpApi without ``SERPAPI_API_KEY``); ``--source auto`` asks every source that can fetch, in the
+registry's order, fallbacks last: Scholar, then SerpApi when Scholar blocks (exit 3) and a key
+is set. ``refresh/attempt.py`` walks the list ``open_sources`` returns, the next source only when
+the one before blocks.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from scholar_stats import config
-from scholar_stats.core.model import AuthorData, Metrics
-from scholar_stats.core.validate import Intake
 from scholar_stats.errors import UsageError
-from scholar_stats.net.deadline import Deadline
-from scholar_stats.parsers import SOURCES, url_problem
-from scholar_stats.settings import DIRECT, FetchSettings, egress_key, egress_label
-from scholar_stats.sources.scholar.client import ScholarClient
-from scholar_stats.sources.scholar.parse import PAGE_SIZE
-from scholar_stats.sources.serpapi.client import SerpApiClient
-from scholar_stats.sources.serpapi.parse import KEY_VARIABLE
+from scholar_stats.settings import FetchSettings
+from scholar_stats.sources import registry
+from scholar_stats.sources.source import Budget, Fetcher, Ledger, Opening, Source
 
-NAMES = {"scholar": "Scholar", "serpapi": "SerpApi"}
+if TYPE_CHECKING:
+    from scholar_stats.core.model import FetchStatus
+    from scholar_stats.net.deadline import Deadline
+    from scholar_stats.store.database import Store
 
-
-class Source(Protocol):
-    name: str  # "scholar" or "serpapi", as status.json records it
-
-    @property
-    def requests_made(self) -> int: ...
-
-    def fetch(self, scholar_id: str, now: datetime, previous: Metrics | None,
-              intake: Intake) -> AuthorData: ...
-
-    def close(self) -> None: ...
-
-
-class SearchBudget(Protocol):
-    """SerpApi's monthly searches: in memory for ``fetch`` (``MonthlySearches``), in the store
-    for the engine (``refresh.budget.MonthlySearchBudget``)."""
-
-    def require(self, searches: int) -> None: ...
-
-    def check(self) -> None: ...
-
-    def spend(self) -> None: ...
-
-    def refund(self) -> None: ...
-
-
-class ScholarSource:
-    """Scholar through ``client``; ``owned``: closing the source closes the client (not when
-    the client is shared by a pass over several authors)."""
-
-    name = "scholar"
-
-    def __init__(self, client: ScholarClient, owned: bool = True) -> None:
-        self.client = client
-        self.owned = owned
-        entry = client.settings.proxy or DIRECT
-        self.egress = egress_key(entry)  # the address, as the store names it
-        self.label = egress_label(entry)  # ... and as a message may name it
-
-    @property
-    def requests_made(self) -> int:
-        return self.client.requests_made
-
-    def fetch(self, scholar_id: str, now: datetime, previous: Metrics | None,
-              intake: Intake) -> AuthorData:
-        return self.client.fetch_author(scholar_id, now, intake)
-
-    def close(self) -> None:
-        if self.owned:
-            self.client.close()
-
-
-class SerpApiSource:
-    name = "serpapi"
-
-    def __init__(self, client: SerpApiClient, budget: SearchBudget | None) -> None:
-        self.client = client
-        self.budget = budget
-
-    @property
-    def requests_made(self) -> int:
-        return self.client.requests_made
-
-    def fetch(self, scholar_id: str, now: datetime, previous: Metrics | None,
-              intake: Intake) -> AuthorData:
-        """Not started when the month's searches left cannot cover the pages the author had
-        last time (one when unknown); the client stops before any page past the limit."""
-        if self.budget is not None:
-            pages = max(1, math.ceil(previous.publications / PAGE_SIZE)) if previous else 1
-            self.budget.require(pages)
-        return self.client.fetch_author(scholar_id, now, intake)
-
-    def close(self) -> None:
-        self.client.close()
+# The budget a run counts ``source`` by: at pool entry ``entry`` for a per-address source.
+BudgetOf = Callable[[Source, "str | None"], Any]
 
 
 @dataclass(frozen=True)
 class SourceSettings:
+    """``--source`` and what each source read from the settings (``Source.options``)."""
+
     choice: str = config.default("source")
-    serpapi_url: str = config.default("serpapi_url")
-    serpapi_key: str | None = field(default=None, repr=False)  # never printed
-    monthly_limit: int = config.default("serpapi_monthly_limit")
+    options: tuple[tuple[str, Any], ...] = ()  # (source name, its options); secrets: repr=False
 
     def __post_init__(self) -> None:
-        if self.choice not in SOURCES:
-            raise UsageError(f"--source: expected one of {', '.join(SOURCES)}, "
-                             f"got {self.choice!r}")
-        problem = url_problem(self.serpapi_url, ("http", "https"))
-        if problem:
-            raise UsageError(f"SCHOLAR_STATS_SERPAPI_URL: {problem}")
-        if self.choice == "serpapi" and not self.serpapi_key:
-            raise UsageError(f"--source serpapi needs {KEY_VARIABLE}: set it to your SerpApi "
-                             "key (in the Action: the serpapi-key input, from a secret)")
+        if self.choice not in registry.choices():
+            setting = config.BY_NAME["source"]  # a flag or its variable: name both
+            raise UsageError(f"{setting.flag} ({setting.variable}): expected one of "
+                             f"{', '.join(registry.choices())}, got {self.choice!r}")
+        for source in registry.sources():
+            source.check(self.options_of(source))
+        if self.choice != registry.AUTO:
+            chosen = registry.get(self.choice)
+            missing = chosen.missing(self.options_of(chosen))
+            if missing:
+                raise UsageError(missing)
+
+    @classmethod
+    def of(cls, choice: str = config.default("source"), **options: Any) -> SourceSettings:
+        """``SourceSettings.of("auto", serpapi=SerpApiOptions(key=...))``."""
+        return cls(choice, tuple(options.items()))
 
     @classmethod
     def from_args(cls, args: Any) -> SourceSettings:
         """From the settings ``args`` holds (a command's resolved namespace)."""
-        return cls(
-            choice=args.source,
-            serpapi_url=args.serpapi_url,
-            serpapi_key=(args.serpapi_api_key or "").strip() or None,
-            monthly_limit=args.serpapi_monthly_limit,
-        )
+        return cls(choice=args.source,
+                   options=tuple((source.name, source.options(args))
+                                 for source in registry.sources()))
+
+    def options_of(self, source: Source) -> Any:
+        return dict(self.options).get(source.name)
 
     @property
-    def order(self) -> tuple[str, ...]:
+    def order(self) -> tuple[Source, ...]:
         """The sources a fetch asks, in order; the next only when the one before blocks."""
-        if self.choice == "serpapi":
-            return ("serpapi",)
-        if self.choice == "auto" and self.serpapi_key:
-            return ("scholar", "serpapi")
-        return ("scholar",)
+        if self.choice != registry.AUTO:
+            return (registry.get(self.choice),)
+        able = [source for source in registry.sources()
+                if source.missing(self.options_of(source)) is None]
+        return (tuple(source for source in able if not source.fallback)
+                + tuple(source for source in able if source.fallback))
+
+    def ledgers(self, statuses: Iterable[FetchStatus | None],
+                now: datetime) -> dict[str, Ledger]:
+        """What ``fetch`` counts of each source's cost in the folders' ``status.json``, by
+        source name (every source's, asked in this run or not: a count is carried over)."""
+        statuses, order = list(statuses), self.order
+        found = {source.name: source.ledger(self.options_of(source), statuses, now,
+                                            source in order)
+                 for source in registry.sources()}
+        return {name: ledger for name, ledger in found.items() if ledger is not None}
+
+    def budgets(self, store: Store, clock: Any) -> dict[str, Budget]:
+        """The budgets of this order's sources that count their own in the store, by name."""
+        found = {source.name: source.budget(store, self.options_of(source), clock)
+                 for source in self.order}
+        return {name: budget for name, budget in found.items() if budget is not None}
+
+
+def openings(sources: SourceSettings, settings: FetchSettings, deadline: Deadline,
+             budget_of: BudgetOf | None = None, *, order: tuple[Source, ...] | None = None,
+             egresses: tuple[str, ...] | None = None) -> list[tuple[Source, Opening]]:
+    """What one run opens, in order (``sources.order`` by default): a per-address source once
+    per egress address (``egresses``, by default the whole pool, in order), each other once;
+    each with the budget ``budget_of`` gives it (none by default)."""
+    found: list[tuple[Source, Opening]] = []
+    for source in sources.order if order is None else order:
+        options = sources.options_of(source)
+        if not source.per_egress:
+            budget = budget_of(source, None) if budget_of else None
+            found.append((source, Opening(settings, deadline, options, budget)))
+            continue
+        for entry in settings.egresses if egresses is None else egresses:
+            budget = budget_of(source, entry) if budget_of else None
+            found.append((source, Opening(settings, deadline, options, budget, entry)))
+    return found
 
 
 def open_sources(sources: SourceSettings, settings: FetchSettings, deadline: Deadline,
-                 budget: SearchBudget | None = None, *, order: tuple[str, ...] | None = None,
-                 egresses: tuple[str, ...] | None = None,
-                 scholar: Callable[[str], ScholarSource] | None = None) -> list[Source]:
-    """The sources of one run, in ``order`` (``sources.order`` by default); close each when
-    done. Scholar is one source per egress address (``egresses``, by default the whole pool,
-    in order), each made by ``scholar`` when given (the engine's: a shared client, its
-    address's budget), else with a client of its own."""
-    opened: list[Source] = []
-    for name in sources.order if order is None else order:
-        if name == "scholar":
-            for entry in settings.egresses if egresses is None else egresses:
-                opened.append(scholar(entry) if scholar is not None else
-                              ScholarSource(ScholarClient(settings.through(entry), deadline)))
-        else:
-            client = SerpApiClient(settings, deadline, sources.serpapi_key or "",
-                                   base_url=sources.serpapi_url,
-                                   before_request=budget.check if budget else None,
-                                   on_answer=budget.spend if budget else None,
-                                   on_unanswered=budget.refund if budget else None)
-            opened.append(SerpApiSource(client, budget))
-    return opened
+                 budget_of: BudgetOf | None = None, *, order: tuple[Source, ...] | None = None,
+                 egresses: tuple[str, ...] | None = None) -> list[Fetcher]:
+    """The fetchers of one run (see ``openings``); close each when done."""
+    return [source.open(opening) for source, opening in
+            openings(sources, settings, deadline, budget_of, order=order, egresses=egresses)]

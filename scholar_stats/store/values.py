@@ -40,7 +40,7 @@ class Attempt:
     message: str
     requests: int
     duration_seconds: float
-    source: str | None = None  # "scholar" or "serpapi"; none for an internal error
+    source: str | None = None  # a source's name (sources/registry.py); none for an internal error
 
 
 @dataclass(frozen=True)
