@@ -3,7 +3,6 @@ request count, the deadline, the gate, and atomicity."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -13,24 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
-from support.fake_scholar import FakeScholar
+from support.cli_helpers import folder_hashes
+from support.fake_scholar import REAL_ID, FakeScholar
 
 from scholar_stats import __version__
 from scholar_stats.cli import main
 
-REAL_ID = "LZ5D_p4AAAAJ"  # a real page: 12 publications, complete
-
 
 def fetch(*args: str) -> int:
     return main(["fetch", *args])
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` → sha256, to prove files were (not) touched."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*")) if p.is_file()
-    }
 
 
 def status(folder: Path) -> dict:
@@ -40,7 +30,7 @@ def status(folder: Path) -> dict:
 def test_success_writes_every_file(fake_scholar: FakeScholar, tmp_path: Path, capsys) -> None:
     out = tmp_path / "results"
     assert fetch(REAL_ID, "--out", str(out)) == 0
-    names = set(snapshot(out))
+    names = set(folder_hashes(out))
     gs = json.loads((out / "gs_data.json").read_text())
     metrics = ("citations", "citations-5y", "h-index", "h-index-5y", "i10-index", "i10-index-5y",
                "publications")
@@ -93,14 +83,14 @@ def test_failures_exit_with_their_code_and_keep_old_files(
     words: str,
 ) -> None:
     assert fetch(REAL_ID, "--out", str(tmp_path)) == 0
-    before = snapshot(tmp_path)
+    before = folder_hashes(tmp_path)
     capsys.readouterr()
     fake_scholar.mode = mode
     assert fetch(REAL_ID, "--out", str(tmp_path)) == code
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert REAL_ID in err and words in err and "previous data kept" in err
-    after = snapshot(tmp_path)
+    after = folder_hashes(tmp_path)
     assert {k: v for k, v in after.items() if k != "status.json"} == {
         k: v for k, v in before.items() if k != "status.json"}
     st = status(tmp_path)
@@ -197,13 +187,13 @@ def test_gate_refuses_a_big_drop_and_force_writes_it(
 ) -> None:
     fake_scholar.add_profile("GateAuthor01", 200, citations=1000)
     assert fetch("GateAuthor01", "--out", str(tmp_path)) == 0
-    before = snapshot(tmp_path)
+    before = folder_hashes(tmp_path)
     fake_scholar.add_profile("GateAuthor01", 200, citations=850)
     capsys.readouterr()
     assert fetch("GateAuthor01", "--out", str(tmp_path)) == 7
     err = capsys.readouterr().err
     assert "1000 -> 850" in err and "--force" in err
-    assert {k: v for k, v in snapshot(tmp_path).items() if k != "status.json"} == {
+    assert {k: v for k, v in folder_hashes(tmp_path).items() if k != "status.json"} == {
         k: v for k, v in before.items() if k != "status.json"}
     assert status(tmp_path)["error_kind"] == "implausible"
 

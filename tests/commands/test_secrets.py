@@ -14,59 +14,36 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support.cli_helpers import cli_env, run_cli, run_main
 from support.fake_scholar import running_fake_scholar
 from support.fake_serpapi import KEY, FakeSerpApi
+from support.planted_secrets import (
+    DB_PW,
+    HOOK_PATH,
+    LOUD,
+    PROXY_PW,
+    PROXY_USER,
+    SCHOLAR_HOST,
+    SCHOLAR_PW,
+    SCHOLAR_USER,
+    SERPAPI_PW,
+    SERPAPI_USER,
+    SID,
+    assert_no_secret,
+    echo_key,
+    echo_secrets,
+    files_under,
+    with_userinfo,
+)
 from support.webhook_receiver import running_receiver
 
 from scholar_stats import redact
 from scholar_stats.parsers import parse_proxy_pool
 
-SID = "SECRETSAAAAJ"
-SCHOLAR_USER, SCHOLAR_PW = "scholar-user-a1", "scholar-pw-b2"
-SERPAPI_USER, SERPAPI_PW = "serpapi-user-c3", "serpapi-pw-d4"
-PROXY_USER, PROXY_PW = "proxy-user-e5", "proxy-pw-f6"
-HOOK_PATH = "/hook/webhook-secret-g7"
-DB_PW = "db-pw-h8"
-TOKEN = "ghs_token-i9-0123456789abcdef"
-SECRETS = (KEY, SCHOLAR_USER, SCHOLAR_PW, SERPAPI_USER, SERPAPI_PW, PROXY_USER, PROXY_PW,
-           HOOK_PATH, DB_PW, TOKEN)
-SCHOLAR_HOST = "scholar.example.invalid"  # reached only through the proxy
-LOUD = {"SCHOLAR_STATS_DEBUG": "1", "SCHOLAR_STATS_BACKOFF": "0.05", "SCHOLAR_STATS_DELAY": "0",
-        "SCHOLAR_STATS_TIMEOUT": "5", "GITHUB_TOKEN": TOKEN}
-
-
-def files_under(*folders: Path) -> dict[str, str]:
-    """Every file under ``folders`` (a SQLite store and its WAL included), as text."""
-    return {str(path): path.read_bytes().decode("utf-8", "replace")
-            for folder in folders for path in sorted(folder.rglob("*")) if path.is_file()}
-
-
-def assert_no_secret(texts: Iterable[str] | Mapping[str, str], secrets: Iterable[str] = SECRETS
-                     ) -> None:
-    named = texts if isinstance(texts, Mapping) else dict(enumerate(texts))
-    for name, text in named.items():
-        for secret in secrets:
-            assert secret not in text, f"{secret!r} in {name}:\n{text[:3000]}"
-
-
-def with_userinfo(url: str, user: str, password: str) -> str:
-    return url.replace("://", f"://{user}:{password}@", 1)
-
-
 # -- the Scholar side: base URL and proxy with passwords, a redirect and a page echoing them ----
-
-def echo_secrets(user: str, html: str) -> str:
-    """Scholar's page with the passwords and the key in the first title and a link."""
-    echoed = f"{SCHOLAR_PW} {PROXY_PW} {KEY}"
-    return html.replace('class="gsc_a_at">', f'class="gsc_a_at">{echoed} ', 1).replace(
-        'href="/citations?', f'href="http://{SCHOLAR_USER}:{SCHOLAR_PW}@x.invalid/citations?', 1)
-
 
 def test_fetch_through_a_proxy_prints_and_writes_no_secret(tmp_path: Path) -> None:
     with running_fake_scholar() as fake, running_receiver() as hooks:
@@ -115,20 +92,6 @@ def test_a_scholar_url_with_userinfo_is_never_shown(tmp_path: Path) -> None:
 
 
 # -- the SerpApi side: the key and the base URL's userinfo, redirected and echoed back ----------
-
-def echo_key(query: dict[str, str], page: dict[str, Any]) -> dict[str, Any]:
-    """SerpApi's page with the key it was sent in the name, the affiliation, a title, a link
-    and the pagination link."""
-    key = query["api_key"]
-    if "author" in page:
-        page["author"]["name"] = f"Grace {key}"
-        page["author"]["affiliations"] = f"{SERPAPI_PW} University, {key}"
-    page["articles"][0]["title"] = f"On {key} and {SERPAPI_PW}"
-    page["articles"][0]["link"] = f"https://serpapi.com/x?api_key={key}"
-    if "serpapi_pagination" in page:
-        page["serpapi_pagination"]["next"] += f"&api_key={key}"
-    return page
-
 
 def serpapi_run(fake: FakeSerpApi, out: Path) -> subprocess.CompletedProcess[str]:
     base = with_userinfo(fake.url, SERPAPI_USER, SERPAPI_PW)

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.doctored_pages import DOCTORED, NOW, REAL, parse_doctored
 from support.fake_scholar import fixture_path
 from support.store_helpers import T0, database_url, gs_data, success
-from test_validate import DOCTORED, NOW, REAL, parse_doctored
 
 from scholar_stats.core.validate import (
     MAX_COUNT,

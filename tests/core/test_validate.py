@@ -4,65 +4,25 @@ doctored by the fake Scholar, go through ``fetch`` and ``refresh`` on SQLite and
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.fake_scholar import FakeScholar, fixture_path
+from support.cli_helpers import folder_hashes
+from support.doctored_pages import DOCTORED, REAL
+from support.fake_scholar import FakeScholar
 from support.store_helpers import T0, database_url
 
 from scholar_stats.cli import main
-from scholar_stats.sources.scholar.parse import parse_profile
 from scholar_stats.store.database import Store
-
-REAL = "LZ5D_p4AAAAJ"  # a real saved page: 56 citations, 12 publications
-OTHER = "amIMrIEAAAAJ"
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
-HUGE = "1234567890123456789012345"  # 25 digits: overflows SQLite and PostgreSQL integers
-
-
-def _first(pattern: str, replacement: str) -> Callable[[str, str], str]:
-    return lambda _user, html: re.sub(pattern, replacement, html, count=1)
-
-
-# name -> (doctor the page, the part the one-line error must name)
-DOCTORED: dict[str, tuple[Callable[[str, str], str], str]] = {
-    "25-digit citations": (
-        _first(r'<td class="gsc_rsb_std">\d+</td>', f'<td class="gsc_rsb_std">{HUGE}</td>'),
-        "citedby"),
-    "25-digit paper count": (_first(r'gs_ibl">25</a>', f'gs_ibl">{HUGE}</a>'), "num_citations"),
-    "negative paper count": (_first(r'gs_ibl">25</a>', 'gs_ibl">-25</a>'), "num_citations"),
-    "negative year count": (
-        _first(r'<span class="gsc_g_al">4</span>', '<span class="gsc_g_al">-4</span>'),
-        "cites_per_year"),
-    "year 9999": (_first(r'(<span class="gsc_g_t"[^>]*>)2012<', r"\g<1>9999<"), "cites_per_year"),
-    "300-character pub id": (
-        _first(rf"citation_for_view={REAL}:u-x6o8ySG0sC",
-               f"citation_for_view={REAL}:" + "x" * (300 - len(REAL) - 1)),
-        "publication id"),
-    "another user's pub ids": (
-        lambda _user, html: html.replace(f"citation_for_view={REAL}:",
-                                         f"citation_for_view={OTHER}:"),
-        OTHER),
-    "5000-character title": (_first(r'class="gsc_a_at">[^<]*<', 'class="gsc_a_at">' + "T" * 5000
-                                    + "<"), "title"),
-}
-
-
-def parse_doctored(doctor: Callable[[str, str], str]) -> None:
-    html = doctor(REAL, fixture_path(f"profile_{REAL}_p0.html").read_text("utf-8"))
-    parse_profile(REAL, lambda path: html, NOW)
-
 
 # --- fetch: exit 5, one line, the files already there untouched -----------------------------
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "status.json"}
+    """The files under ``folder`` but ``status.json``, which records the refused attempt."""
+    return {name: digest for name, digest in folder_hashes(folder).items()
+            if Path(name).name != "status.json"}
 
 
 @pytest.mark.parametrize("case", list(DOCTORED))

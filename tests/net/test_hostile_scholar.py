@@ -18,7 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.fake_scholar import FakeScholar, running_fake_scholar
+from support.cli_helpers import folder_hashes
+from support.fake_scholar import REAL_ID, FakeScholar, running_fake_scholar
 from support.hostile import (
     ROOT,
     connecting_to,
@@ -28,7 +29,6 @@ from support.hostile import (
     unconnectable_listener,
 )
 from support.service_helpers import free_port
-from test_fetch_cli import REAL_ID, snapshot
 
 from scholar_stats.cli import main
 from scholar_stats.errors import PageNotUnderstood
@@ -274,7 +274,7 @@ def test_a_gzip_bomb_is_refused_in_bounded_memory_and_time(
     fake_scholar: FakeScholar, tmp_path: Path
 ) -> None:
     assert fetch(REAL_ID, "--out", str(tmp_path)) == 0
-    before = snapshot(tmp_path)
+    before = folder_hashes(tmp_path)
     fake_scholar.bomb = gzip_bomb(2**30)  # ~1 MB on the wire, 1 GiB once expanded
     assert len(fake_scholar.bomb) < 1.1 * 2**20
     fake_scholar.mode = "gzip_bomb"
@@ -284,7 +284,7 @@ def test_a_gzip_bomb_is_refused_in_bounded_memory_and_time(
     assert "larger than 8 MiB" in one_line(run.err)
     assert run.peak_rss_mb < PEAK_RSS_MB
     assert run.seconds < 10
-    assert {k: v for k, v in snapshot(tmp_path).items() if k != "status.json"} == {
+    assert {k: v for k, v in folder_hashes(tmp_path).items() if k != "status.json"} == {
         k: v for k, v in before.items() if k != "status.json"}
     print(f"gzip bomb: {run.seconds:.2f} s, peak RSS {run.peak_rss_mb:.0f} MB")
 
@@ -361,7 +361,7 @@ def test_a_redirect_to_another_host_is_not_followed(
     fake_scholar: FakeScholar, other_site: FakeScholar, tmp_path: Path, capsys
 ) -> None:
     assert fetch(REAL_ID, "--out", str(tmp_path)) == 0
-    before = snapshot(tmp_path)
+    before = folder_hashes(tmp_path)
     capsys.readouterr()
     fake_scholar.mode = "redirect"
     fake_scholar.redirect_to = f"{other_site.url}/citations?hl=en&user={OTHER_ID}&pagesize=100"
@@ -369,7 +369,7 @@ def test_a_redirect_to_another_host_is_not_followed(
     err = one_line(capsys.readouterr().err)
     assert "another site" in err and "previous data kept" in err
     assert other_site.requests == []
-    assert {k: v for k, v in snapshot(tmp_path).items() if k != "status.json"} == {
+    assert {k: v for k, v in folder_hashes(tmp_path).items() if k != "status.json"} == {
         k: v for k, v in before.items() if k != "status.json"}
     assert json.loads((tmp_path / "status.json").read_text())["exit_code"] == 5
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.git_repos import BRANCH, SID, git_env, remote, work  # noqa: F401
+from support.github_action import action_env
 from support.webhook_receiver import running_receiver
-from test_action import action_env
-from test_publish import BRANCH, SID, git_env, remote, work  # noqa: F401
 
 from scholar_stats.publish.action import run_action
 

@@ -7,8 +7,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from support.paths import ROOT
 
-PACKAGE = Path(__file__).resolve().parents[2] / "scholar_stats"
+PACKAGE = ROOT / "scholar_stats"
 MAX_LINES = 400
 PURE = ("core", "outputs")
 # what a pure module may not import at run time (typing-only imports are fine)

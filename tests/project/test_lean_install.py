@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from support.cli_helpers import cli_env
 from support.fake_scholar import FakeScholar
-from test_action import action_env
-from test_publish import BRANCH, SID, git_env, remote, sh, work  # noqa: F401
+from support.git_repos import BRANCH, SID, git_env, remote, sh, work  # noqa: F401
+from support.github_action import action_env
+from support.paths import SUPPORT
 
-RUNNER = Path(__file__).parents[1] / "support" / "without_extras.py"
+RUNNER = SUPPORT / "without_extras.py"
 EXTRAS_ONLY = ("sqlalchemy", "apscheduler", "fastapi", "uvicorn", "prometheus_client",
                "psycopg", "starlette", "pydantic", "yaml", "pytest")
 BASE = ("httpx", "httpcore", "bs4", "bibtexparser", "scholarly.author_parser", "socksio")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,21 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from test_publish import BRANCH, SID, TOKEN, git_env, remote, sh, snapshot, work  # noqa: F401
+from support.git_repos import BRANCH, SID, TOKEN, git_env, remote, sh, snapshot, work  # noqa: F401
+from support.github_action import action_env, step_script
 
 from scholar_stats.core.model import FetchStatus, Metrics
 from scholar_stats.core.text import log_safe
 from scholar_stats.outputs.summary import AuthorReport, render_summary
 from scholar_stats.publish.action import annotation, parse_ids, run_action
-
-
-def action_env(tmp_path: Path, work: Path, **extra: str) -> dict[str, str]:
-    (tmp_path / "runner").mkdir(exist_ok=True)
-    return {**os.environ, "SCHOLAR_IDS": SID, "GITHUB_WORKSPACE": str(work),
-            "RUNNER_TEMP": str(tmp_path / "runner"),
-            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
-            "GITHUB_OUTPUT": str(tmp_path / "output.txt"), "GITHUB_TOKEN": TOKEN, **extra}
 
 
 def test_ok_run_publishes_and_summarises(
@@ -84,7 +75,6 @@ def test_summary_shows_changes() -> None:
 # Issue 9, class 14: Scholar ids may start with '-'; scraped text (a profile name) must never
 # become a GitHub workflow command in the job log.
 
-ACTION = Path(__file__).resolve().parents[2] / "action.yml"
 DASH_ID = "-SYNTHdashAJ"
 EVIL_ID = "EVILnameAAAJ"
 INJECTED = ("Ada Lovelace\n::warning::injected\n::add-mask::Lovelace\r::error title=t::e\n"
@@ -133,13 +123,6 @@ def runner_commands(lines: Iterable[str], honour_stop: bool = True) -> list[tupl
         if found[0] == "stop-commands" and honour_stop:
             token = found[1].lower()
     return acted
-
-
-def step_script() -> str:
-    """The `run:` of action.yml's step that runs scholar-stats, exactly as the runner gets it."""
-    steps = yaml.safe_load(ACTION.read_text())["runs"]["steps"]
-    (step,) = [step for step in steps if step.get("id") == "run"]
-    return step["run"]
 
 
 def test_an_id_starting_with_a_dash_is_fetched_and_published(

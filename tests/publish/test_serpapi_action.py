@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from test_action import ACTION, action_env, step_script
-from test_publish import BRANCH, SID, TOKEN, remote, sh, work  # noqa: F401
+from support.git_repos import BRANCH, SID, TOKEN, remote, sh, work  # noqa: F401
+from support.github_action import ACTION, action_env, step_script
 
 
 def branch_file(remote: Path, path: str) -> Any:

@@ -19,12 +19,9 @@ import sqlalchemy as sa
 from support.cli_helpers import SERVING, cli_env, run_cli
 from support.fake_scholar import FakeScholar, running_fake_scholar
 from support.fake_serpapi import KEY, FakeSerpApi
-from support.service_helpers import free_port
-from support.store_helpers import database_url
-from support.webhook_receiver import running_receiver
-from test_action import action_env, step_script
-from test_publish import BRANCH, remote, sh, work  # noqa: F401
-from test_secrets import (
+from support.git_repos import BRANCH, remote, sh, work  # noqa: F401
+from support.github_action import action_env, step_script
+from support.planted_secrets import (
     DB_PW,
     HOOK_PATH,
     LOUD,
@@ -36,6 +33,7 @@ from test_secrets import (
     SECRETS,
     SERPAPI_PW,
     SERPAPI_USER,
+    SID,
     TOKEN,
     assert_no_secret,
     echo_key,
@@ -43,8 +41,10 @@ from test_secrets import (
     files_under,
     with_userinfo,
 )
+from support.service_helpers import free_port
+from support.store_helpers import database_url
+from support.webhook_receiver import running_receiver
 
-SID = "SECRETSAAAAJ"
 ADMIN = "admin-token-j0-secret"
 
 

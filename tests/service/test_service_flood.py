@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.paths import SUPPORT
 from support.service_helpers import FRESH, now, pubs, running_serve
 from support.store_helpers import success
 
@@ -23,7 +24,6 @@ HUGE = "HUGEAUTHOR12"
 PAPERS = 50_000  # the most a profile may hold (README, "Numbers, the store and refresh")
 BOUND = 0.5  # seconds: no public answer waits this long (README, "The service")
 FLOOD_SECONDS = 6.0
-HERE = Path(__file__).resolve().parents[1] / "support"
 
 # Per client, what it asks again and again: every request something not rendered yet.
 PAGES = [{"path": f"/authors/{HUGE}/", "host": "page-{k}-{n}.example"}] * 16  # a page per host
@@ -83,7 +83,7 @@ def test_a_render_flood_never_holds_up_cached_answers(
         gs_data = f"/authors/{HUGE}/gs_data.json"
         quiet = timed_gets(port, gs_data, 1.0)  # cached, and the baseline without a flood
         flood = subprocess.Popen(
-            [sys.executable, str(HERE / "service_flood.py"), str(port), str(FLOOD_SECONDS),
+            [sys.executable, str(SUPPORT / "service_flood.py"), str(port), str(FLOOD_SECONDS),
              json.dumps(spec)], stdout=subprocess.PIPE, text=True)
         try:
             assert flood.stdout is not None and flood.stdout.readline().strip() == "started"

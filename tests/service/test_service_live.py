@@ -17,6 +17,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from support.paths import ROOT
 from support.service_helpers import (
     EMPTY,
     FRESH,
@@ -34,8 +35,6 @@ from scholar_stats.service.app import create_app
 from scholar_stats.service.settings import ServiceSettings
 from scholar_stats.service.snapshot import Reply, Snapshot, resolve
 from scholar_stats.store.database import Store
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli_helpers import folder_hashes
 from support.fake_scholar import FakeScholar
 from support.fake_serpapi import FakeSerpApi
-from test_fetch_cli import snapshot
 
 from scholar_stats.cli import main
 from scholar_stats.core.text import MAX_DEPTH, clean_json, clean_text, load_json
@@ -178,7 +178,7 @@ def test_a_hostile_serpapi_answer_is_exit_5_with_its_search_counted(
 ) -> None:
     out = tmp_path / "out"
     assert fetch(MEYER, "--source", "serpapi", "--out", str(out)) == 0
-    before = snapshot(out)
+    before = folder_hashes(out)
     capsys.readouterr()
     fake_serpapi.doctor = doctor
     assert fetch(MEYER, "--source", "serpapi", "--out", str(out)) == 5
@@ -188,7 +188,7 @@ def test_a_hostile_serpapi_answer_is_exit_5_with_its_search_counted(
     searches = len(fake_serpapi.requests) - 1
     assert status(out)["exit_code"] == 5
     assert status(out)["serpapi_searches"] == {"month": month(), "count": 1 + searches}
-    after = snapshot(out)
+    after = folder_hashes(out)
     assert {k: v for k, v in after.items() if k != "status.json"} == {
         k: v for k, v in before.items() if k != "status.json"}
 

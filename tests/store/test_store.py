@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import sqlalchemy as sa
 from support.store_helpers import (
     PG_ENV,
     T0,
+    create_v1,
     failure,
     gs_data,
     pg_schema_url,
@@ -38,7 +38,6 @@ from scholar_stats.store.schema import SCHEMA_VERSION
 
 A = "LZ5D_p4AAAAJ"
 B = "amIMrIEAAAAJ"
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "store"
 DAY = timedelta(days=1)
 
 
@@ -250,44 +249,8 @@ def test_record_for_an_untracked_author_is_ignored(store: Store) -> None:
     assert store.latest(A) is None and store.attempts() == []
 
 
-def _create_v1(url: str) -> None:
-    engine = sa.create_engine(url)
-    ddl = (FIXTURES / f"v1_{engine.dialect.name}.sql").read_text()
-    with engine.begin() as conn:
-        for statement in ddl.split(";"):
-            body = "\n".join(
-                line for line in statement.splitlines() if not line.startswith("--")
-            ).strip()
-            if body:
-                conn.exec_driver_sql(body)
-        ms = 1767268800000  # T0
-        conn.exec_driver_sql(
-            "INSERT INTO authors (scholar_id, added_at, interval_seconds, state, next_due_at, "
-            f"last_success_at, last_outcome, last_exit_code) VALUES ('{A}', {ms}, 86400, 'ok', "
-            f"{ms + 86400000}, {ms}, 'ok', 0)"
-        )
-        record = json.dumps(gs_data(A, {"p1": 7}))
-        conn.execute(
-            sa.text("INSERT INTO profiles VALUES (:id, :at, 2021, :gs)"),
-            {"id": A, "at": ms, "gs": record},
-        )
-        conn.exec_driver_sql(
-            f"INSERT INTO metric_history VALUES ('{A}', {ms}, 7, 3, 5, 4, 3, 2, 1)"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO publications (scholar_id, pub_id, last_citations) "
-            f"VALUES ('{A}', '{A}:p1', 7)"
-        )
-        conn.exec_driver_sql(f"INSERT INTO pub_citations SELECT id, {ms}, 7 FROM publications")
-        conn.exec_driver_sql(
-            "INSERT INTO attempts (scholar_id, at, outcome, exit_code, error_kind, message, "
-            f"requests, duration_seconds) VALUES ('{A}', {ms}, 'ok', 0, NULL, 'ok', 1, 2.5)"
-        )
-    engine.dispose()
-
-
 def test_upgrade_from_the_first_schema_keeps_rows(db_url: str) -> None:
-    _create_v1(db_url)
+    create_v1(db_url, A)
     with Store(db_url) as store:
         assert store.schema_version() == SCHEMA_VERSION
         author = store.get_author(A)

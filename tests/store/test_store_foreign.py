@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from support.store_helpers import PG_ENV, T0, database_url, pg_schema_url, success
-from test_store import A, _create_v1
+from support.store_helpers import PG_ENV, T0, create_v1, database_url, pg_schema_url, success
 
 from scholar_stats.errors import StoreUnavailable
 from scholar_stats.refresh.record import record_outcome
@@ -26,6 +25,7 @@ from scholar_stats.store.connect import PG_CONNECT_TIMEOUT
 from scholar_stats.store.database import Store
 from scholar_stats.store.schema import SCHEMA_VERSION
 
+A = "LZ5D_p4AAAAJ"  # the author in the stores of earlier releases
 SECRET = "S3cretPassw0rd"
 
 
@@ -120,9 +120,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def _v2_from_v1(url: str) -> None:
+def _v2_from_v1(url: str, author: str) -> None:
     """The second release's schema: its migration step, spelled out (frozen like v1's DDL)."""
-    _create_v1(url)
+    create_v1(url, author)
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE authors ADD COLUMN lease_until BIGINT")
@@ -135,7 +135,7 @@ def _v2_from_v1(url: str) -> None:
 
 @pytest.mark.parametrize("release", [1, 2])
 def test_stores_of_earlier_releases_open_and_upgrade(db_url: str, release: int) -> None:
-    (_create_v1 if release == 1 else _v2_from_v1)(db_url)
+    (create_v1 if release == 1 else _v2_from_v1)(db_url, A)
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:  # a table of another program next to ours does not matter
         conn.exec_driver_sql("CREATE TABLE unrelated_notes (note TEXT)")

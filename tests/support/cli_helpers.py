@@ -1,9 +1,10 @@
-"""Helpers for tests that run ``scholar-stats`` as a real subprocess (exit codes, signals, the
-lines a user sees)."""
+"""Helpers for tests that run ``scholar-stats`` in this process or as a real subprocess (exit
+codes, signals, the lines a user sees, the files a run leaves)."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+from support.paths import ROOT
 
 
 def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -89,3 +90,11 @@ def serving(args: Sequence[str], env: Mapping[str, str] | None = None,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
+
+
+def folder_hashes(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` → sha256, to prove files were (not) touched."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }

@@ -35,8 +35,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "scholar"
-TEMPLATE_ID = "LZ5D_p4AAAAJ"
+from support import paths
+
+FIXTURES = paths.FIXTURES / "scholar"
+REAL_ID = "LZ5D_p4AAAAJ"  # a real saved page: 56 citations, 12 publications, complete
+TEMPLATE_ID = REAL_ID  # synthetic profiles are built around its markup
 FRAGMENT_ID = "qc6CJjYAAAAJ"
 _TBODY = re.compile(r'(<tbody id="gsc_a_b">)(.*?)(</tbody>)', re.S)
 _METRIC_CELLS = re.compile(r'<td class="gsc_rsb_std">\d+</td>')

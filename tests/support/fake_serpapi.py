@@ -31,11 +31,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "scholar"
+from support import paths
+
+FIXTURES = paths.FIXTURES / "scholar"
 TEMPLATE_ID = "LSsXyncAAAAJ"
 KEY = "test-serpapi-key-5f0c2e9a7b14d3c8"
 # (the query, the page) -> the page to send as JSON, or the raw bytes of the body

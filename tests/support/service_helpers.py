@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 from scholar_stats.refresh.record import record_outcome
 from scholar_stats.store.database import Store
+from support.paths import ROOT
 from support.store_helpers import success
 
 FRESH = "FRESHAUTHOR1"
@@ -32,7 +33,6 @@ BIG = "BIGAUTHOR300"
 EMPTY = "EMPTYAUTHOR1"
 UNTRACKED = "NOTTRACKED12"
 TOKEN = "s3cret-token"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def now() -> datetime:

@@ -1,8 +1,9 @@
-"""Helpers for tests that need a Store: database URLs (SQLite file, PostgreSQL schema) and
-fetch outcomes built from plain numbers, shaped like CONTRACT.md §2."""
+"""Helpers for tests that need a Store: database URLs (SQLite file, PostgreSQL schema), fetch
+outcomes built from plain numbers (shaped like CONTRACT.md §2), and a store of the first release."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from scholar_stats.core.model import AuthorData, FetchStatus
 from scholar_stats.errors import ScholarStatsError
 from scholar_stats.refresh.attempt import FetchOutcome
+from support import paths
 
 PG_ENV = "SCHOLAR_STATS_TEST_PG_URL"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -124,3 +126,42 @@ def failure(
         last_success=None, requests=requests, duration_seconds=0.5,
     )
     return FetchOutcome(scholar_id, None, status, error)
+
+
+def create_v1(url: str, author: str) -> None:
+    """A store of the first released schema (its DDL frozen in ``fixtures/store``) holding
+    ``author``: fetched at T0, one paper of 7 citations, one attempt."""
+    engine = sa.create_engine(url)
+    ddl = (paths.FIXTURES / "store" / f"v1_{engine.dialect.name}.sql").read_text()
+    with engine.begin() as conn:
+        for statement in ddl.split(";"):
+            body = "\n".join(
+                line for line in statement.splitlines() if not line.startswith("--")
+            ).strip()
+            if body:
+                conn.exec_driver_sql(body)
+        ms = 1767268800000  # T0
+        conn.exec_driver_sql(
+            "INSERT INTO authors (scholar_id, added_at, interval_seconds, state, next_due_at, "
+            "last_success_at, last_outcome, last_exit_code) "
+            f"VALUES ('{author}', {ms}, 86400, 'ok', {ms + 86400000}, {ms}, 'ok', 0)"
+        )
+        record = json.dumps(gs_data(author, {"p1": 7}))
+        conn.execute(
+            sa.text("INSERT INTO profiles VALUES (:id, :at, 2021, :gs)"),
+            {"id": author, "at": ms, "gs": record},
+        )
+        conn.exec_driver_sql(
+            f"INSERT INTO metric_history VALUES ('{author}', {ms}, 7, 3, 5, 4, 3, 2, 1)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO publications (scholar_id, pub_id, last_citations) "
+            f"VALUES ('{author}', '{author}:p1', 7)"
+        )
+        conn.exec_driver_sql(f"INSERT INTO pub_citations SELECT id, {ms}, 7 FROM publications")
+        conn.exec_driver_sql(
+            "INSERT INTO attempts (scholar_id, at, outcome, exit_code, error_kind, message, "
+            "requests, duration_seconds) "
+            f"VALUES ('{author}', {ms}, 'ok', 0, NULL, 'ok', 1, 2.5)"
+        )
+    engine.dispose()
