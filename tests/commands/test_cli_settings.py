@@ -17,6 +17,7 @@ import pytest
 from support.cli_helpers import ROOT, cli_env, run_cli, run_main, serving
 from support.fake_scholar import FakeScholar
 from support.service_helpers import free_port
+from support.waiting import wait_until
 
 REAL = "LZ5D_p4AAAAJ"
 
@@ -248,10 +249,10 @@ def test_bad_values_do_not_reach_commands_that_do_not_use_them(
                             env=cli_env(unused_by("schedule")), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while not any("SCHEDAUTHOR1" in path for path in fake_scholar.profile_requests()):
-            assert proc.poll() is None and time.monotonic() < deadline, "schedule never fetched"
-            time.sleep(0.05)
+        wait_until(lambda: proc.poll() is not None or any(
+            "SCHEDAUTHOR1" in path for path in fake_scholar.profile_requests()),
+            "schedule fetched")
+        assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -395,13 +396,15 @@ def test_debug_false_keeps_the_one_line_error(clean_env: pytest.MonkeyPatch) -> 
 
 def test_no_scheduler_false_runs_the_scheduler(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'store.db'}"
+
+    def scheduler(base: str) -> str:
+        return str(httpx.get(f"{base}/healthz").json()["scheduler"])
+
     for value, expected in [("false", "running"), ("true", "disabled")]:
         env = {"SCHOLAR_STATS_NO_SCHEDULER": value}
         with serving(["--db", db, "--port", str(free_port())], env=env) as (base, _proc):
-            deadline = time.monotonic() + 20
-            while (state := httpx.get(f"{base}/healthz").json()["scheduler"]) != expected:
-                assert time.monotonic() < deadline, (value, state)
-                time.sleep(0.1)
+            wait_until(lambda: scheduler(base) == expected,  # noqa: B023 - awaited at once
+                       f"NO_SCHEDULER={value}: the scheduler is {expected}", timeout=20)
 
 
 # -- the README's table of settings ----------------------------------------------------------
@@ -489,19 +492,20 @@ def test_serve_workers_run_with_the_settings_given_as_flags(
         def messages() -> set[str]:
             return {fresh("GET", status).json()["message"] for _ in range(6)}
 
-        deadline = time.monotonic() + 15
-        while messages() != {"no data yet"}:  # every worker polls the flag's store
-            assert time.monotonic() < deadline, messages()
-            time.sleep(0.1)
+        started = time.monotonic()
+        wait_until(lambda: messages() == {"no data yet"},  # every worker polls the flag's store
+                   lambda: f"every worker answers 'no data yet' (not {messages()})", timeout=15)
 
         # no scheduler in any worker: the admin refresh fetches in the worker, with --delay 0
         assert fresh("POST", "/authors/WORKERAUTH01/refresh", headers=auth).status_code == 202
-        while True:  # until every worker sampled has polled the new number
-            replies = [fresh("GET", status) for _ in range(6)]
-            if {r.json()["message"] for r in replies} == {"321"}:
-                break
-            assert time.monotonic() < deadline, "the worker's refresh never landed"
-            time.sleep(0.1)
+        replies: list[httpx.Response] = []
+
+        def landed() -> bool:  # every worker sampled has polled the new number
+            replies[:] = [fresh("GET", status) for _ in range(6)]
+            return {r.json()["message"] for r in replies} == {"321"}
+
+        wait_until(landed, "the worker's refresh landed in every worker",
+                   timeout=15 - (time.monotonic() - started))
         assert {r.headers["cache-control"] for r in replies} == {"public, max-age=123"}
         assert proc.poll() is None
     with Store(f"sqlite:///{db}") as store:

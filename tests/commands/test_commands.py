@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from support.fake_scholar import FakeScholar
 from support.store_helpers import sqlite_url
+from support.waiting import wait_until
 
 from scholar_stats.cli import main
 from scholar_stats.core.plan import utcnow
@@ -194,7 +195,6 @@ def test_schedule_runs_until_sigterm(fake_scholar: FakeScholar, db: str) -> None
     import signal
     import subprocess
     import sys
-    import time
 
     assert run("authors", "add", REAL, "--db", db) == 0
     env = {**os.environ, "SCHOLAR_STATS_SCHOLAR_URL": fake_scholar.url}
@@ -203,10 +203,9 @@ def test_schedule_runs_until_sigterm(fake_scholar: FakeScholar, db: str) -> None
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        end = time.monotonic() + 20
-        while not fake_scholar.requests and time.monotonic() < end:
-            time.sleep(0.05)
-        time.sleep(0.5)
+        with Store(db) as store:
+            wait_until(lambda: store.latest(REAL) is not None, "schedule fetched and recorded",
+                       timeout=20)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     finally:

@@ -29,6 +29,7 @@ from support.hostile import (
     unconnectable_listener,
 )
 from support.service_helpers import free_port
+from support.waiting import wait_until
 
 from scholar_stats.cli import main
 from scholar_stats.errors import PageNotUnderstood
@@ -47,13 +48,6 @@ def one_line(text: str) -> str:
     lines = text.strip().splitlines()
     assert len(lines) == 1, text
     return lines[0]
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < end, what
-        time.sleep(0.05)
 
 
 # -- class 1: the deadline is a wall-clock total -----------------------------------------------
@@ -177,7 +171,7 @@ def _stop_during_a_fetch(
     try:
         if ready is not None:
             ready(proc)
-        wait_for(lambda: fetching() or proc.poll() is not None, "no fetch started")
+        wait_until(lambda: fetching() or proc.poll() is not None, "a fetch started")
         assert proc.poll() is None, proc.communicate()[1]
         signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -250,7 +244,7 @@ def test_serve_stops_within_seconds_of_sigterm_during_an_admin_refresh(
                 assert proc.poll() is None, proc.communicate()[1]
                 return False
 
-        wait_for(up, "serve did not come up")
+        wait_until(up, "serve came up")
         answer = httpx.post(f"http://127.0.0.1:{port}/authors/{REAL_ID}/refresh",
                             headers={"Authorization": f"Bearer {token}"}, json={"force": True})
         assert answer.status_code == 202

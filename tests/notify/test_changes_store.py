@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from support.fake_scholar import FakeScholar
 from support.store_helpers import T0, database_url, failure, success
+from support.waiting import wait_until
 from support.webhook_receiver import Receiver, running_receiver
 
 from scholar_stats.cli import main
@@ -202,9 +203,7 @@ def test_schedule_notifies_from_its_listener(
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        end = time.monotonic() + 30
-        while not receiver.posts and time.monotonic() < end:
-            time.sleep(0.05)
+        wait_until(lambda: receiver.posts, "the webhook heard of the changes")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:

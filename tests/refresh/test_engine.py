@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from support.cli_helpers import cli_env
 from support.fake_scholar import FakeScholar
 from support.service_helpers import TOKEN, LogRecords, client_for
 from support.store_helpers import sqlite_url, success
+from support.waiting import wait_until
 
 from scholar_stats.core.plan import utcnow
 from scholar_stats.refresh.attempt import FetchOutcome
@@ -34,13 +34,6 @@ from scholar_stats.store.database import Store
 
 A, B, C = "ENGINEAAAAAJ", "ENGINEBBBBAJ", "ENGINECCCCAJ"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "condition not reached in time"
-        time.sleep(0.02)
 
 
 def fetch_settings(fake: FakeScholar) -> FetchSettings:
@@ -147,7 +140,8 @@ def test_a_tick_with_the_database_down_logs_one_line_and_keeps_going(
                 time.sleep(1.0)  # some fifty ticks against a database that is not there
                 store.engine = real
                 store.mark_due(C, utcnow())
-                wait_until(lambda: len(store.attempts(C)) == 2)  # it kept going
+                wait_until(lambda: len(store.attempts(C)) == 2,  # it kept going
+                           "the scheduler fetched C once the database was back", timeout=10)
             finally:
                 scheduler.shutdown()
         assert fake_scholar.requests and all(C in r for r in fake_scholar.requests)

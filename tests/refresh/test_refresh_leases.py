@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 from support.fake_scholar import FakeScholar
 from support.store_helpers import T0, database_url
+from support.waiting import wait_until
 
 from scholar_stats.core.plan import utcnow
 from scholar_stats.refresh.engine import RefreshEngine
@@ -59,14 +59,6 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=environment())
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
 
 
 def asked(fake: FakeScholar, scholar_id: str) -> int:
@@ -171,7 +163,8 @@ def test_refresh_of_an_author_another_live_process_is_fetching_says_who(
     release = held(REAL)
     first = start("refresh", REAL, "--db", db_url)
     try:
-        wait_until(lambda: asked(fake_scholar, REAL) == 1)
+        wait_until(lambda: asked(fake_scholar, REAL) == 1, "the first process asked Scholar",
+                   timeout=60)
         second = cli("refresh", REAL, "--db", db_url)
         assert second.returncode == 12 and second.stdout == ""
         lines = second.stderr.splitlines()
@@ -192,7 +185,8 @@ def test_the_lease_of_a_process_that_died_is_taken_over(
     release = held(REAL)
     first = start("refresh", REAL, "--db", db_url)
     try:
-        wait_until(lambda: asked(fake_scholar, REAL) == 1)
+        wait_until(lambda: asked(fake_scholar, REAL) == 1, "the first process asked Scholar",
+                   timeout=60)
     finally:
         first.kill()  # SIGKILL: no finally, no release; its lease stays in the store
         first.communicate()  # reaped, and its pipes closed
@@ -216,7 +210,8 @@ def test_a_pass_never_fetches_an_author_another_pass_has_just_fetched(
     release = held(FIRST)
     pass_a = start("refresh", "--db", db_url)
     try:
-        wait_until(lambda: asked(fake_scholar, FIRST) == 1)
+        wait_until(lambda: asked(fake_scholar, FIRST) == 1, "pass A asked for the first author",
+                   timeout=60)
         pass_b = cli("refresh", "--db", db_url)
         assert pass_b.returncode == 0, pass_b.stderr
         assert asked(fake_scholar, SECOND) == 1 and asked(fake_scholar, FIRST) == 1

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from support.fake_scholar import FakeScholar
 from support.store_helpers import sqlite_url, success
+from support.waiting import wait_until
 
 from scholar_stats.core.plan import EPOCH, Policy, stable_offset, utcnow
 from scholar_stats.errors import AuthorBusy
@@ -23,15 +24,6 @@ from scholar_stats.refresh.record import record_outcome
 from scholar_stats.refresh.scheduler import RefreshScheduler
 from scholar_stats.settings import FetchSettings
 from scholar_stats.store.database import Store
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 def synthetic_ids(fake: FakeScholar, count: int, prefix: str = "SCHED") -> list[str]:
@@ -110,7 +102,8 @@ def test_authors_are_refreshed_at_their_own_offsets(
     scheduler.start()
     running.append(scheduler)
     assert scheduler.state == "running"
-    wait_until(lambda: all(len(store.attempts(i)) >= 2 for i in ids), timeout=16)
+    wait_until(lambda: all(len(store.attempts(i)) >= 2 for i in ids),
+               "every author was fetched twice", timeout=16)
     scheduler.shutdown()
     second_round = []
     for scholar_id in ids:
@@ -136,7 +129,7 @@ def test_the_hourly_budget_holds(
     ids = synthetic_ids(fake_scholar, 5)
     store.add_authors(ids, 3600, utcnow())
     start(running, store, settings, requests_per_hour=3, budget_window=3600)
-    wait_until(lambda: len(fake_scholar.requests) >= 3)
+    wait_until(lambda: len(fake_scholar.requests) >= 3, "three requests", timeout=5)
     time.sleep(0.5)  # plenty of ticks in which nothing else may happen
     assert len(fake_scholar.requests) == 3
     states = sorted(a.state for a in store.list_authors())
@@ -151,7 +144,7 @@ def test_the_budget_refuses_the_page_that_would_exceed_it(
     fake_scholar.add_profile(big, pubs=250)  # three pages
     store.add_authors([big], 3600, utcnow())
     start(running, store, settings, requests_per_hour=2)
-    wait_until(lambda: len(fake_scholar.requests) >= 2)
+    wait_until(lambda: len(fake_scholar.requests) >= 2, "two requests", timeout=5)
     time.sleep(0.4)
     assert len(fake_scholar.requests) == 2  # the third page was never requested
     author = store.get_author(big)
@@ -170,14 +163,15 @@ def test_a_block_pauses_everything_then_fetching_resumes(
         store.add_authors(ids, 3600, utcnow())
         fake_scholar.mode = "403"
         scheduler = start(running, store, settings, policy=policy)
-        wait_until(lambda: len(store.attempts()) == 1)
+        wait_until(lambda: len(store.attempts()) == 1, "the blocked attempt", timeout=5)
         assert scheduler.state.startswith("paused until ")
         time.sleep(0.4)
         assert len(fake_scholar.requests) == 1  # nobody else was tried during the pause
         blocked = store.attempts()[0]
         assert blocked.exit_code == 3
         fake_scholar.mode = "ok"
-        wait_until(lambda: all(store.latest(i) is not None for i in ids), timeout=5)
+        wait_until(lambda: all(store.latest(i) is not None for i in ids),
+                   "every author fetched after the pause", timeout=5)
         first_after = min(a.at for a in store.attempts() if a.exit_code == 0)
         assert first_after - blocked.at >= timedelta(seconds=0.8)
         assert store.pause() is None and scheduler.state == "running"
@@ -192,7 +186,8 @@ def test_a_restart_continues_the_plan(
     with Store(url) as store:
         store.add_authors(ids, 3600, utcnow())
         first = start(running, store, settings)
-        wait_until(lambda: len(fake_scholar.requests) == 3)
+        wait_until(lambda: len(fake_scholar.requests) == 3, "the first process fetched all three",
+                   timeout=5)
         first.shutdown()
     # overdue authors: last fetched two intervals ago
     overdue = synthetic_ids(fake_scholar, 3, prefix="LATE")
@@ -204,7 +199,8 @@ def test_a_restart_continues_the_plan(
     fake_scholar.requests.clear()
     with Store(url) as store:  # "the next process"
         start(running, store, settings, spacing=0.4)
-        wait_until(lambda: len(fake_scholar.requests) == 3, timeout=5)
+        wait_until(lambda: len(fake_scholar.requests) == 3, "the overdue authors were fetched",
+                   timeout=5)
         time.sleep(0.3)
         requested = [r.split("user=")[1][:12] for r in fake_scholar.requests]
         assert sorted(requested) == sorted(overdue)  # fresh ones were not fetched again

@@ -5,7 +5,6 @@ groups another process changes."""
 from __future__ import annotations
 
 import json
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import httpx
 import pytest
 from support.service_helpers import running_server
 from support.store_helpers import T0, database_url, success
+from support.waiting import wait_until
 
 from scholar_stats.cli import main
 from scholar_stats.outputs.export import group_files
@@ -84,10 +84,7 @@ def test_group_changes_in_another_process_reach_the_service(db: str) -> None:
         return None if r.status_code == 404 else [m["scholar_id"] for m in r.json()["members"]]
 
     def eventually(check: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + 20
-        while not check():
-            assert time.monotonic() < deadline, "the poll never brought the change"
-            time.sleep(0.05)
+        wait_until(check, "the poll brought the change", timeout=20)
 
     with running_server(app) as base, httpx.Client(base_url=base) as client:
         assert members(client, "lab") == [A, B] and members(client, "solo") is None

@@ -9,7 +9,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from support.planted_secrets import (
 )
 from support.service_helpers import free_port
 from support.store_helpers import database_url
+from support.waiting import wait_until
 from support.webhook_receiver import running_receiver
 
 ADMIN = "admin-token-j0-secret"
@@ -149,14 +149,16 @@ def test_serve_logs_and_answers_no_secret(db_url: str, tmp_path: Path) -> None:
 
 def wait_for_the_fetch(base: str) -> list[str]:
     """``/healthz`` until the scheduler's first fetch is done; the bodies seen."""
-    bodies, deadline = [], time.monotonic() + 60
-    while True:
+    bodies: list[str] = []
+
+    def fetched() -> bool:
         health = httpx.get(f"{base}/healthz", timeout=5)
         bodies.append(health.text)
-        if health.status_code == 200 and health.json().get("last_success"):
-            return bodies
-        assert time.monotonic() < deadline, bodies[-1]
-        time.sleep(0.2)
+        return health.status_code == 200 and bool(health.json().get("last_success"))
+
+    wait_until(fetched, lambda: f"the scheduler's first fetch (/healthz: {bodies[-1]})",
+               timeout=60)
+    return bodies
 
 
 def test_serve_with_a_database_it_cannot_reach_names_no_password() -> None:

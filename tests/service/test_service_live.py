@@ -29,6 +29,7 @@ from support.service_helpers import (
     running_server,
 )
 from support.store_helpers import success
+from support.waiting import wait_until
 
 from scholar_stats.refresh.record import record_outcome
 from scholar_stats.service.app import create_app
@@ -125,10 +126,8 @@ def test_scheduler_runs_in_the_same_process(tmp_path: Path, fake_scholar) -> Non
     fake_scholar.add_profile(EMPTY, pubs=25, citations=2468)
     app = create_app(ServiceSettings(db_url=url, scheduler=True, poll_seconds=0))
     with running_server(app) as base, httpx.Client(base_url=base) as client:
-        deadline = time.monotonic() + 30
-        while client.get(f"/authors/{EMPTY}/shields/citations.json").status_code != 200:
-            assert time.monotonic() < deadline, "the scheduler never landed a refresh"
-            time.sleep(0.1)
+        wait_until(lambda: client.get(f"/authors/{EMPTY}/shields/citations.json").status_code
+                   == 200, "the scheduler landed a refresh")
         assert client.get(f"/authors/{EMPTY}/shields/citations.json").json()["message"] == "2468"
         assert client.get("/healthz").json()["scheduler"] == "running"
         assert 'scholar_stats_scholar_requests_total 1.0' in client.get("/metrics").text
@@ -143,15 +142,16 @@ def test_serve_command(db_url: str, tmp_path: Path) -> None:
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        def up() -> bool:
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                return True
             except httpx.TransportError:
                 assert proc.poll() is None, proc.communicate()[1].decode()
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+                return False
+
+        wait_until(up, "serve came up")
+        r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
         assert r.json()["scheduler"] == "disabled" and r.json()["authors"] == 4
         badge = httpx.get(f"http://127.0.0.1:{port}/authors/{FRESH}/badges/citations.svg")
         assert badge.status_code == 200 and badge.content.startswith(b"<svg")
@@ -174,13 +174,6 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
-
-
-def _wait_until(check, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:
@@ -214,16 +207,16 @@ def test_serve_with_workers(tmp_path: Path, fake_scholar) -> None:
             except httpx.TransportError:
                 return False
 
-        _wait_until(up, "serve --workers 2 did not come up")
+        wait_until(up, "serve --workers 2 came up")
         assert len(_children(proc.pid)) >= 2  # the workers (and multiprocessing's helper)
         health = httpx.get(f"{base}/healthz").json()
         assert health["scheduler"] == "running (in the supervisor process)"
 
         # the supervisor's scheduler fetches the new author; every worker then serves it
         endpoint = f"/authors/{EMPTY}/shields/citations.json"
-        _wait_until(lambda: httpx.get(base + endpoint).status_code == 200,
-                    "the supervisor's scheduler never landed a refresh: "
-                    + httpx.get(f"{base}/authors/{EMPTY}/status.json").text)
+        wait_until(lambda: httpx.get(base + endpoint).status_code == 200,
+                   lambda: "the supervisor's scheduler landed a refresh (status: "
+                   + httpx.get(f"{base}/authors/{EMPTY}/status.json").text + ")")
         time.sleep(0.5)  # two poll intervals: the other worker has caught up too
         assert {r.json()["message"] for r in answers(endpoint)} == {"2468"}
         assert len(fake_scholar.profile_requests()) == 1  # fetched once, not once per worker
@@ -272,7 +265,7 @@ def test_serve_with_workers_and_no_scheduler(db_url: str, tmp_path: Path) -> Non
             except httpx.TransportError:
                 return None
 
-        _wait_until(lambda: health() is not None, "serve --workers 2 did not come up")
+        wait_until(lambda: health() is not None, "serve --workers 2 came up")
         assert [health()["scheduler"] for _ in range(6)] == ["disabled"] * 6  # type: ignore[index]
     finally:
         proc.terminate()

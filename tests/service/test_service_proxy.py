@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support.service_helpers import FRESH, ROOT, fill_store, free_port, running_serve
+from support.waiting import wait_until
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 OPENSSL = shutil.which("openssl")
@@ -92,15 +93,15 @@ http {{
     proc = subprocess.Popen([NGINX, "-c", str(work / "nginx.conf"), "-p", str(work)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 10
-        while True:
+        def up() -> bool:
             assert proc.poll() is None, proc.communicate()[1].decode()
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
+                return True
             except OSError:
-                assert time.monotonic() < deadline, "nginx did not come up"
-                time.sleep(0.05)
+                return False
+
+        wait_until(up, "nginx came up", timeout=10)
         yield port, cert
     finally:
         proc.terminate()

@@ -25,6 +25,7 @@ Running the code under test, and what it is given:
 * ``planted_secrets``: the secrets a run is given, the doctors that echo them, the search for
   them in every output.
 * ``browser_helpers``: headless Chromium (the DOM after scripts ran, screenshots), static sites.
+* ``waiting``: ``wait_until``, the one way a test waits for something to happen.
 * ``paths``: the repository, the fixtures, this package.
 
 Scripts run as processes of their own:

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from support.paths import ROOT
+from support.waiting import wait_until
 
 
 def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -72,16 +72,16 @@ def serving(args: Sequence[str], env: Mapping[str, str] | None = None,
         found = SERVING.search(line)
         assert found, f"no 'serving on' line: {line!r} {proc.stderr.read() if not line else ''}"
         base = f"http://{found.group(1)}:{found.group(2)}"
-        deadline = time.monotonic() + timeout
-        while True:
+        def answers() -> bool:
             try:
                 if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
+                    return True
             except httpx.TransportError:
                 pass
             assert proc.poll() is None, f"serve exited {proc.returncode}"
-            assert time.monotonic() < deadline, "serve did not answer /healthz in time"
-            time.sleep(0.1)
+            return False
+
+        wait_until(answers, "serve answered /healthz", timeout=timeout)
         yield base, proc
     finally:
         proc.terminate()

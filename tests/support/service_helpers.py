@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from scholar_stats.refresh.record import record_outcome
 from scholar_stats.store.database import Store
 from support.paths import ROOT
 from support.store_helpers import success
+from support.waiting import wait_until
 
 FRESH = "FRESHAUTHOR1"
 STALE = "STALEAUTHOR1"
@@ -77,11 +77,9 @@ def running_server(app: FastAPI) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
+    wait_until(lambda: server.started or not thread.is_alive(), "uvicorn started", timeout=20)
+    if not server.started:
+        raise RuntimeError("uvicorn did not start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -111,15 +109,15 @@ def running_serve(
             preexec_fn=limit,
         )
         try:
-            deadline = time.monotonic() + 30
-            while True:
+            def up() -> bool:
                 assert proc.poll() is None, (cwd / "serve.log").read_text()
                 try:
                     httpx.get(f"{base}/healthz", timeout=1)
-                    break
+                    return True
                 except httpx.TransportError:
-                    assert time.monotonic() < deadline, "serve did not come up"
-                    time.sleep(0.05)
+                    return False
+
+            wait_until(up, "serve came up")
             yield base, proc
         finally:
             proc.terminate()
