@@ -17,6 +17,11 @@ from support.fake_scholar import REAL_ID, FakeScholar
 
 from scholar_stats import __version__
 from scholar_stats.cli import main
+from scholar_stats.net.deadline import Deadline
+
+# README, "The deadline is a wall-clock total": a run ends within N plus about a second
+# (process start-up included; here the run is in-process); tested with this much room
+SLACK = 2.0
 
 
 def fetch(*args: str) -> int:
@@ -111,13 +116,15 @@ def test_blocked_is_not_retried_but_5xx_is(fake_scholar: FakeScholar, tmp_path: 
 
 
 def test_429_with_a_short_retry_after_is_waited_out(
-    fake_scholar: FakeScholar, tmp_path: Path
+    fake_scholar: FakeScholar, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_scholar.queue = ["429"]
     fake_scholar.retry_after = "1"
-    started = time.monotonic()
+    slept: list[tuple[float, int]] = []  # each wait of the run: seconds, requests made by then
+    monkeypatch.setattr(Deadline, "sleep", lambda _deadline, seconds: slept.append(
+        (seconds, len(fake_scholar.requests))))
     assert fetch(REAL_ID, "--out", str(tmp_path)) == 0
-    assert time.monotonic() - started >= 1.0
+    assert slept == [(1.0, 1)]  # Retry-After's second, between the 429 and the retry
     assert len(fake_scholar.requests) == 2
 
 
@@ -128,7 +135,7 @@ def test_429_with_a_retry_after_past_the_deadline_is_blocked_at_once(
     fake_scholar.retry_after = "3600"
     started = time.monotonic()
     assert fetch(REAL_ID, "--out", str(tmp_path), "--deadline", "60") == 3
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 5  # README: exit 3 "at once, without waiting"
     assert len(fake_scholar.requests) == 1
 
 
@@ -140,7 +147,7 @@ def test_a_stalled_scholar_ends_within_the_deadline(
     fake_scholar.stall_seconds = 60
     started = time.monotonic()
     assert fetch(REAL_ID, "--out", str(tmp_path), "--deadline", "3") == 6
-    assert time.monotonic() - started < 3 + 2
+    assert time.monotonic() - started < 3 + SLACK
     assert "deadline of 3 s passed" in capsys.readouterr().err
 
 
@@ -152,7 +159,7 @@ def test_a_long_block_backoff_never_sleeps_past_the_deadline(
     fake_scholar.mode = "500"
     started = time.monotonic()
     assert fetch(REAL_ID, "--out", str(tmp_path), "--deadline", "2") == 6
-    assert time.monotonic() - started < 2 + 2
+    assert time.monotonic() - started < 2 + SLACK
     assert len(fake_scholar.requests) == 1  # the first backoff (15-45 s) did not fit
 
 
@@ -177,7 +184,7 @@ def test_the_deadline_covers_the_politeness_delay_between_authors(
     code = fetch(REAL_ID, "GoodAuthor01", "--out", str(tmp_path), "--delay", "30",
                  "--deadline", "2")
     assert code == 6
-    assert time.monotonic() - started < 2 + 2
+    assert time.monotonic() - started < 2 + SLACK
     assert status(tmp_path / REAL_ID)["exit_code"] == 0
     assert status(tmp_path / "GoodAuthor01")["error_kind"] == "network"
 

@@ -524,7 +524,9 @@ def test_a_branch_that_keeps_moving_stops_retrying_in_time(
         pub.publish(write_results(tmp_path / "r2", 150, day2), repo=work, now=day2,
                     attempts=1000, before_push=always)
     took = time.monotonic() - started
-    assert took < 2.0 + 15, took  # the window, plus one last attempt on a loaded machine
+    # README: retries stop within their window (60 s; here 2 s), plus one last attempt on a
+    # loaded machine
+    assert took < 2.0 + 15, took
     message = str(info.value)
     assert re.search(r"after \d+ attempts in \d+ s", message) and "\n" not in message
     assert "moving" in message
@@ -544,10 +546,9 @@ def test_only_regular_files_are_published(tmp_path: Path, work: Path, remote: Pa
     (results / "linked").symlink_to(outside / "folder", target_is_directory=True)
     (results / "dangling").symlink_to(tmp_path / "nowhere")
     os.mkfifo(results / "pipe")
-    started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "scholar_stats", "publish", str(results),
-                           "--repo", str(work)], capture_output=True, text=True, timeout=120)
-    assert time.monotonic() - started < 60
+                           "--repo", str(work)], capture_output=True, text=True,
+                          timeout=60)  # the FIFO does not hang it
     assert proc.returncode == 0, proc.stderr
     warnings = proc.stderr.splitlines()
     for name in ("stolen.key", "shields/alias.json", "linked", "dangling", "pipe"):

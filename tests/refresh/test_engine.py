@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from support.cli_helpers import cli_env
 from support.fake_scholar import FakeScholar
+from support.scheduling import TickingScheduler
 from support.service_helpers import TOKEN, LogRecords, client_for
 from support.store_helpers import sqlite_url, success
 from support.waiting import wait_until
@@ -128,16 +129,16 @@ def test_a_tick_with_the_database_down_logs_one_line_and_keeps_going(
 ) -> None:
     with Store(db_url) as store:
         engine = RefreshEngine(store, fetch_settings(fake_scholar), spacing=0.0)
-        scheduler = RefreshScheduler(engine, tick_seconds=0.02)
+        scheduler = TickingScheduler(engine, tick_seconds=0.02)
         hour_ago = utcnow() - timedelta(hours=1)
         record_outcome(store, success(A, {"p1": 1}, hour_ago), hour_ago)  # nothing is due
         real = store.engine
         with LogRecords() as logs:
             scheduler.start()
             try:
-                time.sleep(0.2)
+                scheduler.await_ticks(10)
                 store.engine = sa.create_engine(f"sqlite:///{tmp_path}/missing/dir/x.db")
-                time.sleep(1.0)  # some fifty ticks against a database that is not there
+                scheduler.await_ticks(50)  # fifty ticks against a database that is not there
                 store.engine = real
                 store.mark_due(C, utcnow())
                 wait_until(lambda: len(store.attempts(C)) == 2,  # it kept going
@@ -197,7 +198,7 @@ def test_run_until_signal_installs_the_handler_before_announcing(
                                      tick_seconds=0.02)
         started = time.monotonic()
         scheduler.run_until_signal(announce)
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 5  # README, "Stopping": within a few seconds
         assert announced == [True] and not scheduler.running
     assert fake_scholar.requests == []  # stopped before the first tick
     assert signal.getsignal(signal.SIGTERM) == previous  # and the old handler is back

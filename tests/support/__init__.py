@@ -26,6 +26,8 @@ Running the code under test, and what it is given:
   them in every output.
 * ``browser_helpers``: headless Chromium (the DOM after scripts ran, screenshots), static sites.
 * ``waiting``: ``wait_until``, the one way a test waits for something to happen.
+* ``scheduling``: a fake clock for the refresh engine, and a scheduler whose ticks can be
+  awaited.
 * ``paths``: the repository, the fixtures, this package.
 
 Scripts run as processes of their own:
