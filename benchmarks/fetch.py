@@ -1,7 +1,7 @@
 """Requests and wall time of `scholar-stats fetch` against the old recipe, on the fake Scholar.
 
-For profiles of 12, 250 and 1114 publications (real rows, served by tests/fake_scholar.py on
-127.0.0.1), it runs in the same process:
+For profiles of 12, 250 and 1114 publications (real rows, served by
+tests/support/fake_scholar.py on 127.0.0.1), it runs in the same process:
 
 * scholar-stats' fetch path with the politeness delay at 0;
 * the AcadHomepage recipe, ``scholarly.search_author_id(id)`` + ``scholarly.fill(author,
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fake_scholar import running_fake_scholar
+from support.fake_scholar import running_fake_scholar
 
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.refresh.attempt import attempt_fetch

@@ -1,7 +1,7 @@
 """Requests per fetch for each ``--source``, on the fake Scholar and the fake SerpApi.
 
 For profiles of several sizes (real rows and real articles, served on 127.0.0.1 by
-tests/fake_scholar.py and tests/fake_serpapi.py), one fetch each way:
+tests/support/fake_scholar.py and tests/support/fake_serpapi.py), one fetch each way:
 
 * ``scholar``: Scholar answers;
 * ``serpapi``: SerpApi alone;
@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fake_scholar import running_fake_scholar
-from fake_serpapi import running_fake_serpapi
+from support.fake_scholar import running_fake_scholar
+from support.fake_serpapi import running_fake_serpapi
 
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.refresh.attempt import attempt_fetch

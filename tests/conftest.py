@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fake_scholar import FakeScholar, running_fake_scholar
-from fake_serpapi import FakeSerpApi, running_fake_serpapi
+from support.fake_scholar import FakeScholar, running_fake_scholar
+from support.fake_serpapi import FakeSerpApi, running_fake_serpapi
 
 
 @pytest.fixture

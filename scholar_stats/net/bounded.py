@@ -237,7 +237,7 @@ def bounded_transport(proxy: str | None, backend: BoundedBackend) -> httpx.HTTPT
     one), and httpcore 1.0 no public stream over a socket we connected: the pool's
     ``_network_backend`` here and ``_SyncStream`` (imported above) are the whole private seam.
     Their versions are pinned in pyproject.toml; an upgrade that moves them fails loudly here
-    and in tests/test_hostile_scholar.py, never silently unbounded.
+    and in tests/net/test_hostile_scholar.py, never silently unbounded.
     """
     transport = httpx.HTTPTransport(proxy=proxy)
     pool = getattr(transport, "_pool", None)

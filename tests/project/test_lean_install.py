@@ -1,0 +1,108 @@
+"""A base install (``pip install scholar-stats``, no extras) runs fetch, publish and the Action;
+the commands that need an extra say which one in a line, exit 2.
+
+The base install is simulated by tests/support/without_extras.py, which hides every installed
+package the base does not bring (as read from scholar-stats' installed metadata): the commands run
+in a subprocess exactly as they would in a lean venv, without building one (no network, no
+minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.cli_helpers import cli_env
+from support.fake_scholar import FakeScholar
+from support.git_repos import BRANCH, SID, git_env, remote, sh, work  # noqa: F401
+from support.github_action import action_env
+from support.paths import SUPPORT
+
+RUNNER = SUPPORT / "without_extras.py"
+EXTRAS_ONLY = ("sqlalchemy", "apscheduler", "fastapi", "uvicorn", "prometheus_client",
+               "psycopg", "starlette", "pydantic", "yaml", "pytest")
+BASE = ("httpx", "httpcore", "bs4", "bibtexparser", "scholarly.author_parser", "socksio")
+
+
+def lean(*args: str, env: dict[str, str] | None = None,
+         block: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m scholar_stats ARGS`` (or another module, ``-c``) as a base install runs it."""
+    hide = ["--block", block] if block else []
+    module = [] if args[0] in ("-c", "scholar_stats.commands.action") else ["scholar_stats"]
+    return subprocess.run([sys.executable, str(RUNNER), *hide, *module, *args],
+                          env=cli_env(env), capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def test_the_simulated_base_install_hides_the_extras_and_keeps_the_base() -> None:
+    """Guards the tests below: the extras' packages really are gone, the base's are there."""
+    code = (
+        "import importlib, json\n"
+        "def has(m):\n"
+        "    try:\n"
+        "        importlib.import_module(m)\n"
+        "        return True\n"
+        "    except ModuleNotFoundError:\n"
+        "        return False\n"
+        f"print(json.dumps({{m: has(m) for m in {[*EXTRAS_ONLY, *BASE]!r}}}))\n"
+    )
+    run = lean("-c", code)
+    assert run.returncode == 0, run.stderr
+    found = json.loads(run.stdout)
+    assert found == {**dict.fromkeys(EXTRAS_ONLY, False), **dict.fromkeys(BASE, True)}
+
+
+def test_fetch_and_publish_work_from_a_base_install(
+    fake_scholar: FakeScholar, tmp_path: Path, work: Path, remote: Path,
+) -> None:
+    out = tmp_path / "out"
+    fetched = lean("fetch", SID, "--out", str(out))
+    assert fetched.returncode == 0, fetched.stderr
+    record = json.loads((out / "gs_data.json").read_text())
+    assert record["citedby"] == 56 and len(record["publications"]) == 12
+    assert json.loads((out / "shields" / "citations.json").read_text())["message"] == "56"
+    published = lean("publish", str(out), "--repo", str(work), "--branch", BRANCH)
+    assert published.returncode == 0, published.stderr
+    on_branch = json.loads(sh(remote, "show", f"{BRANCH}:gs_data.json"))
+    assert on_branch == record
+
+
+def test_the_action_works_from_a_base_install(
+    fake_scholar: FakeScholar, tmp_path: Path, work: Path, remote: Path,
+) -> None:
+    run = lean("scholar_stats.commands.action", env=action_env(tmp_path, work))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "published=true" in (tmp_path / "output.txt").read_text()
+    assert json.loads(sh(remote, "show", f"{BRANCH}:gs_data.json"))["citedby"] == 56
+
+
+@pytest.mark.parametrize("argv", [
+    ["serve", "--port", "0"], ["authors", "list"], ["authors", "add", SID], ["refresh"],
+    ["history", SID], ["export", SID, "--out", "x"], ["schedule"],
+], ids=lambda argv: " ".join(argv[:2]))
+def test_a_command_whose_extra_is_missing_names_it(argv: list[str], tmp_path: Path) -> None:
+    run = lean(*argv, "--db", f"sqlite:///{tmp_path / 'store.db'}")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr == (f"scholar-stats: {argv[0]} needs the [serve] extra: "
+                          "pip install 'scholar-stats[serve]'\n")
+    assert not (tmp_path / "store.db").exists()  # it stopped before touching anything
+
+
+def test_a_postgresql_url_without_psycopg_names_the_postgres_extra() -> None:
+    run = lean("authors", "list", "--db", "postgresql+psycopg://postgres@127.0.0.1:1/none",
+               block="psycopg,psycopg_binary")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr == ("scholar-stats: authors needs the [postgres] extra: "
+                          "pip install 'scholar-stats[postgres]'\n")
+
+
+def test_a_missing_module_of_our_own_is_a_bug_not_an_extra(tmp_path: Path) -> None:
+    """Only the extras' packages are reported as a missing extra: hiding one of our own
+    modules is an internal error (exit 1), not advice to install something."""
+    run = lean("history", SID, "--db", f"sqlite:///{tmp_path / 'store.db'}",
+               block="scholar_stats.store")
+    assert run.returncode == 1, run.stderr
+    assert "internal error: ModuleNotFoundError" in run.stderr and "extra" not in run.stderr
