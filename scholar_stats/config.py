@@ -157,8 +157,8 @@ SETTINGS: tuple[Setting, ...] = (
     declare("github_token", None, "token git pushes with, handed to git by a credential helper "
             "through its environment: never in a URL, an argument or a file",
             {"publish", "action"}, env="GITHUB_TOKEN", secret=True, external=True),
-    declare("scholar_id", "", "the Action's `scholar-id` input: ids separated by spaces, commas "
-            "or newlines", "action", env="SCHOLAR_IDS", shown="none: required"),
+    declare("scholar_id", "", "the Action's `scholar-id` input: ids or profile URLs separated "
+            "by spaces, commas or newlines", "action", env="SCHOLAR_IDS", shown="none: required"),
     declare("fail_on_block", False, "the Action's `fail-on-block` input: a blocked fetch fails "
             "the job", "action", env="FAIL_ON_BLOCK", parse=parse_bool, shown="off"),
     # the store and refreshing
