@@ -162,8 +162,10 @@ SETTINGS: tuple[Setting, ...] = (
     declare("fail_on_block", False, "the Action's `fail-on-block` input: a blocked fetch fails "
             "the job", "action", env="FAIL_ON_BLOCK", parse=parse_bool, shown="off"),
     # the store and refreshing
-    declare("db", None, "SQLAlchemy database URL",
-            STORE_COMMANDS, flag="--db", metavar="URL",
+    declare("db", None, "the store: a SQLite file's path (~ expanded; the file is made, its "
+            "folder must exist) or a SQLAlchemy URL (sqlite:///PATH, "
+            "postgresql+psycopg://USER:PASSWORD@HOST/DATABASE, ...)",
+            STORE_COMMANDS, flag="--db", metavar="PATH_OR_URL",
             shown="a SQLite file in the user data directory"),
     declare("interval", 86400.0, "refresh interval of the authors added (by `serve`: over HTTP)",
             {"authors add", "serve"}, parse=parse_interval, flag="--interval",
