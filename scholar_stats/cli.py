@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from scholar_stats import __version__, config, redact
 from scholar_stats.commands.runner import run, usage_error
-from scholar_stats.errors import UsageError
+from scholar_stats.errors import UsageError, exit_codes
 
 # what every SCHOLAR_ID argument takes (``core.model.parse_scholar_id`` reads it)
 ID_HELP = ("a Scholar id (DhtAFkwAAAAJ) or the profile URL it is in, pasted from the browser "
@@ -73,17 +73,20 @@ def add_flags(parser: argparse.ArgumentParser, command: str) -> None:
     parser.set_defaults(settings_of=command)
 
 
+def epilog() -> str:
+    """The exit codes, from ``errors`` (the one table of them), and where the rest is."""
+    codes = ", ".join(f"{row.code} {row.brief}" for row in exit_codes())
+    return (f"Exit codes: {codes}. Settings without a flag (SCHOLAR_STATS_SCHOLAR_URL, _TIMEOUT, "
+            "_ADMIN_TOKEN, ...) are listed in the README.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="scholar-stats",
         description="Google Scholar statistics for homepages: fetch a profile without getting "
         "stuck, write AcadHomepage-compatible files and shields.io badges, publish them to a git "
         "branch, keep their history, and serve them live.",
-        epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 blocked by Scholar, 4 author not "
-        "found, 5 page not understood, 6 network failure or deadline, 7 implausible data "
-        "refused, 8 push failed, 9 cannot write the output, 10 database unreachable, "
-        "11 cannot listen, 12 author busy in another process. Settings without a flag "
-        "(SCHOLAR_STATS_SCHOLAR_URL, _TIMEOUT, _ADMIN_TOKEN, ...) are listed in the README.",
+        epilog=epilog(),
     )
     parser.add_argument("--version", action="version", version=f"scholar-stats {__version__}")
     for setting in config.SETTINGS:
