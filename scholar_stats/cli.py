@@ -20,7 +20,11 @@ from typing import Any, NoReturn
 
 from scholar_stats import __version__, config, redact
 from scholar_stats.commands.runner import run, usage_error
-from scholar_stats.errors import UsageError
+from scholar_stats.errors import UsageError, exit_codes
+
+# what every SCHOLAR_ID argument takes (``core.model.parse_scholar_id`` reads it)
+ID_HELP = ("a Scholar id (DhtAFkwAAAAJ) or the profile URL it is in, pasted from the browser "
+           "(quote it in a shell)")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -69,17 +73,20 @@ def add_flags(parser: argparse.ArgumentParser, command: str) -> None:
     parser.set_defaults(settings_of=command)
 
 
+def epilog() -> str:
+    """The exit codes, from ``errors`` (the one table of them), and where the rest is."""
+    codes = ", ".join(f"{row.code} {row.brief}" for row in exit_codes())
+    return (f"Exit codes: {codes}. Settings without a flag (SCHOLAR_STATS_SCHOLAR_URL, _TIMEOUT, "
+            "_ADMIN_TOKEN, ...) are listed in the README.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="scholar-stats",
         description="Google Scholar statistics for homepages: fetch a profile without getting "
         "stuck, write AcadHomepage-compatible files and shields.io badges, publish them to a git "
         "branch, keep their history, and serve them live.",
-        epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 blocked by Scholar, 4 author not "
-        "found, 5 page not understood, 6 network failure or deadline, 7 implausible data "
-        "refused, 8 push failed, 9 cannot write the output, 10 database unreachable, "
-        "11 cannot listen, 12 author busy in another process. Settings without a flag "
-        "(SCHOLAR_STATS_SCHOLAR_URL, _TIMEOUT, _ADMIN_TOKEN, ...) are listed in the README.",
+        epilog=epilog(),
     )
     parser.add_argument("--version", action="version", version=f"scholar-stats {__version__}")
     for setting in config.SETTINGS:
@@ -95,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "go into OUT; with several, into OUT/<id>/. Data already in OUT is never replaced by a "
         "failed or implausible fetch.",
     )
-    fetch.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID")
+    fetch.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID", help=ID_HELP)
     add_flags(fetch, "fetch")
     fetch.set_defaults(handler="scholar_stats.commands.fetch:cli_fetch")
 
@@ -112,11 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     authors = sub.add_parser("authors", help="manage the tracked authors in the store")
     authors_sub = authors.add_subparsers(dest="authors_command", metavar="ACTION", required=True)
     add = authors_sub.add_parser("add", help="track authors")
-    add.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID")
+    add.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID", help=ID_HELP)
     add_flags(add, "authors add")
     add.set_defaults(handler="scholar_stats.commands.tracked:cli_authors_add")
     remove = authors_sub.add_parser("remove", help="stop tracking an author (keeps nothing)")
-    remove.add_argument("scholar_id", metavar="SCHOLAR_ID")
+    remove.add_argument("scholar_id", metavar="SCHOLAR_ID", help=ID_HELP)
     add_flags(remove, "authors remove")
     remove.set_defaults(handler="scholar_stats.commands.tracked:cli_authors_remove")
     listing = authors_sub.add_parser("list", help="tracked authors, last success, next due")
@@ -127,12 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     groups_sub = grouping.add_subparsers(dest="groups_command", metavar="ACTION", required=True)
     gadd = groups_sub.add_parser("add", help="add tracked authors to a group (made if new)")
     gadd.add_argument("name", metavar="NAME")
-    gadd.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID")
+    gadd.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID", help=ID_HELP)
     add_flags(gadd, "groups add")
     gadd.set_defaults(handler="scholar_stats.commands.groups:cli_groups_add")
     gremove = groups_sub.add_parser("remove", help="remove authors from a group, or the group")
     gremove.add_argument("name", metavar="NAME")
-    gremove.add_argument("scholar_ids", nargs="*", metavar="SCHOLAR_ID")
+    gremove.add_argument("scholar_ids", nargs="*", metavar="SCHOLAR_ID", help=ID_HELP)
     add_flags(gremove, "groups remove")
     gremove.set_defaults(handler="scholar_stats.commands.groups:cli_groups_remove")
     glist = groups_sub.add_parser("list", help="the groups and their members")
@@ -147,12 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     refresh = sub.add_parser(
         "refresh", help="one pass over the due authors (or the given ones), then exit",
     )
-    refresh.add_argument("scholar_ids", nargs="*", metavar="SCHOLAR_ID")
+    refresh.add_argument("scholar_ids", nargs="*", metavar="SCHOLAR_ID", help=ID_HELP)
     add_flags(refresh, "refresh")
     refresh.set_defaults(handler="scholar_stats.commands.tracked:cli_refresh")
 
     history = sub.add_parser("history", help="an author's metric history from the store")
-    history.add_argument("scholar_id", metavar="SCHOLAR_ID")
+    history.add_argument("scholar_id", metavar="SCHOLAR_ID", help=ID_HELP)
     history.add_argument("--format", choices=("table", "csv", "json"), default="table")
     history.add_argument("--papers", action="store_true",
                          help="each change of a paper's citations (date, author_pub_id, title, "
@@ -161,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.set_defaults(handler="scholar_stats.commands.tracked:cli_history")
 
     export = sub.add_parser("export", help="write the files of `fetch --out` from the store")
-    export.add_argument("scholar_id", metavar="SCHOLAR_ID", nargs="?")
+    export.add_argument("scholar_id", metavar="SCHOLAR_ID", nargs="?", help=ID_HELP)
     export.add_argument("--group", metavar="NAME",
                         help="write a group's files (gs_data.json, shields/) instead of an "
                         "author's")

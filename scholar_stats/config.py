@@ -157,13 +157,15 @@ SETTINGS: tuple[Setting, ...] = (
     declare("github_token", None, "token git pushes with, handed to git by a credential helper "
             "through its environment: never in a URL, an argument or a file",
             {"publish", "action"}, env="GITHUB_TOKEN", secret=True, external=True),
-    declare("scholar_id", "", "the Action's `scholar-id` input: ids separated by spaces, commas "
-            "or newlines", "action", env="SCHOLAR_IDS", shown="none: required"),
+    declare("scholar_id", "", "the Action's `scholar-id` input: ids or profile URLs separated "
+            "by spaces, commas or newlines", "action", env="SCHOLAR_IDS", shown="none: required"),
     declare("fail_on_block", False, "the Action's `fail-on-block` input: a blocked fetch fails "
             "the job", "action", env="FAIL_ON_BLOCK", parse=parse_bool, shown="off"),
     # the store and refreshing
-    declare("db", None, "SQLAlchemy database URL",
-            STORE_COMMANDS, flag="--db", metavar="URL",
+    declare("db", None, "the store: a SQLite file's path (~ expanded; the file is made, its "
+            "folder must exist) or a SQLAlchemy URL (sqlite:///PATH, "
+            "postgresql+psycopg://USER:PASSWORD@HOST/DATABASE, ...)",
+            STORE_COMMANDS, flag="--db", metavar="PATH_OR_URL",
             shown="a SQLite file in the user data directory"),
     declare("interval", 86400.0, "refresh interval of the authors added (by `serve`: over HTTP)",
             {"authors add", "serve"}, parse=parse_interval, flag="--interval",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
+import re
 from urllib.parse import urlsplit
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -123,6 +125,35 @@ def parse_proxy_pool(text: str) -> tuple[str, ...]:
                 "a comma in a password is written %2C")
     return tuple(dict.fromkeys("direct" if entry.lower() == "direct" else entry
                                for entry in entries))
+
+
+# "USER:PASSWORD@HOST" would be masked as a URL's credentials wherever the message is printed
+DB_FORMS = ("a file path (SQLite) or a database URL: sqlite:///PATH or "
+            "postgresql+psycopg://HOST/DATABASE (USER:PASSWORD@ before the host)")
+_SCHEME_WITHOUT_SLASHES = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")  # sqlite:x.db
+_WINDOWS_PATH = re.compile(r"[A-Za-z]:[\\/]|\\\\")  # C:\x.db, C:/x.db, \\server\share
+
+
+def db_path(text: str, windows: bool = os.name == "nt") -> str | None:
+    """The SQLite file ``--db`` names when it is a path, ``None`` when it is a URL (the store
+    parses that); ``ValueError`` for what is neither: a URL missing its ``//``, a Windows path
+    elsewhere, a path with ``?`` (SQLite's options belong in the URL form)."""
+    if "://" in text:  # a URL, or a broken one: never a file of that name
+        return None
+    if not text.strip():
+        raise ValueError(f"the database is empty: expected {DB_FORMS}")
+    if _WINDOWS_PATH.match(text):
+        if windows:
+            return text
+        raise ValueError(f"the database path {text[:80]} is a Windows path: on this system, "
+                         "expected one like ~/scholar-stats.db, or a database URL")
+    if _SCHEME_WITHOUT_SLASHES.match(text):  # not shown: a URL may hold a password
+        raise ValueError("the database URL cannot be parsed (no // after its scheme; not shown: "
+                         f"it may hold a password): expected {DB_FORMS}")
+    if "?" in text:
+        raise ValueError(f"the database path {text[:80]!r} has a '?': SQLite's options go in the "
+                         "URL form, sqlite:///PATH?...")
+    return text
 
 
 def parse_scholar_url(text: str) -> str:

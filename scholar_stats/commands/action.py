@@ -60,6 +60,8 @@ def commands_paused() -> Iterator[None]:
 
 
 def parse_ids(text: str) -> list[str]:
+    """The ``scholar-id`` input's entries, split at spaces, commas and newlines (a profile URL
+    holds none of them): each an id or a profile URL, read by ``fetch`` as its arguments are."""
     return [part for part in re.split(r"[\s,]+", text) if part]
 
 

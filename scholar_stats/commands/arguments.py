@@ -1,16 +1,16 @@
 """The arguments several commands take, checked before anything is touched (exit 2 on the first
-bad one): Scholar ids and group names."""
+bad one): Scholar ids (each an id or a pasted profile URL) and group names."""
 
 from __future__ import annotations
 
 from scholar_stats.core.groups import validate_group_name
-from scholar_stats.core.model import validate_scholar_id
+from scholar_stats.core.model import parse_scholar_id
 from scholar_stats.errors import UsageError
 
 
 def scholar_ids(values: list[str]) -> list[str]:
-    """Every id validated, repeats dropped, in the order given."""
-    return list(dict.fromkeys(validate_scholar_id(value) for value in values))
+    """Every id read, repeats dropped (an id and its profile URL are one), in the order given."""
+    return list(dict.fromkeys(parse_scholar_id(value) for value in values))
 
 
 def group_name(text: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from scholar_stats.core.model import (
     AuthorData,
     FetchStatus,
-    validate_scholar_id,
+    parse_scholar_id,
 )
 from scholar_stats.core.text import load_json, log_safe
 from scholar_stats.core.validate import metrics_of
@@ -166,7 +166,7 @@ def still_open(sources: list[Fetcher], outcome: FetchOutcome) -> list[Fetcher]:
 
 
 def cli_fetch(args: Any) -> int:
-    scholar_ids = list(dict.fromkeys(validate_scholar_id(i) for i in args.scholar_ids))
+    scholar_ids = list(dict.fromkeys(parse_scholar_id(i) for i in args.scholar_ids))
     settings = FetchSettings.from_args(args)
     choice = SourceSettings.from_args(args)
     folders = output_folders(Path(args.out), scholar_ids)

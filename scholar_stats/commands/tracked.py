@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scholar_stats.commands.arguments import group_name, scholar_ids
-from scholar_stats.core.model import validate_scholar_id
+from scholar_stats.core.model import parse_scholar_id
 from scholar_stats.core.plan import utcnow
 from scholar_stats.core.text import json_safe, log_safe
 from scholar_stats.errors import UsageError
@@ -55,7 +55,7 @@ def cli_authors_add(args: Any) -> int:
 
 
 def cli_authors_remove(args: Any) -> int:
-    scholar_id = validate_scholar_id(args.scholar_id)
+    scholar_id = parse_scholar_id(args.scholar_id)
     with Store(args.db) as store:
         if not store.remove_author(scholar_id):
             raise UsageError(f"{scholar_id} is not tracked")
@@ -162,7 +162,7 @@ def history_json(rows: list[Any]) -> str:
 
 
 def cli_history(args: Any) -> int:
-    scholar_id = validate_scholar_id(args.scholar_id)
+    scholar_id = parse_scholar_id(args.scholar_id)
     if args.papers:
         return paper_history(args, scholar_id)
     with Store(args.db) as store:
@@ -218,7 +218,7 @@ def cli_export(args: Any) -> int:
         raise UsageError("export takes a SCHOLAR_ID or --group NAME (one of them)")
     if args.group is not None:
         return export_group(args)
-    scholar_id = validate_scholar_id(args.scholar_id)
+    scholar_id = parse_scholar_id(args.scholar_id)
     with Store(args.db) as store:
         files = author_files(store, scholar_id, now=utcnow(), max_age_seconds=args.stale_age)
     if "gs_data.json" not in files:

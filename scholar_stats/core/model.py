@@ -12,11 +12,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from scholar_stats.core.text import clean_text
 from scholar_stats.errors import UsageError
 
 SCHOLAR_ID_RE = re.compile(r"[A-Za-z0-9_-]{12}")
+
+# The hosts Google serves Scholar on: scholar.google.com and scholar. before each country form
+# of Google's domain: google.<cc> (scholar.google.de), google.co.<cc> (scholar.google.co.uk),
+# google.com.<cc> (scholar.google.com.hk), and google.cat; "www." before it is allowed. Matched
+# against the whole host, lower-cased ASCII only: an IDN look-alike or a longer name ending
+# elsewhere (scholar.google.com.evil.example) is not Scholar.
+SCHOLAR_HOST_RE = re.compile(
+    r"(?:www\.)?scholar\.google\.(?:com|cat|[a-z]{2}|(?:co|com)\.[a-z]{2})")
+PROFILE_PATH = "/citations"
+# What the user typed is read only up to this length: a profile URL is about 100 characters,
+# and a browser's longest is well under it.
+MAX_ID_INPUT = 2000
+EXPECTED_ID_INPUT = ("expected an id like DhtAFkwAAAAJ (12 characters) or a profile URL like "
+                     "https://scholar.google.com/citations?user=DhtAFkwAAAAJ")
+# copy-paste leaves these around a value: one pair is taken off
+_QUOTES = {'"': '"', "'": "'", "`": "`", "\u201c": "\u201d", "\u2018": "\u2019", "<": ">"}
 
 
 def validate_scholar_id(value: str) -> str:
@@ -28,6 +45,67 @@ def validate_scholar_id(value: str) -> str:
             "in the profile URL, e.g. DhtAFkwAAAAJ"
         )
     return value
+
+
+def parse_scholar_id(text: str) -> str:
+    """The Scholar id in what a person typed or pasted: an id, or a profile URL
+    (``https://scholar.google.de/citations?hl=de&user=DhtAFkwAAAAJ#x``, with or without the
+    scheme), around it spaces and one pair of quotes. Anything else is a ``UsageError`` of one
+    line that shows no user name, password, path or query of a URL (they may hold a secret)."""
+    value = text.strip()
+    if len(value) >= 2 and _QUOTES.get(value[0]) == value[-1]:
+        value = value[1:-1].strip()
+    if len(value) > MAX_ID_INPUT:
+        raise _not_an_id(f"a text of {len(value)} characters", "longer than any profile URL")
+    if SCHOLAR_ID_RE.fullmatch(value):
+        return value
+    host = value.split("/", 1)[0]
+    if "://" not in value and host.isascii() and SCHOLAR_HOST_RE.fullmatch(host.lower()):
+        value = "https://" + value  # the address bar's form, without its scheme
+    if "://" not in value:
+        if any(char in value for char in ":@=?&#%"):  # maybe a URL missing its scheme
+            raise _not_an_id("the text given (not shown: it may hold a secret)")
+        raise _not_an_id(repr(value if len(value) <= 40 else value[:40] + "…"))
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        raise _not_an_id("the URL given", "not a URL") from None
+    shown = f"{ascii(parts.scheme[:12])[1:-1]}://{ascii(host)[1:-1][:60]}/…"
+    problem = _profile_url_problem(value, parts)
+    if problem:
+        raise _not_an_id(shown, problem)
+    users = [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k == "user"]
+    if not users:
+        raise _not_an_id(shown, "no user= in it; in a shell, quote the URL: & ends a command")
+    if len(users) > 1:
+        raise _not_an_id(shown, f"user= is in it {len(users)} times")
+    if not SCHOLAR_ID_RE.fullmatch(users[0]):  # said, not shown: the query is not shown
+        raise _not_an_id(shown, f"its user= is {len(users[0])} characters long, not 12 of "
+                         "A-Z, a-z, 0-9, _ and -" if re.fullmatch(r"[A-Za-z0-9_-]*", users[0])
+                         else "its user= holds characters other than A-Z, a-z, 0-9, _ and -")
+    return users[0]
+
+
+def _profile_url_problem(url: str, parts: SplitResult) -> str | None:
+    """What keeps ``url`` from being a Scholar profile URL, or ``None``."""
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not http or https"
+    if any(not char.isprintable() or char.isspace() for char in url):
+        return "it holds spaces or control characters"
+    if "@" in parts.netloc:
+        return "a user name or password before its host"
+    if not (parts.netloc.isascii() and SCHOLAR_HOST_RE.fullmatch(parts.netloc.lower())):
+        return "not a Google Scholar host such as scholar.google.com or scholar.google.de"
+    if parts.path != PROFILE_PATH:
+        return f"not a profile page: the path is not {PROFILE_PATH}"
+    return None
+
+
+def _not_an_id(shown: str, problem: str = "") -> UsageError:
+    because = f" ({problem})" if problem else ""
+    return UsageError(f"{shown} is not a Google Scholar id or profile URL{because}: "
+                      f"{EXPECTED_ID_INPUT}")
 
 
 @dataclass(frozen=True)

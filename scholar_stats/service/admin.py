@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from scholar_stats.core.model import validate_scholar_id
+from scholar_stats.core.model import parse_scholar_id, validate_scholar_id
 from scholar_stats.core.plan import MAX_INTERVAL
 from scholar_stats.errors import (
     AuthorBusy,
@@ -124,7 +124,9 @@ async def _refuse(
 class AddAuthors(BaseModel):
     """Body of ``POST /authors``."""
 
-    ids: list[str] = Field(min_length=1, max_length=1000, examples=[["DhtAFkwAAAAJ"]])
+    # each an id or a profile URL, as the command line takes them
+    ids: list[str] = Field(min_length=1, max_length=1000, examples=[[
+        "DhtAFkwAAAAJ", "https://scholar.google.com/citations?user=LZ5D_p4AAAAJ&hl=en"]])
     interval_seconds: float | None = Field(None, gt=0, le=MAX_INTERVAL)
 
 
@@ -156,7 +158,10 @@ def add_admin_routes(app: FastAPI, service: Service, token: str) -> None:
     @app.post("/authors", dependencies=[Depends(require_token)], status_code=200)
     def add_authors(body: AddAuthors) -> dict[str, list[str]]:
         """Track authors (fetched by the scheduler, never by a public request)."""
-        ids = [check_id(i) for i in body.ids]
+        try:  # an id or a profile URL; 422 like any other body the route cannot take
+            ids = list(dict.fromkeys(parse_scholar_id(i) for i in body.ids))
+        except UsageError as exc:
+            raise HTTPException(422, str(exc)) from None
         interval = body.interval_seconds or service.settings.interval_seconds
         added = service.store.add_authors(ids, interval, datetime.now(timezone.utc))
         for scholar_id in ids:

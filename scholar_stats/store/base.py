@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from scholar_stats.errors import StoreUnavailable, UsageError
 from scholar_stats.extras import missing_extra
+from scholar_stats.parsers import DB_FORMS
 from scholar_stats.store.connect import default_db_url, make_engine, parse_db_url
 from scholar_stats.store.schema import (
     MARKER,
@@ -188,8 +189,7 @@ class StoreBase:
             if isinstance(exc, ImportError):
                 hint = f" (its driver is not installed: {exc.name or exc})"
             raise UsageError(
-                f"the database URL {self.display_url} cannot be used{hint}: expected "
-                "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE"
+                f"the database URL {self.display_url} cannot be used{hint}: expected {DB_FORMS}"
             ) from None
 
     def schema_version(self) -> int:

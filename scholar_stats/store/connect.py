@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from scholar_stats.errors import UsageError
-from scholar_stats.parsers import redact_url
+from scholar_stats.parsers import DB_FORMS, db_path, redact_url
 
 APP_DIR = "scholar-stats"
 
@@ -25,15 +25,36 @@ def default_db_url() -> str:
     return "sqlite:///" + os.path.join(base, APP_DIR, DB_FILE)
 
 
-def parse_db_url(url: str) -> sa.URL:
-    """The URL, or a ``UsageError`` that never echoes it (it may hold a password)."""
+def parse_db_url(text: str) -> sa.URL:
+    """``--db``'s value as a URL, or a ``UsageError`` that never echoes a URL (it may hold a
+    password). A URL is taken as it is; a path (``parsers.db_path``) names the SQLite file at it,
+    ``~`` expanded, relative to the working directory, made when missing, but not its folder:
+    a mistyped folder is an error, not a new tree of folders (``sqlite:///PATH`` makes them)."""
+    try:
+        path = db_path(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if path is None:
+        return _parse_url(text)
+    if path == ":memory:":  # SQLite's own name for a database in memory
+        return sa.URL.create("sqlite")
+    full = Path(os.path.abspath(os.path.expanduser(path)))
+    if not full.parent.is_dir():
+        raise UsageError(f"the database file {full}: its folder {full.parent} does not exist "
+                         f"(create it, or give the URL sqlite:///{full}, whose folders are made)")
+    if full.is_dir():
+        raise UsageError(f"the database file {full} is a folder: give a file in it, e.g. "
+                         f"{full / DB_FILE}")
+    return sa.URL.create("sqlite", database=str(full))
+
+
+def _parse_url(url: str) -> sa.URL:
     try:
         parsed = sa.make_url(url)
         parsed.port  # noqa: B018 - a port that is not a number fails here, not at connect
     except (sa.exc.ArgumentError, ValueError):
         raise UsageError(
-            f"the database URL {redact_url(url)!r} cannot be parsed: expected sqlite:///PATH "
-            "or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE"
+            f"the database URL {redact_url(url)!r} cannot be parsed: expected {DB_FORMS}"
         ) from None
     return parsed
 

@@ -1,4 +1,5 @@
-"""The README's tables and quick start are kept true by these tests."""
+"""The README's tables and quick start are kept true by these tests (the table of exit codes:
+tests/project/test_exit_codes.py)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,9 @@ import re
 
 from support.paths import ROOT
 
-from scholar_stats import errors
 from scholar_stats.cli import parse_args
 
 README = (ROOT / "README.md").read_text("utf-8")
-
-
-def test_exit_code_table_matches_the_error_tree() -> None:
-    table = dict(re.findall(r"^\| (\d+) \| ([^|]+) \|", README, re.M))
-    codes = {cls.exit_code for cls in vars(errors).values()
-             if isinstance(cls, type) and issubclass(cls, errors.ScholarStatsError)}
-    assert set(map(int, table)) == codes | {0}
 
 
 SAMPLES = {"--out": "elsewhere", "--proxy": "http://proxy.example:3128", "--deadline": "7",

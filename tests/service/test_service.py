@@ -325,7 +325,7 @@ async def test_admin_routes_need_the_right_token(client: httpx.AsyncClient) -> N
     pending = await client.get(f"/authors/{new}/badges/citations.svg")
     assert pending.status_code == 404 and b"no data yet" in pending.content  # tracked, not fetched
     bad = await client.post("/authors", json={"ids": ["bad id"]}, headers=auth)
-    assert bad.status_code == 400 and "not a Google Scholar id" in bad.json()["detail"]
+    assert bad.status_code == 422 and "not a Google Scholar id" in bad.json()["detail"]
     assert (await client.delete(f"/authors/{FRESH}")).status_code == 401
     bad_token = {"Authorization": "Bearer x"}
     assert (await client.delete(f"/authors/{FRESH}", headers=bad_token)).status_code == 401

@@ -164,7 +164,7 @@ def test_a_store_with_its_marker_but_a_damaged_marker_row_is_refused(db_url: str
 
 
 @pytest.mark.parametrize("url", [
-    "garbage",
+    "sqlite:garbage",  # a URL without its // (a bare "garbage" is a SQLite file's path)
     "://",
     "nosuchdialect://host/db",
     f"mysql://user:{SECRET}@127.0.0.1/db",  # a dialect whose driver is not installed
