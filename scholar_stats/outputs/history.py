@@ -17,7 +17,6 @@ from types import MappingProxyType
 
 from scholar_stats.core.model import METRIC_NAMES, Metrics
 
-HISTORY_FILE = "history.csv"
 HISTORY_COLUMNS = ("date", *METRIC_NAMES)
 
 
