@@ -24,8 +24,6 @@ from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE, AuthorData
 from scholar_stats.outputs import badges, catalogue, kit
 from scholar_stats.outputs.catalogue import (
     BADGES,
-    CARD,
-    CHART,
     PAPER_SHIELDS,
     PAPERS,
     SERVICE_KEPT,
@@ -45,7 +43,9 @@ SVG = catalogue.SVG.encode()
 HTML = b"text/html; charset=utf-8"
 JS = catalogue.JS.encode()
 
-# The files of one name kept in every entry, relative to /authors/{id}/.
+# The files kept in every entry with their content type (one bytes object each for all), and
+# those of one name, relative to /authors/{id}/.
+_KEPT = tuple((file, file.media.encode()) for file in SERVICE_KEPT)
 KEPT_NAMES = frozenset(f.name for f in SERVICE_KEPT if "<" not in f.name)
 # Badge query parameters and the longest value each may have (characters). A label is drawn
 # clamped to 64 characters; longer values are refused rather than kept as cache keys.
@@ -120,8 +120,7 @@ def build_entry(
     cache = cache_header(max_age)
     made: dict[tuple[bytes, bytes], Reply] = {}  # gs_data_shieldsio.json is shields/citations.json
     replies: dict[str, Reply] = {}
-    for file in SERVICE_KEPT:
-        ctype = file.media.encode()
+    for file, ctype in _KEPT:
         for name, body in file.files(state).items():
             reply = made.get((body, ctype))
             if reply is None:
@@ -230,12 +229,13 @@ def resolve(
     kind = _badge_kind(rest)
     if not valid:
         return error_reply(400, "invalid scholar id", badge=kind)
-    if rest in (CHART.name, CARD.name):
+    picture = catalogue.named(rest)
+    if picture is not None and picture.kit and picture.service:  # chart.svg, card.svg
         if entry is None:
             return error_reply(404, NOT_TRACKED)
         if entry.values is None:
             return error_reply(404, "no data yet")
-        return _picture(snapshot, entry, CHART if rest == CHART.name else CARD)
+        return _picture(snapshot, entry, picture)
     pub_id = PAPER_SHIELDS.key_of(rest)
     if pub_id is not None:
         return _paper(snapshot, entry, pub_id)
@@ -256,11 +256,13 @@ def resolve(
 
 
 def _picture(snapshot: Snapshot, entry: AuthorEntry, file: catalogue.OutputFile) -> Reply | Pending:
-    """``chart.svg`` or ``card.svg``, drawn by the catalogue from the entry's state."""
+    """A kit file of one name (the chart, the card), drawn by the catalogue from the entry's
+    data."""
 
     def make() -> Reply:
         state = AuthorState(entry.scholar_id, entry.data(), stale=entry.stale)
-        return Reply.make(file.draw(state)[""], SVG, cache=cache_header(snapshot.max_age))
+        return Reply.make(file.draw(state)[""], file.media.encode(),
+                          cache=cache_header(snapshot.max_age))
 
     return kept(snapshot.cache, (file.name, entry.scholar_id, entry.version), make)
 
