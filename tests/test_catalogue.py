@@ -216,3 +216,14 @@ def test_publish_compares_what_the_catalogue_does_not_call_volatile() -> None:
     derived = [f for f in CATALOGUE if f.volatile.kept == ()]
     assert [f.name for f in derived] == ["history.csv"]
     assert only_volatile_changes(base, {**base, derived[0].name: b"anything"})
+
+
+def test_the_kit_draws_with_render_and_render_knows_no_file() -> None:
+    """The old circle (render imported the kit inside a function, the kit imported render) is
+    gone: render.py imports neither the kit nor the catalogue, at any depth."""
+    tree = ast.parse((PACKAGE / "outputs" / "render.py").read_text("utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+    assert not {name for name in imported if name and name.startswith(
+        ("scholar_stats.outputs.kit", "scholar_stats.outputs.catalogue"))}
