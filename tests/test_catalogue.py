@@ -41,7 +41,7 @@ HELP = ("help", "description")  # argparse's and the API's help texts may name f
 
 def spelled() -> list[str]:
     """What spells a catalogue file: its name, or for a family its folder (``shields/``)."""
-    return sorted({f.prefix if "<" in f.name else f.name for f in CATALOGUE})
+    return sorted({f.prefix for f in CATALOGUE})  # a family's is its folder
 
 
 def code_strings(tree: ast.Module) -> list[tuple[int, str]]:

@@ -74,28 +74,33 @@ class OutputFile:
     counted_as: str = ""  # the service's requests metric label (default: the name)
     top: bool = False  # once at the top of the output folder, not per author
 
-    @property
+    @functools.cached_property
+    def family(self) -> bool:
+        return "<" in self.name
+
+    @functools.cached_property
     def prefix(self) -> str:
+        """What a family's paths start with (its folder), or the file's name."""
         return self.name.partition("<")[0]
 
-    @property
+    @functools.cached_property
     def suffix(self) -> str:
-        return self.name.partition(">")[2] if "<" in self.name else ""
+        return self.name.partition(">")[2]
 
     def path(self, key: str = "") -> str:
         """The relative path of one file of the family (``key``), or the file's name."""
-        return self.prefix + key + self.suffix if "<" in self.name else self.name
+        return self.prefix + key + self.suffix if self.family else self.name
 
     def key_of(self, path: str) -> str | None:
-        """The key of ``path`` in this family; ``None`` when it is not one of its paths."""
-        if "<" not in self.name:
-            return "" if path == self.name else None
+        """The key of ``path`` in this family (``""``: the file of one name); ``None`` when it
+        is not one of its paths. Asked on every request for a badge: kept cheap."""
         prefix, suffix = self.prefix, self.suffix
-        if len(path) < len(prefix) + len(suffix):
-            return None
-        if not (path.startswith(prefix) and path.endswith(suffix)):
-            return None
-        return path[len(prefix):len(path) - len(suffix)]
+        if not self.family:
+            return "" if path == prefix else None
+        if (path.startswith(prefix) and path.endswith(suffix)
+                and len(path) >= len(prefix) + len(suffix)):
+            return path[len(prefix):len(path) - len(suffix)]
+        return None
 
     def files(self, state: AuthorState) -> dict[str, bytes]:
         return {self.path(key): body for key, body in self.draw(state).items()}
@@ -327,17 +332,24 @@ def named(name: str) -> OutputFile | None:
     return _NAMED.get(name)
 
 
-_NAMED: Mapping[str, OutputFile] = {f.name: f for f in CATALOGUE if "<" not in f.name}
+_NAMED: Mapping[str, OutputFile] = {f.name: f for f in CATALOGUE if not f.family}
+
+
+_SERVED = [f for f in CATALOGUE if f.service and not f.top]
+_LABELS = {f.name: f.counted_as or f.name for f in _SERVED if not f.family}
+_FOLDER_LABELS = tuple((f.prefix, f.counted_as or f.name) for f in _SERVED if f.family)
 
 
 def route_label(path: str) -> str:
     """What the service's requests metric calls a request for ``path`` of an author: a bounded
-    set of labels, whatever is asked (a family's label for anything under its folder)."""
-    for file in CATALOGUE:
-        if not file.service or file.top:
-            continue
-        if path == file.name or ("<" in file.name and path.startswith(file.prefix)):
-            return file.counted_as or file.name
+    set of labels, whatever is asked (a family's label for anything under its folder). Asked
+    on every request: a lookup."""
+    label = _LABELS.get(path)
+    if label is not None:
+        return label
+    for prefix, label in _FOLDER_LABELS:
+        if path.startswith(prefix):
+            return label
     return "other"
 
 

@@ -142,7 +142,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
     sid = Path(description="Google Scholar user id (12 characters)", examples=["DhtAFkwAAAAJ"])
     author = "/authors/{scholar_id}/"
     for file in CATALOGUE:  # the files of one name the service serves, documented
-        if not file.service or file.top or "<" in file.name:
+        if not file.service or file.top or file.family:
             continue
         media = file.media.partition(";")[0]
         app.add_api_route(

@@ -54,11 +54,6 @@ def html_csp() -> bytes:
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'").encode()
 
 
-def route_name(rest: str) -> str:
-    """A bounded label for metrics: which kind of public file was asked for."""
-    return route_label(rest)
-
-
 def _etag_matches(header: bytes, etag: bytes) -> bool:
     if header.strip() == b"*":
         return True
@@ -171,7 +166,7 @@ class FastPath:
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
                 if self.count is not None:
-                    self.count(route_name(rest), start["status"])
+                    self.count(route_label(rest), start["status"])
                 return
         if self.count is None:
             await self.app(scope, receive, send)

@@ -46,7 +46,7 @@ JS = catalogue.JS.encode()
 # The files kept in every entry with their content type (one bytes object each for all), and
 # those of one name, relative to /authors/{id}/.
 _KEPT = tuple((file, file.media.encode()) for file in SERVICE_KEPT)
-KEPT_NAMES = frozenset(f.name for f in SERVICE_KEPT if "<" not in f.name)
+KEPT_NAMES = frozenset(f.name for f in SERVICE_KEPT if not f.family)
 # Badge query parameters and the longest value each may have (characters). A label is drawn
 # clamped to 64 characters; longer values are refused rather than kept as cache keys.
 BADGE_PARAM_LIMITS = {"label": 256, "color": 32, "labelColor": 32, "style": 32}
