@@ -21,7 +21,7 @@ from scholar_stats.core.model import FetchStatus, Metrics
 from scholar_stats.core.text import load_json
 from scholar_stats.core.validate import metrics_of
 from scholar_stats.errors import OutputNotWritable
-from scholar_stats.outputs.render import GS_DATA, STATUS
+from scholar_stats.outputs.catalogue import GS_DATA, STATUS
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -43,7 +43,7 @@ def write_files(folder: Path, files: dict[str, bytes]) -> None:
     """
     staged: list[tuple[Path, Path]] = []
     try:
-        for relpath in sorted(files, key=lambda name: name == GS_DATA):
+        for relpath in sorted(files, key=lambda name: name == GS_DATA.name):
             target = folder / relpath
             staged.append((_stage(target, files[relpath]), target))
         for renamed, (temporary, target) in enumerate(staged):
@@ -138,7 +138,7 @@ def read_metrics(folder: Path) -> Metrics | None:
     """The metrics of the ``gs_data.json`` already in ``folder``; ``None`` when there is none, or
     when it is not a record with whole-number metrics (nothing to compare with)."""
     try:
-        return metrics_of(load_json(_read(folder / GS_DATA)))
+        return metrics_of(load_json(_read(folder / GS_DATA.name)))
     except (FileNotFoundError, ValueError, KeyError):
         return None
 
@@ -147,7 +147,7 @@ def gs_data_problem(folder: Path) -> str | None:
     """Why the ``gs_data.json`` in ``folder`` is not one fetch wrote (so nothing is compared
     with it), or ``None``: it is one, or there is none."""
     try:
-        metrics_of(load_json(_read(folder / GS_DATA)))
+        metrics_of(load_json(_read(folder / GS_DATA.name)))
     except FileNotFoundError:
         return None
     except ValueError as exc:
@@ -161,7 +161,7 @@ def read_record(folder: Path) -> object:
     """The parsed ``gs_data.json`` already in ``folder`` (what the new fetch is compared with
     for ``changes.json``); ``None`` when there is none or it is not JSON within the rules."""
     try:
-        return load_json(_read(folder / GS_DATA))
+        return load_json(_read(folder / GS_DATA.name))
     except (FileNotFoundError, ValueError):
         return None
 
@@ -178,7 +178,7 @@ def read_status(folder: Path) -> FetchStatus | None:
     """The ``status.json`` of the last attempt; ``None`` when there is none or it is not one
     fetch wrote (a field of the wrong type)."""
     try:
-        return FetchStatus.from_dict(load_json(_read(folder / STATUS)))
+        return FetchStatus.from_dict(load_json(_read(folder / STATUS.name)))
     except (FileNotFoundError, ValueError):
         return None
 

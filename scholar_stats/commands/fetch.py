@@ -30,16 +30,19 @@ from scholar_stats.files import (
 )
 from scholar_stats.net.deadline import Deadline
 from scholar_stats.notify.webhook import Notice, WebhookNotifier
-from scholar_stats.outputs.changes import CHANGES_JSON, ChangeUpdate, change_files_after
-from scholar_stats.outputs.export import DEFAULT_MAX_AGE, judge_staleness
-from scholar_stats.outputs.kit import SCRIPT, kit_files, page_script
-from scholar_stats.outputs.render import (
+from scholar_stats.outputs.catalogue import (
+    BRANCH_FILES,
+    CHANGES_JSON,
     GS_DATA,
-    SHIELDS_DIR,
-    STATUS,
-    render_author_files,
-    render_status,
+    SCRIPT,
+    SHIELDS,
+    AuthorState,
+    draw,
+    kit_files,
+    page_script,
 )
+from scholar_stats.outputs.changes import ChangeUpdate, change_log_after
+from scholar_stats.outputs.export import DEFAULT_MAX_AGE, judge_staleness
 from scholar_stats.refresh.attempt import FetchOutcome, attempt_fetch, internal_outcome
 from scholar_stats.settings import FetchSettings
 from scholar_stats.sources.choice import SourceSettings, open_sources
@@ -62,12 +65,12 @@ def save_outcome(
     author stays as it was. After a failure the kept data's kit is redrawn grey once it is
     stale."""
     if outcome.data is not None:
-        files = render_author_files(outcome.data)
-        if changes is not None:
-            files.update(changes.files)
+        log = changes.log if changes is not None else None
+        files = draw(AuthorState(outcome.scholar_id, outcome.data, outcome.status, changes=log),
+                     BRANCH_FILES)
     else:
         files = stale_kit(folder, outcome.status, datetime.now(timezone.utc))
-    files[STATUS] = render_status(outcome.status)
+        files.update(draw(AuthorState(outcome.scholar_id, status=outcome.status), BRANCH_FILES))
     write_files(folder, files)
 
 
@@ -103,10 +106,10 @@ def save_fetched(folder: Path, outcome: FetchOutcome, previous: Any) -> Notice |
         print(log_safe(f"scholar-stats: {outcome.status.message}{kept}"), file=sys.stderr)
         save_outcome(folder, outcome)
         return None
-    changes = change_files_after(read_record(folder), read_if_there(folder / CHANGES_JSON),
-                                 outcome.data)
+    changes = change_log_after(read_record(folder), read_if_there(folder / CHANGES_JSON.name),
+                               outcome.data)
     if changes.warning:
-        print(log_safe(f"scholar-stats: warning: {folder / CHANGES_JSON} is not a file "
+        print(log_safe(f"scholar-stats: warning: {folder / CHANGES_JSON.name} is not a file "
                        f"scholar-stats wrote ({changes.warning}); it is started afresh"),
               file=sys.stderr)
     save_outcome(folder, outcome, changes)
@@ -129,7 +132,7 @@ def stale_kit(folder: Path, status: FetchStatus, now: datetime) -> dict[str, byt
             last_success = last_success.replace(tzinfo=timezone.utc)
         if not judge_staleness(status, last_success, now, DEFAULT_MAX_AGE).stale:
             return {}
-        gs_data = load_json((folder / GS_DATA).read_bytes())
+        gs_data = load_json((folder / GS_DATA.name).read_bytes())
         metrics_of(gs_data)  # a record fetch wrote, or nothing to redraw
         return kit_files(AuthorData(status.scholar_id, gs_data, kept_since_year(folder)),
                          stale=True)
@@ -140,7 +143,7 @@ def stale_kit(folder: Path, status: FetchStatus, now: datetime) -> dict[str, byt
 def kept_since_year(folder: Path) -> int | None:
     """The year the kept 5-year labels name (a failed attempt's status names none)."""
     try:
-        label = load_json((folder / SHIELDS_DIR / "citations-5y.json").read_bytes())["label"]
+        label = load_json((folder / SHIELDS.path("citations-5y")).read_bytes())["label"]
         match = re.fullmatch(r"citations since (\d{4})", str(label))
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -150,11 +153,11 @@ def kept_since_year(folder: Path) -> int | None:
 def write_page_script(out: Path) -> None:
     """``scholar-stats.js`` at the root of the output folder, unless it is already current."""
     try:
-        if (out / SCRIPT).read_bytes() == page_script():
+        if (out / SCRIPT.name).read_bytes() == page_script():
             return
     except OSError:
         pass
-    write_files(out, {SCRIPT: page_script()})
+    write_files(out, {SCRIPT.name: page_script()})
 
 
 def still_open(sources: list[Fetcher], outcome: FetchOutcome) -> list[Fetcher]:
@@ -191,7 +194,7 @@ def cli_fetch(args: Any) -> int:
                 previous = read_metrics(folder)
                 problem = None if previous else gs_data_problem(folder)
                 if problem:
-                    print(log_safe(f"scholar-stats: warning: {folder / GS_DATA} is not a file "
+                    print(log_safe(f"scholar-stats: warning: {folder / GS_DATA.name} is not a file "
                                    f"scholar-stats wrote ({problem}); nothing is compared with "
                                    "it"), file=sys.stderr)
                 for ledger in ledgers.values():

@@ -21,9 +21,9 @@ from scholar_stats.core.text import json_safe, log_safe
 from scholar_stats.errors import UsageError
 from scholar_stats.files import write_files
 from scholar_stats.notify.listener import attach as attach_notifier
+from scholar_stats.outputs.catalogue import GS_DATA, SCRIPT, page_script
 from scholar_stats.outputs.export import author_files
 from scholar_stats.outputs.history import HISTORY_COLUMNS, render_history_csv
-from scholar_stats.outputs.kit import SCRIPT, page_script
 from scholar_stats.outputs.table import text_table
 from scholar_stats.settings import FetchSettings
 from scholar_stats.sources.choice import SourceSettings
@@ -221,10 +221,10 @@ def cli_export(args: Any) -> int:
     scholar_id = parse_scholar_id(args.scholar_id)
     with Store(args.db) as store:
         files = author_files(store, scholar_id, now=utcnow(), max_age_seconds=args.stale_age)
-    if "gs_data.json" not in files:
+    if GS_DATA.name not in files:
         print(f"scholar-stats: {scholar_id}: no data fetched yet; run: scholar-stats refresh "
               f"{scholar_id}", file=sys.stderr)  # a validated id: nothing scraped
-    files[SCRIPT] = page_script()  # the homepage's include, at the root of --out
+    files[SCRIPT.name] = page_script()  # the homepage's include, at the root of --out
     out = Path(args.out)
     write_files(out, files)  # all or nothing; OutputNotWritable (exit 9) names path and cause
     print(log_safe(f"{scholar_id}: {len(files)} files -> {out}"))

@@ -23,8 +23,6 @@ from scholar_stats.core.papers import ProfileSnapshot
 from scholar_stats.core.text import load_json, without_bidi
 from scholar_stats.outputs.render import dump_json
 
-CHANGES_JSON = "changes.json"
-CHANGES_XML = "changes.xml"
 MAX_EVENTS = 200
 ATOM_NS = "http://www.w3.org/2005/Atom"
 PROFILE_URL = "https://scholar.google.com/citations?hl=en&user="
@@ -205,18 +203,20 @@ def render_changes_xml(log: ChangeLog, name: str) -> bytes:
 
 @dataclass(frozen=True)
 class ChangeUpdate:
-    """What a successful fetch adds: its events, the two files, and what was wrong with a
-    ``changes.json`` that could not be read (``warning``; it is then started afresh)."""
+    """What a successful fetch adds: its events, the change log they end up in, and what was
+    wrong with a ``changes.json`` that could not be read (``warning``; it is then started
+    afresh)."""
 
     events: tuple[ChangeEvent, ...]
-    files: dict[str, bytes]
+    log: ChangeLog
     warning: str | None = None
 
 
-def change_files_after(
+def change_log_after(
     previous_record: Any, previous_log: bytes | None, data: AuthorData
 ) -> ChangeUpdate:
-    """``changes.json`` and ``changes.xml`` after the fetch that gave ``data``.
+    """The change log after the fetch that gave ``data`` (what ``changes.json`` and
+    ``changes.xml`` show).
 
     ``previous_record`` is the ``gs_data.json`` record already in the folder (``None``, another
     author's, or not a record at all: nothing to compare with, so no events); ``previous_log``
@@ -239,6 +239,4 @@ def change_files_after(
             warning = str(exc)
     log = updated_change_log(log, data.scholar_id, events, new.at,
                              previous.at if previous else None)
-    files = {CHANGES_JSON: render_changes_json(log),
-             CHANGES_XML: render_changes_xml(log, data.name)}
-    return ChangeUpdate(events, files, warning)
+    return ChangeUpdate(events, log, warning)

@@ -13,16 +13,9 @@ from scholar_stats.core.model import FetchStatus
 from scholar_stats.core.papers import ProfileSnapshot
 from scholar_stats.core.plan import STALE_AGE, is_stale
 from scholar_stats.errors import UsageError
-from scholar_stats.outputs.changes import (
-    CHANGES_JSON,
-    CHANGES_XML,
-    ChangeLog,
-    render_changes_json,
-    render_changes_xml,
-)
+from scholar_stats.outputs.catalogue import AuthorState, draw
+from scholar_stats.outputs.changes import ChangeLog
 from scholar_stats.outputs.groups import render_group_files
-from scholar_stats.outputs.history import HISTORY_FILE, render_history_csv
-from scholar_stats.outputs.render import STATUS, render_author_files, render_status
 
 if TYPE_CHECKING:  # read through the store it is handed; importing it would pull SQLAlchemy
     from scholar_stats.store.database import Store
@@ -58,17 +51,16 @@ def judge_staleness(
     return dataclasses.replace(status, stale=True, stale_reason=reason)
 
 
-def author_files(
+def author_state(
     store: Store, scholar_id: str, *, now: datetime, max_age_seconds: float = DEFAULT_MAX_AGE,
-    author: TrackedAuthor | None = None, kit: bool = True,
-) -> dict[str, bytes]:
-    """Relative path → bytes: gs_data.json, gs_data_shieldsio.json, shields/*.json, the kit
-    (``outputs/kit.py``, unless ``kit`` is false; grey badges when stale), history.csv,
-    changes.json and changes.xml (only once there is data) and status.json (once there was an
-    attempt).
+    author: TrackedAuthor | None = None,
+) -> AuthorState:
+    """What the store knows of one author, as its files are drawn from it: the last good
+    profile, the last attempt's status (its staleness judged at ``now``), and, once there is
+    data, the history and the change log. Stale when judged so, or when no attempt was made.
 
-    Deterministic for the same store state and ``now``. Raises ``UsageError`` for an author
-    that is not tracked. ``author`` saves a read when the caller has just read it.
+    Raises ``UsageError`` for an author that is not tracked. ``author`` saves a read when the
+    caller has just read it.
     """
     if author is None:
         author = store.get_author(scholar_id)
@@ -76,28 +68,41 @@ def author_files(
         raise UsageError(
             f"{scholar_id} is not tracked; add it with: scholar-stats authors add {scholar_id}"
         )
-    files: dict[str, bytes] = {}
     status = store.last_status(scholar_id)
     judged = None
     if status is not None:
         judged = judge_staleness(status, author.last_success, now, max_age_seconds)
-        files[STATUS] = render_status(judged)
     data = store.latest(scholar_id)
-    if data is not None:
-        stale = judged.stale if judged is not None else True
-        files.update(render_author_files(data, stale=bool(stale), kit=kit))
-        files[HISTORY_FILE] = render_history_csv(store.history(scholar_id, author))
-        files.update(change_files(store, scholar_id, data.name, data.updated))
-    return files
+    if data is None:
+        return AuthorState(scholar_id, status=judged, stale=True)
+    return AuthorState(
+        scholar_id, data, judged, store.history(scholar_id, author),
+        change_log(store, scholar_id, data.updated),
+        stale=bool(judged.stale) if judged is not None else True,
+    )
 
 
-def change_files(store: Store, scholar_id: str, name: str, updated: str) -> dict[str, bytes]:
-    """``changes.json`` and ``changes.xml`` from the events the store recorded, the log
-    starting at the first success it kept (``updated``, the last one, if it has no older)."""
+def author_files(
+    store: Store, scholar_id: str, *, now: datetime, max_age_seconds: float = DEFAULT_MAX_AGE,
+    author: TrackedAuthor | None = None,
+) -> dict[str, bytes]:
+    """Relative path → bytes of one author's folder as ``fetch --out`` writes it (kit grey when
+    stale), plus ``history.csv``; the data files only once there is data, ``status.json`` once
+    there was an attempt (``author_state``).
+
+    Deterministic for the same store state and ``now``. Raises ``UsageError`` for an author
+    that is not tracked.
+    """
+    return draw(author_state(store, scholar_id, now=now, max_age_seconds=max_age_seconds,
+                             author=author))
+
+
+def change_log(store: Store, scholar_id: str, updated: str) -> ChangeLog:
+    """The events the store recorded, the log starting at the first success it kept
+    (``updated``, the last one, if it has no older)."""
     first = store.first_success(scholar_id)
     since = first.astimezone(timezone.utc).isoformat(timespec="seconds") if first else updated
-    log = ChangeLog(scholar_id, since, store.change_events(scholar_id))
-    return {CHANGES_JSON: render_changes_json(log), CHANGES_XML: render_changes_xml(log, name)}
+    return ChangeLog(scholar_id, since, store.change_events(scholar_id))
 
 
 def group_totals_from_store(store: Store, name: str) -> tuple[GroupTotals, list[str]] | None:

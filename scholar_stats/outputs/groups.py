@@ -14,13 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from scholar_stats.core.groups import GroupTotals
-from scholar_stats.outputs.render import (
-    GS_DATA,
-    SHIELDS_CITATIONS,
-    SHIELDS_DIR,
-    dump_json,
-    endpoint_json,
-)
+from scholar_stats.outputs.catalogue import GS_DATA, SHIELDS, SHIELDS_CITATIONS
+from scholar_stats.outputs.render import dump_json, endpoint_json
 
 GROUP_METRICS = ("citations", "h-index", "i10-index", "publications")
 
@@ -63,10 +58,10 @@ def render_group_files(
     values = {"citations": totals.citations, "h-index": totals.h_index,
               "i10-index": totals.i10_index, "publications": totals.publications}
     files = {
-        GS_DATA: dump(group_record(totals)),
-        SHIELDS_CITATIONS: dump_json(endpoint_json("citations", str(totals.citations))),
+        GS_DATA.name: dump(group_record(totals)),
+        SHIELDS_CITATIONS.name: dump_json(endpoint_json("citations", str(totals.citations))),
     }
     for metric in GROUP_METRICS:
         endpoint = endpoint_json(metric, str(values[metric]))
-        files[f"{SHIELDS_DIR}/{metric}.json"] = dump_json(endpoint)
+        files[SHIELDS.path(metric)] = dump_json(endpoint)
     return files

@@ -16,7 +16,6 @@ from types import MappingProxyType
 from scholar_stats.core.model import METRIC_NAMES
 from scholar_stats.core.model import HistoryRow as HistoryRow  # the row type the store reads
 
-HISTORY_FILE = "history.csv"
 HISTORY_COLUMNS = ("date", *METRIC_NAMES)
 
 

@@ -1,7 +1,9 @@
-"""Turn an author's data into the bytes of the files users publish. Pure functions, no I/O.
+"""The pieces an author's files are drawn with: the one JSON encoding, shields endpoints and
+their labels, the status. Pure functions, no I/O.
 
-The same bytes are written by ``fetch``, rebuilt by ``export`` and served by the live service,
-so a homepage can switch between them by changing a base URL.
+The files themselves are drawn by the catalogue (``outputs/catalogue.py``): the same bytes are
+written by ``fetch``, rebuilt by ``export`` and served by the live service, so a homepage can
+switch between them by changing a base URL.
 """
 
 from __future__ import annotations
@@ -10,11 +12,6 @@ import json
 from typing import Any
 
 from scholar_stats.core.model import METRIC_NAMES, AuthorData, FetchStatus
-
-GS_DATA = "gs_data.json"
-SHIELDS_CITATIONS = "gs_data_shieldsio.json"
-STATUS = "status.json"
-SHIELDS_DIR = "shields"
 
 _BASE_LABELS = {
     "citations": "citations",
@@ -52,26 +49,6 @@ def shield_endpoints(data: AuthorData) -> dict[str, dict[str, Any]]:
         metric: endpoint_json(metric_label(metric, data.since_year), str(values[metric]))
         for metric in METRIC_NAMES
     }
-
-
-def render_author_files(
-    data: AuthorData, *, stale: bool = False, kit: bool = True
-) -> dict[str, bytes]:
-    """Relative path → bytes for every file of one author (``status.json`` excluded): the data
-    files and, with ``kit``, the homepage kit (``outputs/kit.py``: badges grey when ``stale``)."""
-    files = {
-        GS_DATA: dump_json(data.gs_data),
-        SHIELDS_CITATIONS: dump_json(
-            endpoint_json("citations", str(data.gs_data["citedby"]))
-        ),
-    }
-    for metric, endpoint in shield_endpoints(data).items():
-        files[f"{SHIELDS_DIR}/{metric}.json"] = dump_json(endpoint)
-    if kit:
-        from scholar_stats.outputs.kit import kit_files  # it renders with this module's helpers
-
-        files.update(kit_files(data, stale=stale))
-    return files
 
 
 def render_status(status: FetchStatus) -> bytes:

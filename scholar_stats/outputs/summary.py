@@ -15,7 +15,7 @@ from typing import Any
 
 from scholar_stats.core.model import FetchStatus, Metrics
 from scholar_stats.core.text import log_safe
-from scholar_stats.outputs.render import GS_DATA, STATUS
+from scholar_stats.outputs.catalogue import GS_DATA, STATUS
 
 SHOWN = ("citations", "citations-5y", "h-index", "i10-index", "publications")
 
@@ -36,13 +36,13 @@ def reports_from_files(
 ) -> list[AuthorReport]:
     """One report per folder of ``current`` that has ``gs_data.json`` or ``status.json``."""
     folders = sorted({str(PurePosixPath(p).parent) for p in current
-                      if PurePosixPath(p).name in (GS_DATA, STATUS)})
+                      if PurePosixPath(p).name in (GS_DATA.name, STATUS.name)})
     reports = []
     for folder in folders:
         prefix = "" if folder == "." else folder + "/"
-        old = _gs_data(previous.get(prefix + GS_DATA))
-        new = _gs_data(current.get(prefix + GS_DATA))
-        status = _status(current.get(prefix + STATUS))
+        old = _gs_data(previous.get(prefix + GS_DATA.name))
+        new = _gs_data(current.get(prefix + GS_DATA.name))
+        status = _status(current.get(prefix + STATUS.name))
         scholar_id = (new or old or {}).get("scholar_id") or (
             status.scholar_id if status else folder)
         reports.append(AuthorReport(

@@ -19,15 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from scholar_stats.errors import PublishFailed
 from scholar_stats.publish.git import GitError, GitSession, check_branch, git_dir
 from scholar_stats.publish.results import (
-    GS_DATA,
     build_tree_files,
-    check_gs_data,
+    check_results,
     default_message,
     only_volatile_changes,
     read_results,
@@ -88,9 +87,7 @@ def publish(
     check_branch(branch)
     git_dir(repo)
     results = read_results(results_dir, warn)
-    for path, data in results.items():
-        if PurePosixPath(path).name == GS_DATA:
-            check_gs_data(results_dir / path, data)
+    check_results(results_dir, results)
     msg = message or default_message(results, today)
     last_reason = ""
     started = time.monotonic()

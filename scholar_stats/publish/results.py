@@ -15,8 +15,8 @@ from typing import Any
 
 from scholar_stats.core.model import Metrics
 from scholar_stats.errors import UsageError
+from scholar_stats.outputs.catalogue import GS_DATA, HISTORY, JSON, Volatile, named
 from scholar_stats.outputs.history import (
-    HISTORY_FILE,
     HistoryRow,
     parse_history_csv,
     render_history_csv,
@@ -24,12 +24,6 @@ from scholar_stats.outputs.history import (
 )
 
 log = logging.getLogger(__name__)
-
-
-GS_DATA = "gs_data.json"
-
-
-STATUS = "status.json"
 
 
 def file_kind(mode: int) -> str:
@@ -127,8 +121,15 @@ def check_gs_data(path: Path, data: bytes) -> None:
     except (KeyError, TypeError, AttributeError) as exc:
         problem = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else "not an author record"
     if problem:
-        raise UsageError(f"{path} is not a gs_data.json as `scholar-stats fetch` writes it "
+        raise UsageError(f"{path} is not a {GS_DATA.name} as `scholar-stats fetch` writes it "
                          f"({problem}); nothing was published")
+
+
+def check_results(results_dir: Path, results: Mapping[str, bytes]) -> None:
+    """``check_gs_data`` for every ``gs_data.json`` of a results folder."""
+    for path, data in results.items():
+        if PurePosixPath(path).name == GS_DATA.name:
+            check_gs_data(results_dir / path, data)
 
 
 def _folder(path: str) -> str:
@@ -148,66 +149,65 @@ def build_tree_files(
     files = dict(old)
     files.update(results)
     for path, data in results.items():
-        if PurePosixPath(path).name != GS_DATA:
+        if PurePosixPath(path).name != GS_DATA.name:
             continue
         folder = _folder(path)
         metrics = Metrics.from_gs_data(json.loads(data))
-        rows = parse_history_csv(old.get(folder + HISTORY_FILE, b""))
+        rows = parse_history_csv(old.get(folder + HISTORY.name, b""))
         rows = upsert_row(rows, HistoryRow.from_metrics(today, metrics))
-        files[folder + HISTORY_FILE] = render_history_csv(rows)
+        files[folder + HISTORY.name] = render_history_csv(rows)
     return files
 
 
+def _volatile(path: str) -> tuple[Volatile, bool]:
+    """What of the file at ``path`` changes without the data changing (the catalogue says it,
+    by the file's name), and whether it is JSON."""
+    file = named(PurePosixPath(path).name)
+    if file is None:
+        return Volatile(), path.endswith(".json")
+    return file.volatile, file.media == JSON
+
+
 def _stable(path: str, data: bytes) -> Any:
-    """What of a file counts as a change: timestamps and status do not (issue 3, point 2)."""
-    name = PurePosixPath(path).name
-    if name == GS_DATA:
+    """What of a file counts as a change: its bytes, or a JSON file's members less the
+    volatile ones (only ``kept`` ones, when the catalogue names them)."""
+    volatile, is_json = _volatile(path)
+    if volatile.kept is not None:
         try:
             record = json.loads(data)
         except ValueError:
-            return data
-        if isinstance(record, dict):
-            record.pop("updated", None)
-        return record
-    if name.endswith(".json"):
-        try:
-            return json.loads(data)
-        except ValueError:
-            return data
-    return data
+            record = None
+        if not isinstance(record, dict):
+            record = {}
+        return tuple(record.get(member) for member in volatile.kept)
+    if not is_json:
+        return data
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return data
+    if isinstance(record, dict):
+        for member in volatile.members:
+            record.pop(member, None)
+    return record
 
 
 def only_volatile_changes(old: Mapping[str, bytes], new: Mapping[str, bytes]) -> bool:
-    """True when ``new`` differs from ``old`` only in timestamps, status and history.
-
-    ``history.csv`` is derived from ``gs_data.json``, so a new day's row with the same numbers
-    is not a change on its own. The month's SerpApi searches in ``status.json`` are: they are
-    the budget the next run reads back from the branch.
+    """True when ``new`` differs from ``old`` only in volatile members (the catalogue's: the
+    ``updated`` time of ``gs_data.json``, all of ``status.json`` but the month's SerpApi
+    searches, the budget the next run reads back from the branch) and in files rebuilt from
+    others (``history.csv``: a new day's row with the same numbers is not a change on its own).
     """
     def stable(files: Mapping[str, bytes]) -> dict[str, Any]:
-        return {
-            path: _stable(path, data) for path, data in files.items()
-            if PurePosixPath(path).name not in (STATUS, HISTORY_FILE)
-        }
+        return {path: _stable(path, data) for path, data in files.items()
+                if _volatile(path)[0].kept != ()}
 
-    def searches(files: Mapping[str, bytes]) -> dict[str, Any]:
-        return {path: _searches(data) for path, data in files.items()
-                if PurePosixPath(path).name == STATUS}
-
-    return stable(old) == stable(new) and searches(old) == searches(new)
-
-
-def _searches(data: bytes) -> Any:
-    try:
-        status = json.loads(data)
-    except ValueError:
-        return None
-    return status.get("serpapi_searches") if isinstance(status, dict) else None
+    return stable(old) == stable(new)
 
 
 def default_message(results: Mapping[str, bytes], today: str) -> str:
     authors = [json.loads(data) for path, data in results.items()
-               if PurePosixPath(path).name == GS_DATA]
+               if PurePosixPath(path).name == GS_DATA.name]
     if len(authors) == 1:
         return f"Scholar stats {today}: {authors[0].get('citedby')} citations"
     if authors:

@@ -2,9 +2,11 @@
 
 Public requests never touch Scholar or the database: they are answered from a snapshot of
 prepared bytes (``snapshot.py``) by a pure-ASGI fast path (``fastpath.py``). The snapshot is
-rebuilt per author from ``export.author_files`` when a refresh lands (the scheduler's
-``on_result``), when the store changes under another process (a poll), and when data turns
-stale with age. Nothing is built at import time: ``create_app(settings)`` makes the app.
+rebuilt per author from its state in the store (``export.author_state``) when a refresh lands
+(the scheduler's ``on_result``), when the store changes under another process (a poll), and
+when data turns stale with age. The routes of an author's files are the catalogue's
+(``outputs/catalogue.py``). Nothing is built at import time: ``create_app(settings)`` makes
+the app.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from scholar_stats.core.model import METRIC_NAMES
+from scholar_stats.outputs.catalogue import BADGES, CATALOGUE, PAPER_SHIELDS, PAPERS, SHIELDS
 from scholar_stats.service.fastpath import FastPath
 from scholar_stats.service.snapshot import (
     MAX_QUERY_BYTES,
@@ -137,31 +140,23 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         return handler
 
     sid = Path(description="Google Scholar user id (12 characters)", examples=["DhtAFkwAAAAJ"])
-    files = {
-        "gs_data.json": ("The AcadHomepage record (what `fetch` writes)", "application/json"),
-        "gs_data_shieldsio.json": ("shields.io endpoint JSON for citations", "application/json"),
-        "status.json": ("The last attempt and whether the data is stale", "application/json"),
-        "history.csv": ("One row per day of every metric", "text/csv"),
-        "chart.svg": ("Citations per year (bars) and in total (line)", "image/svg+xml"),
-        "card.svg": ("A profile card: numbers, most-cited papers, per-year chart",
-                     "image/svg+xml"),
-        "changes.json": ("The newest 200 changes (papers and metrics), newest first",
-                         "application/json"),
-        "changes.xml": ("The same changes as an Atom 1.0 feed", "application/atom+xml"),
-    }
-    for name, (summary, media) in files.items():
+    author = "/authors/{scholar_id}/"
+    for file in CATALOGUE:  # the files of one name the service serves, documented
+        if not file.service or file.top or file.family:
+            continue
+        media = file.media.partition(";")[0]
         app.add_api_route(
-            f"/authors/{{scholar_id}}/{name}", _file_route(public, name, summary, media, sid),
-            methods=["GET"], summary=summary, response_class=Response,
-            operation_id=f"get_{name.replace('.', '_')}",
+            author + file.name, _file_route(public, file.name, file.summary, media, sid),
+            methods=["GET"], summary=file.summary, response_class=Response,
+            operation_id=f"get_{file.name.replace('.', '_')}",
             responses={200: {"content": {media: {}}}, 400: {}, 404: {}},
         )
 
     metric_path = Path(description="One of: " + ", ".join(METRIC_NAMES), examples=["citations"])
-    endpoint = public(lambda scholar_id, metric: f"shields/{metric}.json",
+    endpoint = public(lambda scholar_id, metric: SHIELDS.path(metric),
                       "shields.io endpoint JSON for one metric", "application/json")
 
-    @app.api_route("/authors/{scholar_id}/shields/{metric}.json", methods=["GET"],
+    @app.api_route(author + SHIELDS.path("{metric}"), methods=["GET"],
                    response_class=Response, responses={200: {"content": {"application/json": {}}}})
     async def shields_json(
         request: Request, scholar_id: str = sid, metric: str = metric_path
@@ -169,10 +164,10 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         """shields.io endpoint JSON for one metric."""
         return await endpoint(request)
 
-    paper = public(lambda scholar_id, pub_id: f"papers/{pub_id}/shields.json",
+    paper = public(lambda scholar_id, pub_id: PAPER_SHIELDS.path(pub_id),
                    "shields.io endpoint JSON for one paper's citations", "application/json")
 
-    @app.api_route("/authors/{scholar_id}/papers/{pub_id}/shields.json", methods=["GET"],
+    @app.api_route(author + PAPER_SHIELDS.path("{pub_id}"), methods=["GET"],
                    response_class=Response, responses={200: {"content": {"application/json": {}}}})
     async def paper_json(
         request: Request, scholar_id: str = sid,
@@ -182,11 +177,11 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         """shields.io endpoint JSON for one paper's citations (AcadHomepage's `data=` id)."""
         return await paper(request)
 
-    paper_file = public(lambda scholar_id, pub_id: f"papers/{pub_id}.json",
+    paper_file = public(lambda scholar_id, pub_id: PAPERS.path(pub_id),
                         "shields.io endpoint JSON for one paper (the kit's file)",
                         "application/json")
 
-    @app.api_route("/authors/{scholar_id}/papers/{pub_id}.json", methods=["GET"],
+    @app.api_route(author + PAPERS.path("{pub_id}"), methods=["GET"],
                    response_class=Response, responses={200: {"content": {"application/json": {}}}})
     async def paper_file_json(
         request: Request, scholar_id: str = sid,
@@ -196,9 +191,9 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         """shields.io endpoint JSON for one paper: the kit's `papers/<id>.json`."""
         return await paper_file(request)
 
-    badge = public(lambda scholar_id, metric: f"badges/{metric}.svg", "SVG badge", "image/svg+xml")
+    badge = public(lambda scholar_id, metric: BADGES.path(metric), "SVG badge", "image/svg+xml")
 
-    @app.api_route("/authors/{scholar_id}/badges/{metric}.svg", methods=["GET"],
+    @app.api_route(author + BADGES.path("{metric}"), methods=["GET"],
                    response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
     async def badge_svg(
         request: Request, scholar_id: str = sid, metric: str = metric_path,

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from scholar_stats.outputs.catalogue import SCRIPT, route_label
 from scholar_stats.service.snapshot import (
     HTML,
     MAX_QUERY_BYTES,
@@ -51,19 +52,6 @@ def html_csp() -> bytes:
     digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
     return (f"default-src 'none'; img-src 'self'; style-src 'sha256-{digest}'; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'").encode()
-
-
-def route_name(rest: str) -> str:
-    """A bounded label for metrics: which kind of public file was asked for."""
-    if rest.startswith("badges/"):
-        return "badge_svg"
-    if rest.startswith("shields/") or rest == "gs_data_shieldsio.json":
-        return "endpoint_json"
-    if rest.startswith("papers/"):
-        return "paper_json"
-    known = ("gs_data.json", "status.json", "history.csv", "chart.svg", "card.svg",
-             "changes.json", "changes.xml")
-    return rest if rest in known else "other"
 
 
 def _etag_matches(header: bytes, etag: bytes) -> bool:
@@ -178,7 +166,7 @@ class FastPath:
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
                 if self.count is not None:
-                    self.count(route_name(rest), start["status"])
+                    self.count(route_label(rest), start["status"])
                 return
         if self.count is None:
             await self.app(scope, receive, send)
@@ -197,7 +185,7 @@ class FastPath:
 
 
 def _other_route(path: str) -> str:
-    if path in ("/healthz", "/metrics", "/openapi.json", "/docs", "/scholar-stats.js"):
+    if path in ("/healthz", "/metrics", "/openapi.json", "/docs", "/" + SCRIPT.name):
         return path.lstrip("/")
     if path == "/":
         return "index_page"

@@ -1,11 +1,11 @@
-"""The service's group routes: ``/groups/{name}/gs_data.json``, ``/shields/{metric}.json``,
-``/badges/{metric}.svg`` and a page ``/groups/{name}/``.
+"""The service's group routes: a group's files (``outputs/groups.py``: the profile record and the
+shields endpoints, named as an author's), its badges and a page ``/groups/{name}/``.
 
 Answered from memory like every public route: the groups and their members are mirrored in the
 snapshot (read from the store with the authors, and on every poll), and a group's numbers are
-computed (``core.groups``) in the render thread from its members' ``gs_data.json`` in the
-snapshot, the bytes every author route serves. They are kept under the members' versions: a
-member's refresh landing gives the group new numbers, never stale ones.
+computed (``core.groups``) in the render thread from its members' profiles as the snapshot
+keeps them (each entry's state). They are kept under the members' versions: a member's refresh
+landing gives the group new numbers, never stale ones.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from fastapi.responses import Response
 from scholar_stats.core.groups import GroupTotals, group_totals, validate_group_name
 from scholar_stats.core.papers import ProfileSnapshot
 from scholar_stats.outputs import badges
+from scholar_stats.outputs.catalogue import BADGES, GS_DATA, SHIELDS, SHIELDS_CITATIONS
 from scholar_stats.outputs.groups import GROUP_METRICS, render_group_files
-from scholar_stats.outputs.render import GS_DATA
+from scholar_stats.service.packed import dump_record
 from scholar_stats.service.pages import as_response, environment
 from scholar_stats.service.replies import Pending
 from scholar_stats.service.snapshot import (
@@ -27,15 +28,13 @@ from scholar_stats.service.snapshot import (
     Reply,
     Snapshot,
     cache_header,
-    dump_record,
     error_reply,
-    load_record,
 )
 
 # What a group has, relative to /groups/{name}/ ("" is its page).
-GROUP_PATHS = frozenset({"", GS_DATA, "gs_data_shieldsio.json",
-                         *(f"shields/{metric}.json" for metric in GROUP_METRICS),
-                         *(f"badges/{metric}.svg" for metric in GROUP_METRICS)})
+GROUP_PATHS = frozenset({"", GS_DATA.name, SHIELDS_CITATIONS.name,
+                         *(SHIELDS.path(metric) for metric in GROUP_METRICS),
+                         *(BADGES.path(metric) for metric in GROUP_METRICS)})
 
 
 def group_reply(snapshot: Snapshot, name: str, rest: str) -> Reply | Pending:
@@ -50,7 +49,8 @@ def group_reply(snapshot: Snapshot, name: str, rest: str) -> Reply | Pending:
     if members is None:
         return error_reply(404, "no such group")
     if rest not in GROUP_PATHS:
-        return error_reply(404, "unknown metric" if rest.startswith(("shields/", "badges/"))
+        return error_reply(404, "unknown metric" if rest.startswith((SHIELDS.prefix,
+                                                                     BADGES.prefix))
                            else "not found")
     entries = [snapshot.authors.get(sid) for sid in members]
     key = ("group", name, tuple((sid, e.version if e else None)
@@ -62,9 +62,9 @@ def group_reply(snapshot: Snapshot, name: str, rest: str) -> Reply | Pending:
     def make() -> dict[str, Reply]:
         profiles = {}
         for entry in entries:
-            if entry is not None and GS_DATA in entry.files:
-                profiles[entry.scholar_id] = ProfileSnapshot.from_gs_data(
-                    load_record(entry.files[GS_DATA].body))
+            data = entry.data() if entry is not None else None
+            if data is not None:
+                profiles[data.scholar_id] = ProfileSnapshot.from_gs_data(data.gs_data)
         totals = group_totals(name, profiles)
         cache = cache_header(snapshot.max_age)
         made = {path: Reply.make(body, JSON, cache=cache)
@@ -74,7 +74,7 @@ def group_reply(snapshot: Snapshot, name: str, rest: str) -> Reply | Pending:
                   "i10-index": totals.i10_index, "publications": totals.publications}
         for metric in GROUP_METRICS:
             svg = badges.render_badge(badges.make_badge(metric, str(values[metric])))
-            made[f"badges/{metric}.svg"] = Reply.make(svg, SVG, cache=cache)
+            made[BADGES.path(metric)] = Reply.make(svg, SVG, cache=cache)
         return made
 
     return Pending(lambda: snapshot.cache.get_or_make(key, make)[rest])
@@ -97,31 +97,33 @@ def add_group_routes(app: FastAPI, snapshot: Snapshot) -> None:
         return as_response(request, await snapshot.renders.settle(group_reply(snapshot, name,
                                                                               rest)))
 
-    @app.get("/groups/{name}/gs_data.json", response_class=Response,
+    group = "/groups/{name}/"
+
+    @app.get(group + GS_DATA.name, response_class=Response,
              responses={200: {"content": {"application/json": {}}}, 400: {}, 404: {}})
     async def group_gs_data(request: Request, name: str = name_path) -> Response:
         """The group's record: totals, members, merged papers (what `export --group` writes)."""
-        return await answer(request, name, GS_DATA)
+        return await answer(request, name, GS_DATA.name)
 
-    @app.get("/groups/{name}/gs_data_shieldsio.json", response_class=Response,
+    @app.get(group + SHIELDS_CITATIONS.name, response_class=Response,
              responses={200: {"content": {"application/json": {}}}, 400: {}, 404: {}})
     async def group_shieldsio(request: Request, name: str = name_path) -> Response:
         """shields.io endpoint JSON for the group's citations."""
-        return await answer(request, name, "gs_data_shieldsio.json")
+        return await answer(request, name, SHIELDS_CITATIONS.name)
 
-    @app.get("/groups/{name}/shields/{metric}.json", response_class=Response,
+    @app.get(group + SHIELDS.path("{metric}"), response_class=Response,
              responses={200: {"content": {"application/json": {}}}, 400: {}, 404: {}})
     async def group_shields(request: Request, name: str = name_path,
                             metric: str = Path(description=", ".join(GROUP_METRICS))) -> Response:
         """shields.io endpoint JSON for one of the group's numbers."""
-        return await answer(request, name, f"shields/{metric}.json")
+        return await answer(request, name, SHIELDS.path(metric))
 
-    @app.get("/groups/{name}/badges/{metric}.svg", response_class=Response,
+    @app.get(group + BADGES.path("{metric}"), response_class=Response,
              responses={200: {"content": {"image/svg+xml": {}}}, 400: {}, 404: {}})
     async def group_badge(request: Request, name: str = name_path,
                           metric: str = Path(description=", ".join(GROUP_METRICS))) -> Response:
         """An SVG badge of one of the group's numbers."""
-        return await answer(request, name, f"badges/{metric}.svg")
+        return await answer(request, name, BADGES.path(metric))
 
     @app.get("/groups/{name}/", response_class=Response,
              responses={200: {"content": {"text/html": {}}}, 400: {}, 404: {}})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import gc
 import logging
 import math
@@ -141,25 +142,23 @@ class Service:
     def build(
         self, scholar_id: str, now: datetime | None = None, author: TrackedAuthor | None = None
     ) -> AuthorEntry | None:
-        """A fresh entry from the store, or ``None`` when the author is not tracked (``author``:
-        its row, when the caller has just read it)."""
-        from scholar_stats.outputs.export import author_files
+        """A fresh entry drawn from the author's state in the store, or ``None`` when the author
+        is not tracked (``author``: its row, when the caller has just read it)."""
+        from scholar_stats.outputs.export import author_state
 
         store = self.store
         author = author or store.get_author(scholar_id)
         if author is None:
             return None
         now = now or datetime.now(timezone.utc)
-        # the kit (badges, chart, card, papers) is drawn on demand from these files, not kept
-        files = author_files(store, scholar_id, now=now, max_age_seconds=self.settings.stale_age,
-                             author=author, kit=False)
+        state = author_state(store, scholar_id, now=now, max_age_seconds=self.settings.stale_age,
+                             author=author)
         stale = is_stale(author.last_success, now, self.settings.stale_age)
         turns = stale_at(author.last_success, self.settings.stale_age)
         stale_after = math.inf if stale or turns is None else turns.timestamp()
-        return build_entry(
-            scholar_id, files, max_age=self.settings.max_age, stale=stale, stale_at=stale_after,
-            last_attempt=(author.last_attempt, now.timestamp()), last_success=author.last_success,
-        )
+        return build_entry(dataclasses.replace(state, stale=stale), max_age=self.settings.max_age,
+                           stale_at=stale_after, last_success=author.last_success,
+                           last_attempt=(author.last_attempt, now.timestamp()))
 
     def rebuild(self, scholar_id: str) -> None:
         entry = self.build(scholar_id)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import heapq
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -25,9 +24,9 @@ from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
 from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
-from scholar_stats.outputs import kit
+from scholar_stats.outputs import catalogue
 from scholar_stats.outputs.badges import STYLES, picture_text
-from scholar_stats.outputs.history import HISTORY_FILE, parse_history_csv
+from scholar_stats.outputs.catalogue import BADGES, SCRIPT, SHIELDS
 from scholar_stats.service.fastpath import reply_messages
 from scholar_stats.service.replies import Pending, kept
 from scholar_stats.service.snapshot import (
@@ -39,7 +38,6 @@ from scholar_stats.service.snapshot import (
     Snapshot,
     cache_header,
     error_reply,
-    load_record,
 )
 
 MOST_CITED = 20
@@ -71,6 +69,7 @@ def environment() -> jinja2.Environment:
         finalize=shown,  # every value a page shows
     )
     env.filters["clean"] = lambda text: picture_text(str(text), TEXT_LIMIT)
+    env.globals["files"] = catalogue  # the pages link an author's files by the catalogue's names
     return env
 
 
@@ -88,8 +87,8 @@ def badge_snippets(base: str, scholar_id: str, labels: Mapping[str, str]) -> lis
         label = labels.get(metric, metric)
         rows = []
         for style in STYLES:
-            svg = f"{author}badges/{metric}.svg" + ("" if style == "flat" else f"?style={style}")
-            shields = shields_url(f"{author}shields/{metric}.json", style)
+            svg = author + BADGES.path(metric) + ("" if style == "flat" else f"?style={style}")
+            shields = shields_url(author + SHIELDS.path(metric), style)
             rows.append({"style": style, "svg": svg, "shields": shields})
         out.append({"metric": metric, "label": label, "styles": rows})
     return out
@@ -107,32 +106,30 @@ def author_contents(entry: AuthorEntry) -> dict[str, Any]:
     """What an author's page shows apart from the snippets: the same for every request of one
     version, and small (the most-cited papers and a year of history), however large the
     profile."""
-    gs: dict[str, Any] = {}
-    if entry.values is not None:
-        gs = load_record(entry.files["gs_data.json"].body)
-    status = entry.files.get("status.json")
-    history = entry.files.get(HISTORY_FILE)
-    all_rows = parse_history_csv(history.body) if history else []
+    state = entry.state()
+    gs = state.data.gs_data if state.data is not None else {}
+    all_rows = list(state.history or ())
     most_cited = heapq.nlargest(MOST_CITED, (gs.get("publications") or {}).items(),
                                 key=lambda item: int(item[1].get("num_citations") or 0))
     papers = tuple(
         (str((pub.get("bib") or {}).get("title") or "untitled"),
          str((pub.get("bib") or {}).get("pub_year") or ""),
          int(pub.get("num_citations") or 0),
-         str(key).removeprefix(entry.scholar_id + ":"))
+         catalogue.paper_key(entry.scholar_id, str(key)))
         for key, pub in most_cited)
-    status_record = json.loads(status.body) if status else {}
+    status = state.status
     return {
         "name": str(gs.get("name") or entry.scholar_id),
         "affiliation": str(gs.get("affiliation") or ""),
         "updated": str(gs.get("updated") or ""),
         "has_status": status is not None,
-        "message": str(status_record.get("message") or ""),
-        "stale_reason": str(status_record.get("stale_reason") or ""),
+        "message": status.message if status is not None else "",
+        "stale_reason": (status.stale_reason or "") if status is not None else "",
         "history": tuple((row.date, tuple(row.values[m] for m in METRIC_NAMES))
                          for row in all_rows[::-1][:HISTORY_ROWS]),
         "history_total": len(all_rows),
         "papers": papers,
+        "example": next((paper[3] for paper in papers if paper[3] is not None), None),
     }
 
 
@@ -161,7 +158,7 @@ def as_response(request: Request, reply: Reply) -> Response:
 
 def add_page_routes(app: FastAPI, snapshot: Snapshot) -> None:
     """``/``, ``/authors/{id}/`` (``/authors/{id}`` redirects there) and ``/scholar-stats.js``."""
-    script = Reply.make(kit.page_script(), JS, cache=cache_header(snapshot.max_age))
+    script = Reply.make(catalogue.page_script(), JS, cache=cache_header(snapshot.max_age))
     html: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}}, 400: {}, 404: {}}
 
     latest: list[Any] = [None, None]  # the authors mapping the index was made of, the index
@@ -182,7 +179,7 @@ def add_page_routes(app: FastAPI, snapshot: Snapshot) -> None:
 
         return as_response(request, await snapshot.renders.settle(Pending(make)))
 
-    @app.get("/scholar-stats.js", response_class=Response,
+    @app.get("/" + SCRIPT.name, response_class=Response,
              responses={200: {"content": {"text/javascript": {}}}})
     async def page_script(request: Request) -> Response:
         """The homepage's include: fills AcadHomepage's elements from a base URL."""

@@ -1,20 +1,18 @@
 """What the service answers, prepared ahead of requests. Pure data and pure functions; no I/O.
 
-A refresh builds a new immutable :class:`AuthorEntry` from ``export.author_files`` (the same
-bytes ``export --out`` writes) and the service swaps it in with one reference assignment, so a
+A refresh builds a new immutable :class:`AuthorEntry` from the author's state
+(``export.author_state``: what ``export --out`` draws its files from), drawn by the catalogue
+(``outputs/catalogue.py``), and the service swaps it in with one reference assignment, so a
 request sees either the old entry or the new one, never a mix. Answering a request is a dict
-lookup; badges with custom query parameters, charts and paper endpoints are rendered once, in
-the render thread (a :class:`Pending` until then), and kept in a bounded LRU keyed by the
-entry's version.
+lookup; the kit (badges, with custom query parameters too, the chart, the card, paper
+endpoints) is drawn once from the entry's state, in the render thread (a :class:`Pending` until
+then), and kept in a bounded LRU keyed by the entry's version.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
-import json
-import re
 import sys
 import threading
 from collections.abc import Iterable, Mapping
@@ -22,25 +20,33 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
-from scholar_stats.outputs import badges, kit
-from scholar_stats.outputs.render import dump_json, endpoint_json
+from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE, AuthorData
+from scholar_stats.outputs import badges, catalogue, kit
+from scholar_stats.outputs.catalogue import (
+    BADGES,
+    PAPER_SHIELDS,
+    PAPERS,
+    SERVICE_KEPT,
+    SHIELDS,
+    SHIELDS_CITATIONS,
+    AuthorState,
+)
+from scholar_stats.outputs.render import dump_json, endpoint_json, metric_label
+from scholar_stats.service.packed import unpack, unpack_data
 from scholar_stats.service.replies import DEFAULT_CACHE_BYTES as DEFAULT_CACHE_BYTES
 from scholar_stats.service.replies import LRU, Pending, RenderThread, Reply, kept
 from scholar_stats.service.replies import NO_CACHE as NO_CACHE
 from scholar_stats.service.replies import footprint as footprint
 
-JSON = b"application/json"
-SVG = b"image/svg+xml"
-CSV = b"text/csv; charset=utf-8"
-ATOM = b"application/atom+xml"
+JSON = catalogue.JSON.encode()
+SVG = catalogue.SVG.encode()
 HTML = b"text/html; charset=utf-8"
-JS = b"text/javascript; charset=utf-8"
-_TYPES = {".svg": SVG, ".csv": CSV, ".xml": ATOM}
+JS = catalogue.JS.encode()
 
-# File names an author has, relative to /authors/{id}/ (export's names).
-DATA_FILES = ("gs_data.json", "gs_data_shieldsio.json", "status.json", "history.csv",
-              "changes.json", "changes.xml")
+# The files kept in every entry with their content type (one bytes object each for all), and
+# those of one name, relative to /authors/{id}/.
+_KEPT = tuple((file, file.media.encode()) for file in SERVICE_KEPT)
+KEPT_NAMES = frozenset(f.name for f in SERVICE_KEPT if not f.family)
 # Badge query parameters and the longest value each may have (characters). A label is drawn
 # clamped to 64 characters; longer values are refused rather than kept as cache keys.
 BADGE_PARAM_LIMITS = {"label": 256, "color": 32, "labelColor": 32, "style": 32}
@@ -49,10 +55,6 @@ _NO_PARAMS = (None,) * len(BADGE_QUERY)
 # The longest query string answered (bytes, as sent): four parameters at their limits fit,
 # percent-encoded; a longer one gets 414 before it is parsed.
 MAX_QUERY_BYTES = 2048
-
-def content_type(name: str) -> bytes:
-    return _TYPES.get(name[name.rfind("."):], JSON)
-
 
 def cache_header(max_age: int) -> bytes:
     return f"public, max-age={max_age}".encode()
@@ -75,14 +77,24 @@ class AuthorEntry:
 
     scholar_id: str
     version: str  # changes whenever any served byte may change
-    files: Mapping[str, Reply]  # relpath -> reply (export's files)
+    files: Mapping[str, Reply]  # relpath -> reply (the catalogue's files kept by the service)
     values: Mapping[str, int] | None  # metric -> value; None before the first success
     labels: Mapping[str, str]
     stale: bool
     stale_at: float  # epoch seconds when the data turns stale (inf when it already is or no data)
+    since_year: int | None = None  # the year the 5-year numbers count from
     last_attempt: Any = None  # what the poller compares with the store
     last_success: Any = None
     name: str = ""  # the author's name, for the service's index page
+
+    def data(self) -> AuthorData | None:
+        """The profile, unpacked from the reply that serves it (``service/packed.py``)."""
+        return unpack_data(self.scholar_id, self.since_year, self.files)
+
+    def state(self) -> AuthorState:
+        """The state the entry was drawn from, unpacked: what the kit, the pages and groups
+        are drawn from when asked."""
+        return unpack(self.scholar_id, self.since_year, self.files, self.stale)
 
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
@@ -94,135 +106,63 @@ def _shared_labels(items: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
     return MappingProxyType(dict(items))
 
 
-_DECODER = json.JSONDecoder()
-_BETWEEN = re.compile(r"[\s,:]*")
-
-
-def leading_member(text: str, key: str) -> Any:
-    """The value of ``key`` in a JSON object, decoding only the members before it: an author's
-    name comes before its publications, so 10,000 profiles are not parsed to build entries."""
-    pos = text.index("{") + 1
-    while True:
-        pos = _BETWEEN.match(text, pos).end()  # type: ignore[union-attr]
-        if text.startswith("}", pos):
-            return None
-        name, pos = _DECODER.raw_decode(text, pos)
-        pos = _BETWEEN.match(text, pos).end()  # type: ignore[union-attr]
-        value, pos = _DECODER.raw_decode(text, pos)
-        if name == key:
-            return value
-
-
-def load_record(body: bytes) -> dict[str, Any]:
-    """``json.loads`` of a ``gs_data.json`` record, decoding its publications one at a time.
-
-    ``json.loads`` is one call into C that holds the interpreter until it returns: 0.1-0.2 s for
-    a record of 50,000 papers, during which the event loop's thread cannot run. Decoded here,
-    the interpreter may switch threads between two publications.
-    """
-    text = body.decode("utf-8")
-    return _load_object(text, text.index("{"), stepwise=("publications",))[0]
-
-
-def dump_record(record: Mapping[str, Any]) -> bytes:
-    """``dump_json(record)``, the same bytes, encoded a member and an item at a time: one
-    ``json.dumps`` of a group of 50,000 papers holds the interpreter for a third of a second."""
-    return _dump(record, depth=2).encode("utf-8")
-
-
-def _dump(value: Any, depth: int) -> str:
-    if depth and isinstance(value, dict) and all(isinstance(key, str) for key in value):
-        return "{" + ", ".join(f"{_dumps(key)}: {_dump(item, depth - 1)}"
-                               for key, item in value.items()) + "}"
-    if depth and isinstance(value, list):
-        return "[" + ", ".join(_dump(item, depth - 1) for item in value) + "]"
-    return _dumps(value)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _load_object(text: str, pos: int, stepwise: tuple[str, ...] = ()) -> tuple[Any, int]:
-    """The JSON object starting at ``text[pos]`` and where it ends; the members named in
-    ``stepwise`` are objects decoded member by member too."""
-    record: dict[str, Any] = {}
-    pos = _BETWEEN.match(text, pos + 1).end()  # type: ignore[union-attr]
-    while not text.startswith("}", pos):
-        name, pos = _DECODER.raw_decode(text, pos)
-        pos = _BETWEEN.match(text, pos).end()  # type: ignore[union-attr]
-        if name in stepwise and text.startswith("{", pos):
-            record[name], pos = _load_object(text, pos)
-        else:
-            record[name], pos = _DECODER.raw_decode(text, pos)
-        pos = _BETWEEN.match(text, pos).end()  # type: ignore[union-attr]
-    return record, pos + 1
-
-
 def build_entry(
-    scholar_id: str,
-    files: Mapping[str, bytes],
+    state: AuthorState,
     *,
     max_age: int,
-    stale: bool,
     stale_at: float,
     last_attempt: Any = None,
     last_success: Any = None,
 ) -> AuthorEntry:
-    """An entry from export's bytes alone, so badges, papers and the chart can never disagree
-    with the endpoint files (labels and numbers are read back from them)."""
+    """An entry drawn from the author's state by the catalogue: the files the service keeps,
+    the numbers and labels of the badges, the name of the index page; the state itself is
+    kept packed in those files, for what is drawn when asked."""
     cache = cache_header(max_age)
     made: dict[tuple[bytes, bytes], Reply] = {}  # gs_data_shieldsio.json is shields/citations.json
     replies: dict[str, Reply] = {}
-    for name, body in files.items():
-        if kit.is_kit_file(name):
-            continue  # drawn on demand from the data files (resolve), never kept per author
-        ctype = content_type(name)
-        reply = made.get((body, ctype))
-        if reply is None:
-            reply = made[body, ctype] = Reply.make(body, ctype, cache=cache, compact=True)
-        replies[sys.intern(name)] = reply  # ten thousand authors share one copy of each name
+    for file, ctype in _KEPT:
+        for name, body in file.files(state).items():
+            reply = made.get((body, ctype))
+            if reply is None:
+                reply = made[body, ctype] = Reply.make(body, ctype, cache=cache, compact=True)
+            replies[sys.intern(name)] = reply  # ten thousand authors share one copy of each name
     digest = hashlib.blake2b(digest_size=8)
     for name in sorted(replies):
         digest.update(name.encode() + b"\0" + replies[name].etag)
-    digest.update(b"stale" if stale else b"fresh")
+    digest.update(b"stale" if state.stale else b"fresh")
     values: Mapping[str, int] | None = None
     labels: Mapping[str, str] = _NO_LABELS
     author_name = ""
-    if "gs_data.json" in files:
-        author_name = str(leading_member(files["gs_data.json"].decode("utf-8"), "name") or "")
-        endpoints = {m: json.loads(files[f"shields/{m}.json"]) for m in METRIC_NAMES}
-        values = MappingProxyType({m: int(e["message"]) for m, e in endpoints.items()})
-        labels = _shared_labels(tuple((m, str(e["label"])) for m, e in endpoints.items()))
+    data = state.data
+    if data is not None:
+        author_name = str(data.gs_data.get("name") or "")
+        values = MappingProxyType(data.metrics.as_dict())
+        labels = _shared_labels(tuple((m, metric_label(m, data.since_year))
+                                      for m in METRIC_NAMES))
     return AuthorEntry(
-        scholar_id=scholar_id,
+        scholar_id=state.scholar_id,
         version=digest.hexdigest(),
         files=MappingProxyType(replies),
         values=values,
         labels=labels,
-        stale=stale,
+        stale=state.stale,
         stale_at=stale_at,
+        since_year=data.since_year if data is not None else None,
         last_attempt=last_attempt,
         last_success=last_success,
         name=author_name,
     )
 
 
-def _profile(snapshot: Snapshot, entry: AuthorEntry) -> tuple[dict[str, int], dict[str, int], str]:
-    """(pub id after the colon -> citations, year -> citations, name) of an entry, parsed once
-    per version when a paper or the chart is asked for, and kept in the LRU, not in every entry."""
+def _paper_counts(snapshot: Snapshot, entry: AuthorEntry) -> dict[str, int]:
+    """Paper key -> citations of an entry (``catalogue.paper_counts``), made once per version
+    when a paper is asked for, and kept in the LRU, not in every entry."""
 
-    def make() -> Any:
-        gs = load_record(entry.files["gs_data.json"].body)
-        prefix = entry.scholar_id + ":"
-        pubs = {
-            key.removeprefix(prefix): int(pub.get("num_citations") or 0)
-            for key, pub in (gs.get("publications") or {}).items()
-        }
-        cites = {str(k): int(v) for k, v in (gs.get("cites_per_year") or {}).items()}
-        return pubs, cites, str(gs.get("name") or entry.scholar_id)
+    def make() -> dict[str, int]:
+        data = entry.data()
+        return {} if data is None else catalogue.paper_counts(data)
 
-    return snapshot.cache.get_or_make(("profile", entry.scholar_id, entry.version), make)
+    return snapshot.cache.get_or_make(("papers", entry.scholar_id, entry.version), make)
 
 
 @dataclass
@@ -257,9 +197,9 @@ NOT_TRACKED = "not tracked"
 
 
 def _badge_kind(rest: str) -> str | None:
-    if rest.endswith(".svg") and rest.startswith("badges/"):
+    if BADGES.key_of(rest) is not None:
         return "svg"
-    if rest == "gs_data_shieldsio.json" or rest.startswith(("shields/", "papers/")):
+    if rest == SHIELDS_CITATIONS.name or rest.startswith((SHIELDS.prefix, PAPERS.prefix)):
         return "json"
     return None
 
@@ -277,32 +217,35 @@ def resolve(
     reply that is not kept yet is :class:`Pending` (made in the render thread)."""
     entry = snapshot.authors.get(scholar_id)
     if entry is not None:  # tracked ids are valid ids
-        reply = entry.files.get(rest)  # export's files: most requests end here
+        reply = entry.files.get(rest)  # the files kept: most requests end here
         if reply is not None:
             return reply
     valid = entry is not None or SCHOLAR_ID_RE.fullmatch(scholar_id)
-    if rest.startswith("badges/") and rest.endswith(".svg"):
+    metric = BADGES.key_of(rest)
+    if metric is not None:
         if not valid:
             return error_reply(400, "invalid scholar id", badge="svg")
-        return _svg_badge(snapshot, entry, rest[len("badges/"):-len(".svg")], query)
+        return _svg_badge(snapshot, entry, metric, query)
     kind = _badge_kind(rest)
     if not valid:
         return error_reply(400, "invalid scholar id", badge=kind)
-    if rest in (kit.CHART, kit.CARD):
+    picture = catalogue.named(rest)
+    if picture is not None and picture.kit and picture.service:  # chart.svg, card.svg
         if entry is None:
             return error_reply(404, NOT_TRACKED)
         if entry.values is None:
             return error_reply(404, "no data yet")
-        return _picture(snapshot, entry, rest)
-    if rest.startswith("papers/") and rest.endswith("/shields.json"):
-        return _paper(snapshot, entry, rest[len("papers/"):-len("/shields.json")])
-    if rest.startswith("papers/") and rest.endswith(".json") and "/" not in rest[len("papers/"):]:
-        return _paper(snapshot, entry, rest[len("papers/"):-len(".json")])  # the kit's file
-    if rest.startswith("shields/"):
-        metric = rest[len("shields/"):].removesuffix(".json")
-        if metric not in METRIC_NAMES or not rest.endswith(".json"):
+        return _picture(snapshot, entry, picture)
+    pub_id = PAPER_SHIELDS.key_of(rest)
+    if pub_id is not None:
+        return _paper(snapshot, entry, pub_id)
+    pub_id = PAPERS.key_of(rest)
+    if pub_id is not None and "/" not in pub_id:
+        return _paper(snapshot, entry, pub_id)  # the kit's file
+    if rest.startswith(SHIELDS.prefix):
+        if SHIELDS.key_of(rest) not in METRIC_NAMES:
             return error_reply(404, "unknown metric", badge=kind)
-    elif rest not in DATA_FILES:
+    elif rest not in KEPT_NAMES:
         return error_reply(404, "not found")
     if entry is None:
         return error_reply(404, NOT_TRACKED, badge=kind)
@@ -312,18 +255,16 @@ def resolve(
     return reply
 
 
-def _picture(snapshot: Snapshot, entry: AuthorEntry, name: str) -> Reply | Pending:
-    """``chart.svg`` or ``card.svg``, drawn by the kit's renderers from the entry's profile."""
+def _picture(snapshot: Snapshot, entry: AuthorEntry, file: catalogue.OutputFile) -> Reply | Pending:
+    """A kit file of one name (the chart, the card), drawn by the catalogue from the entry's
+    data."""
 
     def make() -> Reply:
-        if name == kit.CHART:
-            _pubs, cites, author = _profile(snapshot, entry)
-            svg = kit.chart_svg(cites, author)
-        else:  # the card needs the whole record; decoded here, once per version
-            svg = kit.card_svg(load_record(entry.files["gs_data.json"].body), stale=entry.stale)
-        return Reply.make(svg, SVG, cache=cache_header(snapshot.max_age))
+        state = AuthorState(entry.scholar_id, entry.data(), stale=entry.stale)
+        return Reply.make(file.draw(state)[""], file.media.encode(),
+                          cache=cache_header(snapshot.max_age))
 
-    return kept(snapshot.cache, (name, entry.scholar_id, entry.version), make)
+    return kept(snapshot.cache, (file.name, entry.scholar_id, entry.version), make)
 
 
 def _svg_badge(
@@ -346,16 +287,12 @@ def _svg_badge(
     def make() -> Reply:
         label, color, label_color, style = params
         try:
-            badge = badges.make_badge(
-                entry.labels[metric] if label is None else label,
-                str(values[metric]),
-                color=color, label_color=label_color, style=style, logo=True,
-            )
+            svg = kit.metric_badge(entry.labels[metric] if label is None else label,
+                                   values[metric], stale=entry.stale, color=color,
+                                   label_color=label_color, style=style)
         except badges.BadgeParamError as exc:
             return error_reply(400, str(exc), badge="svg")
-        if entry.stale:  # keep the number, turn grey: the data is old
-            badge = dataclasses.replace(badge, color=badges.STALE_COLOR)
-        return Reply.make(badges.render_badge(badge), SVG, cache=cache_header(snapshot.max_age))
+        return Reply.make(svg, SVG, cache=cache_header(snapshot.max_age))
 
     return kept(snapshot.cache, key, make)
 
@@ -363,20 +300,21 @@ def _svg_badge(
 def _paper(snapshot: Snapshot, entry: AuthorEntry | None, pub_id: str) -> Reply | Pending:
     if entry is None:
         return error_reply(404, NOT_TRACKED, badge="json")
-    short = pub_id.removeprefix(entry.scholar_id + ":")
     if entry.values is None:
         return error_reply(404, "no data yet", badge="json")
+    short = catalogue.paper_key(entry.scholar_id, pub_id)
+    if short is None:  # no paper of this author has files under such a name
+        return error_reply(404, "unknown paper", badge="json")
     key = ("paper", entry.scholar_id, entry.version, short)
     reply: Reply | None = snapshot.cache.get(key)
     if reply is not None:
         return reply
 
     def make() -> Reply:  # the profile is decoded (once per version) only here
-        count = _profile(snapshot, entry)[0].get(short)
+        count = _paper_counts(snapshot, entry).get(short)
         if count is None:
             return error_reply(404, "unknown paper", badge="json")
         return snapshot.cache.get_or_make(key, lambda: Reply.make(
-            dump_json(endpoint_json("citations", str(count))), JSON,
-            cache=cache_header(snapshot.max_age)))
+            kit.paper_endpoint(count), JSON, cache=cache_header(snapshot.max_age)))
 
     return Pending(make)

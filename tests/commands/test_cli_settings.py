@@ -341,7 +341,7 @@ def test_squash_false_appends_a_commit(tmp_path: Path, clean_env: pytest.MonkeyP
     from support.store_helpers import gs_data
 
     from scholar_stats.core.model import AuthorData
-    from scholar_stats.outputs.render import render_author_files
+    from scholar_stats.outputs.catalogue import render_author_files
 
     remote, repo = git_remote_and_clone(tmp_path, clean_env)
     results = tmp_path / "results"

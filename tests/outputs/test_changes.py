@@ -29,7 +29,7 @@ from scholar_stats.core.papers import ProfileSnapshot
 from scholar_stats.outputs.changes import (
     MAX_EVENTS,
     ChangeLog,
-    change_files_after,
+    change_log_after,
     entry_id,
     merge_events,
     parse_changes_json,
@@ -193,13 +193,13 @@ def test_an_empty_feed_is_valid_and_dated_by_its_start() -> None:
 
 def test_files_after_a_fetch() -> None:
     data = AuthorData(SID, AFTER, 2021)
-    first = change_files_after(None, None, data)
-    assert first.events == () and json.loads(first.files["changes.json"])["since"] == T2
-    second = change_files_after(BEFORE, None, data)  # an older folder: no changes.json yet
-    assert len(second.events) == 6 and json.loads(second.files["changes.json"])["since"] == T1
-    again = change_files_after(AFTER, second.files["changes.json"], data)
-    assert again.events == () and again.files == second.files  # nothing changed: same bytes
-    foreign = change_files_after({**BEFORE, "scholar_id": "OtherAuthor1"}, b"{oops", data)
+    first = change_log_after(None, None, data)
+    assert first.events == () and first.log.since == T2
+    second = change_log_after(BEFORE, None, data)  # an older folder: no changes.json yet
+    assert len(second.events) == 6 and second.log.since == T1
+    again = change_log_after(AFTER, render_changes_json(second.log), data)
+    assert again.events == () and again.log == second.log  # nothing changed: the same files
+    foreign = change_log_after({**BEFORE, "scholar_id": "OtherAuthor1"}, b"{oops", data)
     assert foreign.events == () and foreign.warning == "not JSON"
 
 

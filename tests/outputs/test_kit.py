@@ -16,10 +16,10 @@ from scholar_stats.cli import main
 from scholar_stats.commands.fetch import stale_kit, write_page_script
 from scholar_stats.core.model import METRIC_NAMES, AuthorData, FetchStatus
 from scholar_stats.files import write_files
-from scholar_stats.outputs import badges, kit
+from scholar_stats.outputs import badges, catalogue
 from scholar_stats.outputs.card import HEIGHT, WIDTH, render_card
+from scholar_stats.outputs.catalogue import render_author_files
 from scholar_stats.outputs.chart import fit, render_citations_chart
-from scholar_stats.outputs.render import render_author_files
 from scholar_stats.publish.results import build_tree_files, only_volatile_changes
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -50,7 +50,7 @@ def texts(svg: bytes) -> list[str]:
 @pytest.mark.parametrize("text", HOSTILE)
 @pytest.mark.parametrize("stale", [False, True])
 def test_every_svg_is_well_formed_and_shows_hostile_text_as_text(text: str, stale: bool) -> None:
-    files = kit.kit_files(hostile_data(text), stale=stale)
+    files = catalogue.kit_files(hostile_data(text), stale=stale)
     svgs = {name: body for name, body in files.items() if name.endswith(".svg")}
     assert set(svgs) == {f"badges/{m}.svg" for m in METRIC_NAMES} | {"chart.svg", "card.svg"}
     for name, body in svgs.items():
@@ -78,7 +78,7 @@ def test_sizes_do_not_depend_on_the_data() -> None:
     sizes = set()
     for text in ["A", *HOSTILE]:
         for pubs in (0, 1, 300):
-            files = kit.kit_files(hostile_data(text, pubs))
+            files = catalogue.kit_files(hostile_data(text, pubs))
             for name in ("card.svg", "chart.svg"):
                 root = ET.fromstring(files[name])
                 sizes.add((name, root.attrib["width"], root.attrib["height"]))
@@ -87,8 +87,8 @@ def test_sizes_do_not_depend_on_the_data() -> None:
 
 def test_badges_carry_the_logo_and_turn_grey_when_stale() -> None:
     data = hostile_data("Ada")
-    fresh = kit.kit_files(data)["badges/h-index.svg"]
-    stale = kit.kit_files(data, stale=True)["badges/h-index.svg"]
+    fresh = catalogue.kit_files(data)["badges/h-index.svg"]
+    stale = catalogue.kit_files(data, stale=True)["badges/h-index.svg"]
     for body in (fresh, stale):
         paths = [p.attrib["d"] for p in ET.fromstring(body).iter(f"{SVG_NS}path")]
         assert badges.SCHOLAR_LOGO_PATH in paths
@@ -96,7 +96,8 @@ def test_badges_carry_the_logo_and_turn_grey_when_stale() -> None:
     fills = lambda body: {r.attrib.get("fill") for r in ET.fromstring(body).iter(f"{SVG_NS}rect")}  # noqa: E731
     assert badges.DEFAULT_COLOR in fills(fresh) and badges.STALE_COLOR not in fills(fresh)
     assert badges.STALE_COLOR in fills(stale) and badges.DEFAULT_COLOR not in fills(stale)
-    labels = {m: ET.fromstring(kit.kit_files(data)[f"badges/{m}.svg"]).find(f"{SVG_NS}title").text  # type: ignore[union-attr]
+    kit = catalogue.kit_files(data)
+    labels = {m: ET.fromstring(kit[f"badges/{m}.svg"]).find(f"{SVG_NS}title").text  # type: ignore[union-attr]
               for m in METRIC_NAMES}
     assert labels["citations-5y"] == f"citations since 2021: {data.gs_data['citedby5y']}"
 
@@ -104,7 +105,7 @@ def test_badges_carry_the_logo_and_turn_grey_when_stale() -> None:
 def test_one_endpoint_file_per_paper_named_after_the_colon() -> None:
     data = hostile_data("Ada", pubs=4)
     data.gs_data["publications"]["OTHERAAAAAAJ:../../x"] = {"num_citations": 5}  # never a path
-    files = kit.kit_files(data)
+    files = catalogue.kit_files(data)
     papers = {name: json.loads(body) for name, body in files.items() if name.startswith("papers/")}
     assert set(papers) == {f"papers/P{i:011d}.json" for i in range(4)}
     assert papers["papers/P00000000002.json"] == {"schemaVersion": 1, "label": "citations",
@@ -166,14 +167,15 @@ def test_a_failed_fetch_greys_the_kept_kit_once_it_is_stale(tmp_path: Path) -> N
 
     assert stale_kit(tmp_path, status(2), now) == {}
     grey = stale_kit(tmp_path, status(8), now)
-    assert grey == kit.kit_files(data, stale=True)
+    assert grey == catalogue.kit_files(data, stale=True)
     assert stale_kit(tmp_path / "nothing", status(8), now) == {}
 
 
 def test_the_page_script_is_written_once(tmp_path: Path) -> None:
     write_page_script(tmp_path)
-    script = tmp_path / kit.SCRIPT
-    assert script.read_bytes() == kit.page_script() and b"data-scholar-stats" in script.read_bytes()
+    script = tmp_path / catalogue.SCRIPT.name
+    assert script.read_bytes() == catalogue.page_script()
+    assert b"data-scholar-stats" in script.read_bytes()
     before = script.stat().st_ino
     write_page_script(tmp_path)
     assert script.stat().st_ino == before  # current already: not rewritten
@@ -201,11 +203,12 @@ def test_a_blocked_fetch_a_week_after_the_last_success_turns_the_badges_grey(
     assert b"not updated recently" in (tmp_path / "card.svg").read_bytes()
 
 
-def test_the_service_reads_an_authors_name_without_parsing_the_profile() -> None:
-    from scholar_stats.service.snapshot import leading_member
+def test_the_service_takes_an_authors_name_and_numbers_from_its_data() -> None:
+    from scholar_stats.outputs.catalogue import AuthorState
+    from scholar_stats.service.snapshot import build_entry
 
-    text = '{"a": {"name": "nested"}, "b": [1, "}"], "name": "Zo\\u00eb \\"x\\"", "c": 1}'
-    assert leading_member(text, "name") == 'Zoë "x"'
-    assert leading_member('{"a": 1}', "name") is None and leading_member("{}", "name") is None
-    record = render_author_files(hostile_data(HOSTILE[1]), kit=False)["gs_data.json"].decode()
-    assert leading_member(record, "name") == HOSTILE[1]
+    data = hostile_data(HOSTILE[1])
+    entry = build_entry(AuthorState(SID, data), max_age=60, stale_at=0.0)
+    assert entry.name == HOSTILE[1] and dict(entry.values or {}) == data.metrics.as_dict()
+    assert entry.labels["citations-5y"] == "citations since 2021"
+    assert entry.data() == data  # what the kit and the pages are drawn from when asked

@@ -15,17 +15,14 @@ from scholar_stats.core.model import (
     validate_scholar_id,
 )
 from scholar_stats.errors import Implausible
+from scholar_stats.outputs.catalogue import render_author_files
 from scholar_stats.outputs.history import (
     HistoryRow,
     parse_history_csv,
     render_history_csv,
     upsert_row,
 )
-from scholar_stats.outputs.render import (
-    endpoint_json,
-    metric_label,
-    render_author_files,
-)
+from scholar_stats.outputs.render import endpoint_json, metric_label
 
 SHIELDS_KEYS = {
     "schemaVersion", "label", "message", "color", "labelColor", "isError", "namedLogo",

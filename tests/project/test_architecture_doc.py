@@ -1,6 +1,6 @@
 """docs/architecture.md is the project's own design notes: every file that cites one of its
 sections names a section it has, and no file cites a design document the repository does not
-hold. (Its layer table is checked against the enforced order in tests/test_layout.py.)"""
+hold. (Its layer table is checked against the enforced order in tests/project/test_layout.py.)"""
 
 from __future__ import annotations
 

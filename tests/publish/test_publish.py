@@ -19,8 +19,9 @@ from support.git_repos import BRANCH, SID, TOKEN, git_env, remote, sh, snapshot,
 from scholar_stats.cli import main
 from scholar_stats.core.model import AuthorData, FetchStatus
 from scholar_stats.errors import PublishFailed
+from scholar_stats.outputs.catalogue import render_author_files
 from scholar_stats.outputs.history import parse_history_csv
-from scholar_stats.outputs.render import render_author_files, render_status
+from scholar_stats.outputs.render import render_status
 from scholar_stats.publish import branch as pub
 from scholar_stats.publish import git as pubgit
 

@@ -35,8 +35,8 @@ from scholar_stats.outputs.groups import group_record
 from scholar_stats.outputs.render import dump_json
 from scholar_stats.refresh.record import record_outcome
 from scholar_stats.service.app import create_app
+from scholar_stats.service.packed import dump_record, load_record
 from scholar_stats.service.settings import ServiceSettings
-from scholar_stats.service.snapshot import dump_record, load_record
 from scholar_stats.store.database import Store
 
 pytestmark = pytest.mark.anyio

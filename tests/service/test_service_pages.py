@@ -29,7 +29,7 @@ from support.store_helpers import failure, success
 
 from scholar_stats import errors
 from scholar_stats.core.model import METRIC_NAMES
-from scholar_stats.outputs import kit
+from scholar_stats.outputs import catalogue
 from scholar_stats.outputs.badges import STYLES
 from scholar_stats.refresh.record import record_outcome
 from scholar_stats.service.app import create_app
@@ -68,7 +68,7 @@ async def test_pages_are_cached_like_the_data(client: httpx.AsyncClient) -> None
         head = await client.head(path)
         assert head.status_code == 200 and head.content == b""
     script = await client.get("/scholar-stats.js")
-    assert script.content == kit.page_script()
+    assert script.content == catalogue.page_script()
 
 
 async def test_errors_and_the_missing_slash(client: httpx.AsyncClient) -> None:

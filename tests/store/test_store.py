@@ -29,7 +29,7 @@ from scholar_stats.errors import (
     PageNotUnderstood,
     UsageError,
 )
-from scholar_stats.outputs.render import GS_DATA, render_author_files
+from scholar_stats.outputs.catalogue import GS_DATA, render_author_files
 from scholar_stats.refresh.record import record_outcome, record_outcomes
 from scholar_stats.store import schema
 from scholar_stats.store.connect import default_db_url
@@ -83,7 +83,8 @@ def test_success_keeps_the_exact_profile(store: Store) -> None:
     assert latest is not None and outcome.data is not None
     assert latest.since_year == 2021
     # gs_data.json rebuilds byte for byte (non-ASCII, key order, integers beyond 2**53)
-    assert render_author_files(latest)[GS_DATA] == render_author_files(outcome.data)[GS_DATA]
+    name = GS_DATA.name
+    assert render_author_files(latest)[name] == render_author_files(outcome.data)[name]
     status = store.last_status(A)
     assert status is not None and status.outcome == "ok" and status.requests == 1
     assert status.last_success == T0.isoformat(timespec="seconds")
