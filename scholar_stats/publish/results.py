@@ -14,6 +14,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from scholar_stats.core.model import Metrics
+from scholar_stats.core.text import load_json
+from scholar_stats.core.validate import metrics_of
 from scholar_stats.errors import UsageError
 from scholar_stats.outputs.catalogue import GS_DATA, HISTORY, JSON, Volatile, named
 from scholar_stats.outputs.history import (
@@ -111,15 +113,16 @@ def _read_regular(name: str, folder_fd: int) -> bytes | None:
 
 
 def check_gs_data(path: Path, data: bytes) -> None:
-    """Refuse a results ``gs_data.json`` that fetch did not write (not JSON, a metric missing
-    or not a whole number): its numbers would go into ``history.csv`` on the branch."""
+    """Refuse a results ``gs_data.json`` that fetch did not write: read under the rules every
+    file from outside passes (``core.text.load_json``: JSON, nesting bounded) and its metrics
+    checked (``core.validate.metrics_of``), as its numbers would go into ``history.csv``."""
     try:
-        values = Metrics.from_gs_data(json.loads(data)).as_dict().values()
-        problem = "" if all(type(value) is int for value in values) else "a metric is not a number"
-    except ValueError:
-        problem = "not JSON"
-    except (KeyError, TypeError, AttributeError) as exc:
-        problem = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else "not an author record"
+        metrics_of(load_json(data))
+        problem = ""
+    except ValueError as exc:
+        problem = str(exc)
+    except KeyError as exc:
+        problem = f"no {exc.args[0]!r}"
     if problem:
         raise UsageError(f"{path} is not a {GS_DATA.name} as `scholar-stats fetch` writes it "
                          f"({problem}); nothing was published")
@@ -159,6 +162,15 @@ def build_tree_files(
     return files
 
 
+def _parsed(data: bytes) -> Any:
+    """A file's JSON for comparing, or ``None``: a file the branch holds may be anyone's, nested
+    past what ``json`` can read."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _volatile(path: str) -> tuple[Volatile, bool]:
     """What of the file at ``path`` changes without the data changing (the catalogue says it,
     by the file's name), and whether it is JSON."""
@@ -173,18 +185,14 @@ def _stable(path: str, data: bytes) -> Any:
     volatile ones (only ``kept`` ones, when the catalogue names them)."""
     volatile, is_json = _volatile(path)
     if volatile.kept is not None:
-        try:
-            record = json.loads(data)
-        except ValueError:
-            record = None
+        record = _parsed(data)
         if not isinstance(record, dict):
             record = {}
         return tuple(record.get(member) for member in volatile.kept)
     if not is_json:
         return data
-    try:
-        record = json.loads(data)
-    except ValueError:
+    record = _parsed(data)
+    if record is None:
         return data
     if isinstance(record, dict):
         for member in volatile.members:

@@ -588,6 +588,21 @@ def test_a_bad_repository_or_remote_is_named(
     assert sh(remote, "for-each-ref") == before
 
 
+def test_a_foreign_json_file_nested_past_json_is_published_as_bytes(
+    tmp_path: Path, work: Path, remote: Path
+) -> None:
+    """A file beside the data that fetch did not write, nested deeper than ``json`` can read,
+    is compared as bytes: published, and an unchanged run commits nothing."""
+    nested = b"[" * 100_000 + b"]" * 100_000
+    results = write_results(tmp_path / "r", 100, DAY1)
+    (results / "notes.json").write_bytes(nested)
+    assert pub.publish(results, repo=work, now=DAY1).pushed
+    assert sh(remote, "show", f"{BRANCH}:notes.json").encode() == nested
+    later = DAY1 + timedelta(hours=1)  # the same numbers: only volatile members differ
+    results = write_results(tmp_path / "r", 100, later)
+    assert not pub.publish(results, repo=work, now=later).pushed
+
+
 @pytest.mark.parametrize("name", [
     "HEAD", "@", "refs/heads/x", "-x", "--force", "heads/x", "tags/v1", "remotes/origin/x",
     "FETCH_HEAD", "ORIG_HEAD", "0123456789abcdef0123456789abcdef01234567", "@{-1}", "a..b",
@@ -672,7 +687,9 @@ def test_a_push_whose_answer_is_lost_counts_as_pushed(
 
 
 @pytest.mark.parametrize("content", [b"garbage", b'{"citedby": 5}', b"[1]", b"\xff\xfe",
-                                     b'{"citedby": "many", "citedby5y": 1, "hindex": 1}'])
+                                     b'{"citedby": "many", "citedby5y": 1, "hindex": 1}',
+                                     b"[" * 100_000 + b"]" * 100_000,  # past json's recursion
+                                     b'{"citedby": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"])
 def test_a_damaged_gs_data_json_is_named_and_nothing_is_pushed(
     tmp_path: Path, work: Path, remote: Path, content: bytes,
     capsys: pytest.CaptureFixture[str],
