@@ -255,8 +255,8 @@ def command_problems(graph: Mapping[str, set[str]]) -> list[str]:
 
 
 def layout_report(graph: Mapping[str, set[str]]) -> list[str]:
-    """Every problem of the layout, one line each (what ``PYTHONPATH=tests python tests/project/test_layout.py``
-    prints)."""
+    """Every problem of the layout, one line each (what this file prints when run:
+    ``PYTHONPATH=tests python tests/project/test_layout.py``)."""
     return [*(f"circle: {line}" for line in circle_problems(graph)),
             *(f"arrow: {line}" for line in arrow_problems(graph)),
             *(f"pure: {line}" for line in pure_problems(graph)),
