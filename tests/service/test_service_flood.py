@@ -33,7 +33,7 @@ RENDERS = [
     {"path": "/groups/lab/", "host": "group-{k}-{n}.example"},
     {"path": f"/authors/{HUGE}/badges/citations.svg?label=c{{k}}-{{n}}"},  # a badge per label
     {"path": f"/authors/{HUGE}/papers/P{{n:011d}}.json"},  # a paper of 50,000, each new
-    {"path": f"/authors/{HUGE}/papers/NOPAPER{{k:02d}}{{n:03d}}.json"},  # unknown: 404 each
+    {"path": f"/authors/{HUGE}/papers/NOPAPER{{k:02d}}{{n:03d}}.json"},  # unknown: isError each
     {"path": f"/authors/{FRESH}/badges/h-index.svg?color={{k:02x}}{{n:04x}}"},  # evicting
     {"path": f"/authors/{HUGE}/card.svg?n={{n}}", "host": "card-{k}-{n}.example"},
 ]
@@ -101,7 +101,6 @@ def test_a_render_flood_never_holds_up_cached_answers(
           f"({len(took)} answers; the flood got {served})")
     for client in result:  # the flood was served: every client got its answers
         statuses = client["statuses"]
-        expected = {"404"} if "NOPAPER" in client["path"] else {"200"}
-        assert set(statuses) == expected, result
+        assert set(statuses) == {"200"}, result  # an unknown paper too: shields reads 200s only
     assert served >= 100, result
     assert max(took) < BOUND, f"a cached answer took {max(took):.2f} s under the flood"
