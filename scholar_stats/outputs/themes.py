@@ -151,8 +151,22 @@ def site_data(authors: Sequence[AuthorData]) -> dict[str, Any]:
     return data
 
 
+def without_times(data: Any) -> Any:
+    """The site data without each author's fetch time: what a change is judged on."""
+    if not isinstance(data, dict) or not isinstance(data.get("authors"), dict):
+        return data
+    return {**data, "authors": {sid: {k: v for k, v in author.items() if k != "updated"}
+                                if isinstance(author, dict) else author
+                                for sid, author in data["authors"].items()}}
+
+
 def draw_data(authors: Sequence[AuthorData], current: bytes | None, theme: str) -> bytes:
-    return (header(theme) + dump_yaml(site_data(authors))).encode("ascii")
+    """The data file; the file as it is when only the fetch times differ (a daily fetch of the
+    same numbers changes nothing, as ``last_updated`` in al-folio's)."""
+    data = site_data(authors)
+    if current is not None and without_times(load_yaml(current)) == without_times(data):
+        return current
+    return (header(theme) + dump_yaml(data)).encode("ascii")
 
 
 @functools.cache

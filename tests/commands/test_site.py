@@ -69,8 +69,21 @@ def test_without_from_it_fetches_as_fetch_does(
     data = yaml.safe_load((site / "_data" / "scholar_stats.yml").read_text())
     assert data["authors"][REAL_ID]["metrics"]["citations"] == 56
 
-    # blocked: fetch's exit 3; the site's files stay, drawn from the data kept in --out
+    # the next fetch of the same numbers: the site's files stay as they are, even when they
+    # hold another fetch time (as after a fetch the day before)
+    data_file = site / "_data" / "scholar_stats.yml"
+    updated = json.loads((out / "gs_data.json").read_text())["updated"]
+    data_file.write_text(data_file.read_text().replace(updated, "2026-01-01T00:00:00+00:00"))
+    assert "2026-01-01T00:00:00" in data_file.read_text()
     before = snapshot(site)
+    code, stdout, err = run_main(["site", "jekyll", "--site", str(site), "--out", str(out),
+                                  REAL_ID])
+    assert code == 0, err
+    assert len(fake_scholar.profile_requests()) == 2
+    assert "up to date" in stdout
+    assert snapshot(site) == before
+
+    # blocked: fetch's exit 3; the site's files stay, drawn from the data kept in --out
     fake_scholar.mode = "403"
     code, _stdout, err = run_main(["site", "jekyll", "--site", str(site), "--out", str(out),
                                    REAL_ID])
