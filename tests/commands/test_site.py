@@ -224,3 +224,21 @@ def test_from_makes_no_request_as_a_real_process(results: Path, fake_scholar: Fa
     assert (site / "_data" / "citations.yml").exists()
     assert fake_scholar.requests == []
     assert os.stat(site / "_data" / "citations.yml").st_size > 100
+
+
+def test_write_site_says_what_it_wrote(results: Path, fake_scholar: FakeScholar,
+                                       tmp_path: Path) -> None:
+    """The call the Action makes after its own fetch: the paths written, none when nothing
+    changed (so it commits only then)."""
+    from scholar_stats.commands.site import write_site
+
+    site = tmp_path / "site"
+    site.mkdir()
+    assert write_site("hugo", site, results) == [
+        "data/scholar_stats.yaml", "layouts/shortcodes/scholar-stats.html"]
+    assert write_site("hugo", site, results, [REAL_ID]) == []
+    record = json.loads((results / "gs_data.json").read_text())
+    record["citedby"] += 1
+    (results / "gs_data.json").write_text(json.dumps(record))
+    assert write_site("hugo", site, results) == ["data/scholar_stats.yaml"]
+    assert fake_scholar.requests == []
