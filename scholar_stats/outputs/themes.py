@@ -207,7 +207,8 @@ THEMES: Mapping[str, Theme] = {theme.name: theme for theme in (
                  draw_template("shortcode.gohtml", "{{- /*", " */ -}}")),
     ), ("hugo.yaml", "hugo.yml", "hugo.toml", "config.yaml", "config.yml", "config.toml",
         "config/_default/params.yaml", "config/_default/params.toml",
-        "config/_default/hugo.yaml", "config/_default/config.yaml")),
+        "config/_default/hugo.yaml", "config/_default/config.yaml",
+        "content/authors/admin/_index.md", "data/authors/me.yaml")),  # Hugo Blox's profile
 )}
 THEME_NAMES = tuple(THEMES)
 

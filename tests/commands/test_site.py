@@ -167,6 +167,11 @@ def test_a_file_the_user_wrote_is_never_overwritten(results: Path, tmp_path: Pat
      True),
     ("hugo", {"config/_default/params.yaml": "social:\n  - icon: google-scholar\n    link: "
               f"https://scholar.google.de/citations?hl=de&user={REAL_ID}\n"}, True),
+    ("hugo", {"content/authors/admin/_index.md": "---\ntitle: Me\nsocial:\n  - icon: "
+              f"google-scholar\n    link: 'https://scholar.google.com/citations?user={REAL_ID}'"
+              "\n---\nAbout me.\n"}, True),
+    ("hugo", {"hugo.toml": f'# scholar = "https://scholar.google.com/citations?user={REAL_ID}"\n'},
+     False),
 ])
 def test_the_id_the_site_names(theme: str, files: dict[str, str], found: bool, results: Path,
                                fake_scholar: FakeScholar, tmp_path: Path) -> None:
