@@ -64,11 +64,12 @@ def dump_yaml(value: Any) -> str:
 
 
 def load_yaml(data: bytes) -> Any:
-    """A YAML file read with the safe loader; ``None`` when it is not YAML."""
+    """A YAML file read with the safe loader (libyaml's when PyYAML has it: the same rules,
+    ten times faster on a large file); ``None`` when it is not YAML."""
     import yaml
 
     try:
-        return yaml.safe_load(data)
+        return yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except (yaml.YAMLError, ValueError, RecursionError):
         return None
 
