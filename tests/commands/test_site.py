@@ -247,3 +247,22 @@ def test_write_site_says_what_it_wrote(results: Path, fake_scholar: FakeScholar,
     (results / "gs_data.json").write_text(json.dumps(record))
     assert write_site("hugo", site, results) == ["data/scholar_stats.yaml"]
     assert fake_scholar.requests == []
+
+
+def test_ids_after_a_double_dash_even_one_starting_with_a_dash(
+    fake_scholar: FakeScholar, tmp_path: Path,
+) -> None:
+    """How the Action calls it: ``site THEME --site S --from R -- IDS`` (a Scholar id may start
+    with ``-``, which only ``--`` keeps from being read as a flag)."""
+    dashed = "-SiteAuthor3"
+    fake_scholar.add_profile(dashed, pubs=2, citations=300)
+    out, site = tmp_path / "out", tmp_path / "site"
+    site.mkdir()
+    assert run_main(["fetch", "--out", str(out), "--", dashed, REAL_ID])[0] == 0
+    fake_scholar.requests.clear()
+    code, _out, err = run_main(["site", "jekyll", "--site", str(site), "--from", str(out),
+                                "--", dashed, REAL_ID])
+    assert code == 0, err
+    data = yaml.safe_load((site / "_data" / "scholar_stats.yml").read_text())
+    assert data["default"] == dashed and data["authors"][dashed]["metrics"]["citations"] == 300
+    assert fake_scholar.requests == []
