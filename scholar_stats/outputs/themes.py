@@ -17,7 +17,6 @@ file a person wrote. PyYAML is imported when a file is drawn, so the command lin
 from __future__ import annotations
 
 import functools
-import importlib.resources
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -173,6 +172,8 @@ def draw_data(authors: Sequence[AuthorData], current: bytes | None, theme: str) 
 @functools.cache
 def template(name: str) -> str:
     """A template of this package (the include, the shortcode), without its marker line."""
+    import importlib.resources  # here: the command line imports this module for the names
+
     return importlib.resources.files(__package__).joinpath(name).read_text("utf-8")
 
 
