@@ -54,7 +54,8 @@ def cli(*args: str, env: dict[str, str], cwd: Path) -> None:
 def themed(svg: bytes, dark: bool) -> bytes:
     """The picture as a viewer in light (or dark) mode sees it, whatever the reader's mode."""
     text = svg.decode("utf-8")
-    assert text.count(DARK_RULE) == 1, "the picture should have one dark rule"
+    if text.count(DARK_RULE) != 1:
+        raise SystemExit("make_pictures: the picture should have one dark rule")
     return text.replace(DARK_RULE, "@media all" if dark else "@media not all").encode("utf-8")
 
 
@@ -77,7 +78,8 @@ def serve(db: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[byt
                             stdout=log, stderr=log)
 
     def up() -> bool:
-        assert proc.poll() is None, (cwd / "serve.log").read_text()
+        if proc.poll() is not None:
+            raise SystemExit("serve stopped:\n" + (cwd / "serve.log").read_text())
         try:
             return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
         except httpx.TransportError:
