@@ -136,8 +136,8 @@ def commands_reference() -> str:
     from scholar_stats.cli import build_parser
 
     parser = build_parser()
-    out = ["### Every command", "", "`-h`, `--help` on any command prints its help; these work "
-           "on every command (before or after its name where the command takes them):", "",
+    out = ["### Every command", "", "`-h`, `--help` after any command prints its help; these "
+           "go before the command's name (`scholar-stats -v fetch ID`):", "",
            *HEAD, *argument_rows(parser, top=True), ""]
     for name, help_text, sub in subcommands(parser):
         what = cell(sub.description or help_text).rstrip(".")

@@ -1,7 +1,11 @@
 """Several service machines on one PostgreSQL (docs/deploy.md, "Several machines on one
 PostgreSQL"): two real ``serve`` processes, each running its own scheduler, share one database;
 a fake Scholar on loopback counts the requests for each author. Every author is fetched once per
-due time, by one of them, and both take part."""
+due time, by one of them, and both take part.
+
+The fake holds every profile request until two are under way, so both machines are fetching at
+once whenever they tick: with a store that let both take the first due author, that author
+would be asked twice and the other not at all."""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -87,20 +92,36 @@ def successes(db_url: str) -> dict[str, object]:
     return {sid: a.last_success for sid, a in authors.items()}
 
 
+def held_until_two_asked(fake: FakeScholar) -> Callable[[], None]:
+    """Hold every author's profile requests; returns what lets them go."""
+    events = {sid: threading.Event() for sid in AUTHORS}
+    fake.hold.update(events)
+
+    def release() -> None:
+        for sid, event in events.items():
+            event.set()
+            fake.hold.pop(sid, None)
+
+    return release
+
+
 def test_two_serve_processes_on_one_postgresql_fetch_each_author_once_per_due_time(
-    pg_url: str, fake_scholar: FakeScholar, tmp_path: Path,
+    pg_url: str, fake_scholar: FakeScholar, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for sid in AUTHORS:
         fake_scholar.add_profile(sid, pubs=20)  # one page each
-    fake_scholar.latency = 1.0  # fetches overlap, so a second fetch of one author would show
+    monkeypatch.setenv("SCHOLAR_STATS_TIMEOUT", "90")  # a held request is one request
     added = subprocess.run([sys.executable, "-m", "scholar_stats", "authors", "add", *AUTHORS,
                             "--db", pg_url], capture_output=True, text=True, timeout=60)
     assert added.returncode == 0, added.stderr
 
+    # first due time: both schedulers tick on start; the requests wait until both are asked
+    release = held_until_two_asked(fake_scholar)
     with ExitStack() as stack:
+        stack.callback(release)  # no request outlives the test
         bases = [stack.enter_context(machine(pg_url, tmp_path / name)) for name in ("a", "b")]
-
-        # first due time: both schedulers tick at once on start
+        wait_until(lambda: fake_scholar.in_flight == 2, "both machines fetching", timeout=60)
+        release()
         wait_until(lambda: all(successes(pg_url).values()), "both authors fetched",
                    timeout=TICK + 60)
         wait_until(lambda: fake_scholar.in_flight == 0, "no request under way")
@@ -108,11 +129,16 @@ def test_two_serve_processes_on_one_postgresql_fetch_each_author_once_per_due_ti
         first = successes(pg_url)
 
         # second due time: both authors due again now; each machine's next tick is within TICK
+        release = held_until_two_asked(fake_scholar)
+        stack.callback(release)
         engine = sa.create_engine(pg_url)
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE authors SET next_due_at = :at"),  # ms since 1970
                          {"at": int((utcnow() - timedelta(seconds=1)).timestamp() * 1000)})
         engine.dispose()
+        wait_until(lambda: fake_scholar.in_flight == 2, "both machines fetching again",
+                   timeout=TICK + 60)
+        release()
         wait_until(lambda: all(successes(pg_url)[sid] != first[sid] for sid in AUTHORS),
                    "both authors fetched again", timeout=TICK + 60)
         wait_until(lambda: fake_scholar.in_flight == 0, "no request under way")
