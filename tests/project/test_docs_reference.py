@@ -61,7 +61,7 @@ def test_the_commands_page_has_every_command_and_flag_with_its_variable_and_defa
     text = page("commands.md")
     by_flag = {s.flag: s for s in config.SETTINGS if s.flag}
     commands = parsers()
-    assert len(commands) == 14  # fetch, publish, authors x3, groups x4, refresh ... serve
+    assert len(commands) >= 14  # fetch, publish, authors x3, groups x4, refresh ... serve
     for name, parser in commands.items():
         section = text.split(f"### `{name}`\n", 1)[1].split("\n### ", 1)[0]
         for action in parser._actions:
