@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(
     r"(<!-- generated: (?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
 
-# the order in which the settings table names commands
-COMMAND_ORDER = ["fetch", "publish", "authors", "groups", "refresh", "history", "export",
+# the order in which the settings table names commands ("site": the themes' command, issue 20)
+COMMAND_ORDER = ["fetch", "publish", "site", "authors", "groups", "refresh", "history", "export",
                  "schedule", "serve", "action"]
 
 
