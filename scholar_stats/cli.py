@@ -28,6 +28,10 @@ from scholar_stats.outputs.themes import THEME_NAMES
 ID_HELP = ("a Scholar id (DhtAFkwAAAAJ) or the profile URL it is in, pasted from the browser "
            "(quote it in a shell)")
 
+# the documentation's page of every setting, named by the --help epilog
+SETTINGS_PAGE = "docs/settings.md"
+GROUP_HELP = "the group's name: 1-64 of a-z, 0-9, -, _"
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse's parser, whose errors (they may quote an argument) are redacted. With
@@ -95,7 +99,7 @@ def epilog() -> str:
     """The exit codes, from ``errors`` (the one table of them), and where the rest is."""
     codes = ", ".join(f"{row.code} {row.brief}" for row in exit_codes())
     return (f"Exit codes: {codes}. Settings without a flag (SCHOLAR_STATS_SCHOLAR_URL, _TIMEOUT, "
-            "_ADMIN_TOKEN, ...) are listed in the README.")
+            f"_ADMIN_TOKEN, ...) are listed in {SETTINGS_PAGE}.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Commit the files of DIR (as `fetch --out DIR` wrote them) to BRANCH and "
         "push it, without touching the working tree, index or current branch.",
     )
-    publish.add_argument("dir", metavar="DIR")
+    publish.add_argument("dir", metavar="DIR", help="the folder `fetch --out DIR` wrote")
     add_flags(publish, "publish")
     publish.set_defaults(handler="scholar_stats.publish.branch:cli_publish")
 
@@ -169,12 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     grouping = sub.add_parser("groups", help="groups of tracked authors (a lab) and their totals")
     groups_sub = grouping.add_subparsers(dest="groups_command", metavar="ACTION", required=True)
     gadd = groups_sub.add_parser("add", help="add tracked authors to a group (made if new)")
-    gadd.add_argument("name", metavar="NAME")
+    gadd.add_argument("name", metavar="NAME", help=GROUP_HELP)
     gadd.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID", help=ID_HELP)
     add_flags(gadd, "groups add")
     gadd.set_defaults(handler="scholar_stats.commands.groups:cli_groups_add")
     gremove = groups_sub.add_parser("remove", help="remove authors from a group, or the group")
-    gremove.add_argument("name", metavar="NAME")
+    gremove.add_argument("name", metavar="NAME", help=GROUP_HELP)
     gremove.add_argument("scholar_ids", nargs="*", metavar="SCHOLAR_ID", help=ID_HELP)
     add_flags(gremove, "groups remove")
     gremove.set_defaults(handler="scholar_stats.commands.groups:cli_groups_remove")
@@ -182,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(glist, "groups list")
     glist.set_defaults(handler="scholar_stats.commands.groups:cli_groups_list")
     gshow = groups_sub.add_parser("show", help="a group's totals and each member's numbers")
-    gshow.add_argument("name", metavar="NAME")
-    gshow.add_argument("--format", choices=("table", "json"), default="table")
+    gshow.add_argument("name", metavar="NAME", help=GROUP_HELP)
+    gshow.add_argument("--format", choices=("table", "json"), default="table",
+                       help="a table for people, or JSON for programs")
     add_flags(gshow, "groups show")
     gshow.set_defaults(handler="scholar_stats.commands.groups:cli_groups_show")
 
@@ -196,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = sub.add_parser("history", help="an author's metric history from the store")
     history.add_argument("scholar_id", metavar="SCHOLAR_ID", help=ID_HELP)
-    history.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    history.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                         help="a table for people, CSV (RFC 4180) or JSON for programs")
     history.add_argument("--papers", action="store_true",
                          help="each change of a paper's citations (date, author_pub_id, title, "
                          "citations, change) instead of the daily metrics")

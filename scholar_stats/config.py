@@ -1,7 +1,7 @@
 """Every setting, declared once: its name, flag, environment variable, parser, default, help and
-the commands that use it. The command line is generated from this table (cli.py), the README's
-table of settings is checked against it (tests/commands/test_cli_settings.py), and this is the
-only module that reads ``os.environ`` for settings.
+the commands that use it. The command line is generated from this table (cli.py), and so are the
+tables of docs/settings.md and docs/commands.md (docs/gen_reference.py); this is the only module
+that reads ``os.environ`` for settings.
 
 A setting is read, and validated, only by the commands that use it: a bad
 ``SCHOLAR_STATS_PORT`` concerns ``serve`` alone. A flag wins over its variable, an empty

@@ -1,11 +1,11 @@
 """The catalogue of an author's files: the one place each file is named. Pure, no I/O.
 
 For every file: its name (a family's has one ``<key>``: ``shields/<metric>.json``), its media
-type, what it is (the README's file table), how it is drawn from the author's state, which of
-its members change without the data changing (``publish`` commits nothing for them), and where
+type, what it is (docs/files.md), how it is drawn from the author's state, which of its
+members change without the data changing (``publish`` commits nothing for them), and where
 it is: on the branch (``fetch`` and ``export`` write it, ``publish`` commits it) or made there by
 ``publish``, in the service, or both. Rendering, ``export``, ``publish``, the service's routes
-and the README's table all read it, so a new file is declared here and nowhere else.
+and the documentation's tables all read it, so a new file is declared here and nowhere else.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class OutputFile:
 
     name: str
     media: str
-    what: str  # one line: the README's file table
+    what: str  # one line: the file tables of docs/files.md
     draw: Callable[[AuthorState], dict[str, bytes]]  # key ("" for one file) -> bytes
     branch: str | None = FETCH  # FETCH, PUBLISH, or None: the service's only
     service: bool = True
@@ -301,8 +301,7 @@ CHANGES_XML = OutputFile(
     _changes_xml, summary="The same changes as an Atom 1.0 feed")
 SCRIPT = OutputFile(
     "scholar-stats.js", JS,
-    "once, at the top of `DIR`: the page script (see [the homepage kit]"
-    "(#the-homepage-kit-pictures-and-a-page-script))",
+    "once, at the top of `DIR`: the page script (see [the homepage kit](kit.md#the-page-script))",
     one(lambda state: page_script()), top=True)
 
 CATALOGUE: tuple[OutputFile, ...] = (
@@ -373,7 +372,7 @@ def route_label(path: str) -> str:
 
 
 def file_table() -> str:
-    """The README's table of the files ``fetch`` writes (under ``scholar-stats fetch``)."""
+    """The table of the files ``fetch`` writes (docs/files.md, made by docs/gen_reference.py)."""
     rows = ["| file | what |", "| --- | --- |"]
     rows += [f"| `{f.name}` | {f.what} |" for f in CATALOGUE if f.branch == FETCH]
     return "\n".join(rows) + "\n"

@@ -1,5 +1,5 @@
 """The catalogue of an author's files (``outputs/catalogue.py``) is the one place a file is named
-and drawn: no other module spells a name, the README's table is its, every file it declares is
+and drawn: no other module spells a name, docs/files.md's tables are its, every file it declares is
 written, served and routed by its name, the kit's drawings are the service's, and one rule says
 which papers have files."""
 
@@ -93,12 +93,14 @@ def test_the_check_sees_a_name_in_code_and_not_in_docs_or_help() -> None:
     assert found == {"status.json", "badges/"}
 
 
-def test_the_readme_file_table_is_the_catalogues() -> None:
-    """On a mismatch, paste the table this test prints under `scholar-stats fetch`."""
+def test_the_documented_file_tables_are_the_catalogues() -> None:
+    """docs/files.md shows the catalogue: the files fetch writes, then every file with where
+    it is made (on a mismatch, run python docs/gen_reference.py)."""
+    files = (ROOT / "docs" / "files.md").read_text("utf-8")
     table = catalogue.file_table()
-    readme = (ROOT / "README.md").read_text("utf-8")
-    assert table in readme, "the README's file table should read:\n" + table
-    assert readme.index(table) < readme.index("### Options and environment")
+    assert table in files, "docs/files.md's table of fetch's files should read:\n" + table
+    for entry in catalogue.CATALOGUE:
+        assert f"| `{entry.name}` |" in files.split("## Every file of an author", 1)[1]
 
 
 def full_state(stale: bool = False) -> AuthorState:

@@ -1,6 +1,6 @@
-"""A stranger's render flood against a real ``serve`` holding a profile at the README's limit of
+"""A stranger's render flood against a real ``serve`` holding a profile at the documented limit of
 50,000 papers: 16 clients, each request with a new Host header or a new query, while another
-client times cached ``gs_data.json`` answers. None may take the README's 0.5 s."""
+client times cached ``gs_data.json`` answers. None may take the documented 0.5 s."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from scholar_stats.refresh.record import record_outcome
 from scholar_stats.store.database import Store
 
 HUGE = "HUGEAUTHOR12"
-PAPERS = 50_000  # the most a profile may hold (README, "Numbers, the store and refresh")
-BOUND = 0.5  # seconds: no public answer waits this long (README, "The service")
+PAPERS = 50_000  # the most a profile may hold (docs, "Numbers, the store and refresh")
+BOUND = 0.5  # seconds: no public answer waits this long (docs, "The service")
 FLOOD_SECONDS = 6.0
 
 # Per client, what it asks again and again: every request something not rendered yet.

@@ -121,7 +121,7 @@ def test_a_strangers_120_mb_post_is_refused_unread(db_url: str, tmp_path: Path) 
         thread.join(30)
         growth_mib = (peak_rss_kib(proc.pid) - before) / 1024
     assert growth_mib < 30, f"the server's peak RSS grew by {growth_mib:.0f} MiB"
-    assert max(latencies) < 0.5, f"a public answer took {max(latencies):.2f} s"  # README: 0.5 s
+    assert max(latencies) < 0.5, f"a public answer took {max(latencies):.2f} s"  # docs: 0.5 s
     assert result["sent"] < 32 * 2**20, result  # the server stopped reading: sends failed
     assert result.get("status", 401) == 401, result
     assert TOKEN not in (tmp_path / "serve.log").read_text()
