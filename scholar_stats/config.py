@@ -36,7 +36,9 @@ from scholar_stats.parsers import (
     parse_serpapi_url,
     parse_size,
     parse_source,
+    parse_theme,
     parse_trusted_proxies,
+    parse_workflow,
 )
 
 PREFIX = "SCHOLAR_STATS_"
@@ -161,6 +163,14 @@ SETTINGS: tuple[Setting, ...] = (
             "by spaces, commas or newlines", "action", env="SCHOLAR_IDS", shown="none: required"),
     declare("fail_on_block", False, "the Action's `fail-on-block` input: a blocked fetch fails "
             "the job", "action", env="FAIL_ON_BLOCK", parse=parse_bool, shown="off"),
+    declare("theme", "acadhomepage", "the Action's `theme` input: acadhomepage publishes the "
+            "data branch only; al-folio, jekyll or hugo also write the site's data files "
+            "(`scholar-stats site`) and commit them to the checked-out branch when they changed",
+            "action", parse=parse_theme),
+    declare("deploy_workflow", None, "the Action's `deploy-workflow` input: the site's deploy "
+            "workflow (a file name in .github/workflows), started with `workflow_dispatch` "
+            "after the site's data were committed (the job needs `actions: write`)",
+            "action", parse=parse_workflow, shown="none"),
     # the store and refreshing
     declare("db", None, "the store: a SQLite file's path (~ expanded; the file is made, its "
             "folder must exist) or a SQLAlchemy URL (sqlite:///PATH, "

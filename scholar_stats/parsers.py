@@ -103,6 +103,31 @@ def parse_source(text: str) -> str:
     return word
 
 
+THEMES = ("acadhomepage", "al-folio", "jekyll", "hugo")  # the Action's `theme` input
+
+
+def parse_theme(text: str) -> str:
+    """A homepage theme the Action writes for: ``acadhomepage`` (the data branch only, as
+    AcadHomepage reads it) or a theme of ``scholar-stats site``."""
+    word = text.strip().lower()
+    if word not in THEMES:
+        raise ValueError(f"expected one of {', '.join(THEMES)}, got {text!r}")
+    return word
+
+
+_WORKFLOW = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.ya?ml|[1-9][0-9]*")
+
+
+def parse_workflow(text: str) -> str:
+    """A workflow of the repository, as GitHub's API names it: its file name in
+    .github/workflows (``deploy.yml``; that folder may be written before it) or its number."""
+    name = text.strip().removeprefix(".github/workflows/")
+    if not _WORKFLOW.fullmatch(name):
+        raise ValueError("expected the file name of a workflow in .github/workflows (such as "
+                         f"deploy.yml) or its numeric id, got {text!r}")
+    return name
+
+
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 

@@ -1,4 +1,7 @@
-"""What ``action.yml`` runs: seed, fetch, publish, summarise, decide the job's exit code.
+"""What ``action.yml`` runs: seed, fetch, publish, summarise, decide the job's exit code; with a
+``theme`` other than acadhomepage, also write the site's data files into the workspace
+(``scholar-stats site --from`` the fetched results), commit them to the checked-out branch when
+they changed, and start the site's deploy workflow.
 
 Why Python and not a shell script: the exit-code policy (a blocked day is normal on hosted
 runners) and the summary are easy to get wrong in bash and easy to test here. action.yml maps
@@ -14,10 +17,13 @@ import argparse
 import os
 import re
 import secrets
+import stat
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from scholar_stats import config, redact
@@ -26,8 +32,9 @@ from scholar_stats.core.text import log_safe
 from scholar_stats.errors import Blocked, ScholarStatsError, UsageError
 from scholar_stats.files import write_files
 from scholar_stats.outputs.summary import render_summary, reports_from_files
-from scholar_stats.publish.branch import publish, read_branch
-from scholar_stats.publish.git import scrub
+from scholar_stats.publish.branch import publish, push_files, read_branch
+from scholar_stats.publish.git import checked_out_branch, scrub
+from scholar_stats.publish.github import DEFAULT_API_URL, DispatchFailed, dispatch_workflow
 from scholar_stats.publish.results import read_results
 from scholar_stats.sources.registry import noted_titles
 
@@ -85,6 +92,101 @@ def _fetch(ids: list[str], out: Path) -> int:
     return run(args, "scholar_stats.commands.fetch:cli_fetch")
 
 
+ACADHOMEPAGE = "acadhomepage"  # the theme that reads the data branch itself: no site files
+
+
+@dataclass(frozen=True)
+class SiteOutcome:
+    """What the theme step did: its exit code (0: fine), the outcome line's words for it, and
+    whether it committed the site's data and started the deploy workflow."""
+
+    code: int = 0
+    text: str = ""
+    committed: bool = False
+    deployed: bool = False
+
+
+def file_stamps(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every regular file under ``root`` outside ``.git``: its path in the tree -> (inode, size,
+    modification time). What ``site`` wrote is what changed between two of these: it writes
+    a file only when its bytes change, each by a rename."""
+    found: dict[str, tuple[int, int, int]] = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [name for name in dirs if name != ".git"]
+        for name in names:
+            path = Path(folder, name)
+            try:
+                info = path.lstat()
+            except OSError:  # gone meanwhile
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found[path.relative_to(root).as_posix()] = (
+                    info.st_ino, info.st_size, info.st_mtime_ns)
+    return found
+
+
+def _run_site(theme: str, site: Path, out: Path, ids: list[str],
+              env: Mapping[str, str]) -> int:
+    """``scholar-stats site THEME --site SITE --from OUT -- IDS`` as the command line runs it,
+    in a child process with the runner's environment but no token (it needs none: ``--from``
+    makes no request). Its lines go to the log as they come."""
+    child = {key: value for key, value in env.items() if key not in redact.TOKEN_VARIABLES}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return subprocess.run(
+        [sys.executable, "-m", "scholar_stats", "site", theme, "--site", str(site),
+         "--from", str(out), "--", *ids],
+        env=child, stdin=subprocess.DEVNULL, check=False,
+    ).returncode
+
+
+def update_site(settings: Mapping[str, object], env: Mapping[str, str], ids: list[str],
+                out: Path, notes: list[str]) -> SiteOutcome:
+    """The theme step: the site's data files written from ``out``, committed to the branch
+    checked out in the workspace when they changed, then the deploy workflow started."""
+    theme, repo = str(settings["theme"]), Path(str(settings["repo"]))
+    branch = checked_out_branch(repo, env.get("GITHUB_REF", ""))
+    if branch is None:
+        notes.append(annotation("error", "scholar-stats site", f"the theme {theme} commits to "
+                                "the checked-out branch, and none is: check out a branch "
+                                "(actions/checkout on a push, a schedule or a dispatch)"))
+        return SiteOutcome(2, "site not updated: no branch checked out")
+    before = file_stamps(repo)
+    code = _run_site(theme, repo, out, ids, env)
+    if code:
+        notes.append(annotation("error", "scholar-stats site",
+                                f"writing the {theme} site's data failed with exit {code} "
+                                "(see the log above); its files were left as they were"))
+        return SiteOutcome(code, f"site not updated (site exit {code})")
+    after = file_stamps(repo)
+    changed = sorted(path for path, stamp in after.items() if before.get(path) != stamp)
+    if not changed:
+        return SiteOutcome(0, "the site's data unchanged")
+    files = {path: (repo / path).read_bytes() for path in changed}
+    try:
+        result = push_files(files, repo=repo, branch=branch, remote=str(settings["remote"]),
+                            message=f"Scholar data for the {theme} site (scholar-stats)")
+    except ScholarStatsError as exc:
+        notes.append(annotation("error", "scholar-stats site", str(exc)))
+        return SiteOutcome(exc.exit_code, f"the site's data not committed: {exc}")
+    if not result.pushed:
+        return SiteOutcome(0, f"the site's data already on {branch}")
+    text = f"the site's data committed to {branch} ({str(result.commit)[:12]})"
+    workflow = settings["deploy_workflow"]
+    if not workflow:
+        return SiteOutcome(0, text, committed=True)
+    try:
+        dispatch_workflow(
+            api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
+            repository=env.get("GITHUB_REPOSITORY", ""), workflow=str(workflow), ref=branch,
+            token=env.get(config.BY_NAME["github_token"].variable, ""))
+    except (DispatchFailed, UsageError) as exc:
+        notes.append(annotation("error", "scholar-stats deploy", str(exc)))
+        return SiteOutcome(exc.exit_code, f"{text}; the deploy workflow was not started",
+                           committed=True)
+    return SiteOutcome(0, f"{text}; {workflow} started", committed=True, deployed=True)
+
+
 def run_action(env: Mapping[str, str]) -> int:
     """The whole job step; returns the exit code the step should end with.
 
@@ -134,8 +236,19 @@ def run_action(env: Mapping[str, str]) -> int:
             current = read_results(out, warn=lambda text: None)  # publish warned already
         except ScholarStatsError:  # nothing at all to show (a malformed id on a first run)
             current = {}
+        site = SiteOutcome()
+        if settings["theme"] != ACADHOMEPAGE:
+            try:
+                site = (update_site(settings, env, ids, out, notes) if current
+                        else SiteOutcome(0, "site not updated: no data yet"))
+            except ScholarStatsError as exc:  # the workspace is not a repository, say
+                notes.append(annotation("error", "scholar-stats site", str(exc)))
+                site = SiteOutcome(exc.exit_code, f"site not updated: {exc}")
+            outcome += f"; {site.text}"
     _append(env.get("GITHUB_OUTPUT"),
-            f"published={str(published).lower()}\nfetch-exit-code={fetch_code}\n")
+            f"published={str(published).lower()}\nfetch-exit-code={fetch_code}\n"
+            f"site-committed={str(site.committed).lower()}\n"
+            f"deploy-started={str(site.deployed).lower()}\n")
 
     if fetch_code == Blocked.exit_code:
         outcome += "; Scholar blocked this run, the previous data was kept"
@@ -156,6 +269,8 @@ def run_action(env: Mapping[str, str]) -> int:
 
     if publish_code:
         return publish_code
+    if site.code:
+        return site.code
     if fetch_code == Blocked.exit_code:
         return fetch_code if settings["fail_on_block"] else 0
     return fetch_code
