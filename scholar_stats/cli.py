@@ -1,7 +1,8 @@
 """Command line entry point.
 
 Only argparse, the standard library, ``errors``, ``parsers``, ``config`` (the declared
-settings), ``redact`` and ``commands.runner`` (all standard library only) are imported here, so
+settings), ``redact``, ``commands.runner`` (all standard library only) and ``outputs.themes``
+(the themes' names; it imports PyYAML only when it draws a file) are imported here, so
 ``--help`` stays fast: each command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind
 it) is imported only when that command runs, by ``commands.runner``.
 
@@ -21,6 +22,7 @@ from typing import Any, NoReturn
 from scholar_stats import __version__, config, redact
 from scholar_stats.commands.runner import run, usage_error
 from scholar_stats.errors import UsageError, exit_codes
+from scholar_stats.outputs.themes import THEME_NAMES
 
 # what every SCHOLAR_ID argument takes (``core.model.parse_scholar_id`` reads it)
 ID_HELP = ("a Scholar id (DhtAFkwAAAAJ) or the profile URL it is in, pasted from the browser "
@@ -28,7 +30,23 @@ ID_HELP = ("a Scholar id (DhtAFkwAAAAJ) or the profile URL it is in, pasted from
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse's parser, whose errors (they may quote an argument) are redacted."""
+    """argparse's parser, whose errors (they may quote an argument) are redacted. With
+    ``intermixed``, a command's ids may follow its flags (``site hugo --from R ID``): argparse
+    alone fills an optional positional list before the flags and refuses the ids after them."""
+
+    def __init__(self, *args: Any, intermixed: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.intermixed = intermixed
+        self.parsing = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if not self.intermixed or self.parsing:
+            return super().parse_known_args(args, namespace)
+        self.parsing = True  # parse_known_intermixed_args calls this method back
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self.parsing = False
 
     def error(self, message: str) -> NoReturn:
         super().error(redact.redact(message))
@@ -57,10 +75,10 @@ def add_flag(parser: argparse.ArgumentParser, setting: config.Setting) -> None:
     names = [name for name in (setting.short, setting.flag) if name]
     if setting.switch:
         parser.add_argument(*names, action="store_true", default=argparse.SUPPRESS,
-                            help=flag_help(setting))
+                            dest=setting.name, help=flag_help(setting))
     else:
         parser.add_argument(*names, type=flag_type(setting.parse), default=argparse.SUPPRESS,
-                            action="extend" if setting.many else "store",
+                            dest=setting.name, action="extend" if setting.many else "store",
                             metavar=setting.metavar, help=flag_help(setting))
 
 
@@ -115,6 +133,24 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("dir", metavar="DIR")
     add_flags(publish, "publish")
     publish.set_defaults(handler="scholar_stats.publish.branch:cli_publish")
+
+    site = sub.add_parser(
+        "site",
+        help="write a homepage theme's data files (al-folio, Jekyll, Hugo) into its source tree",
+        description="Write THEME's files into the site's source folder: al-folio's "
+        "_data/citations.yml; for any Jekyll site a data file and an include, for Hugo a data "
+        "file and a shortcode (docs/themes.md). Without --from it fetches first, as `fetch` "
+        "does (into --out); with --from it reads that results folder and makes no request. "
+        "Without an id it takes the one the site names (scholar_userid, or the "
+        "author.googlescholar URL). Only files that change are written, all or none, and never "
+        "a file scholar-stats did not write.",
+        intermixed=True,
+    )
+    site.add_argument("theme", choices=THEME_NAMES, metavar="THEME",
+                      help=f"one of {', '.join(THEME_NAMES)}")
+    site.add_argument("scholar_ids", nargs="*", metavar="SCHOLAR_ID", help=ID_HELP)
+    add_flags(site, "site")
+    site.set_defaults(handler="scholar_stats.commands.site:cli_site")
 
     authors = sub.add_parser("authors", help="manage the tracked authors in the store")
     authors_sub = authors.add_subparsers(dest="authors_command", metavar="ACTION", required=True)

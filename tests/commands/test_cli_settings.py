@@ -21,10 +21,10 @@ from support.waiting import wait_until
 
 REAL = "LZ5D_p4AAAAJ"
 
-FETCHING = {"fetch", "refresh", "schedule", "serve"}
+FETCHING = {"fetch", "refresh", "schedule", "serve", "site"}
 STORE = {"authors add", "authors remove", "authors list", "groups add", "groups remove",
          "groups list", "groups show", "refresh", "history", "export", "schedule", "serve"}
-ALL = {"fetch", "publish"} | STORE
+ALL = {"fetch", "publish", "site"} | STORE
 LONG_RUNNING = {"schedule", "serve"}  # run as subprocesses: a bug would make them run forever
 
 # Every SCHOLAR_STATS_* variable the code reads: a value the commands using it must refuse
@@ -33,11 +33,13 @@ LONG_RUNNING = {"schedule", "serve"}  # run as subprocesses: a bug would make th
 VARIABLES: dict[str, tuple[str | None, set[str]]] = {
     "VERBOSE": ("loud", ALL),
     "DEBUG": ("very", ALL),
-    "OUT": (None, {"fetch", "export"}),
+    "OUT": (None, {"fetch", "export", "site"}),
+    "SITE": (None, {"site"}),
+    "FROM": (None, {"site"}),
     "PROXY": ("ftp://user:pw@proxy.invalid:21", FETCHING),
     "DEADLINE": ("soon", FETCHING),
     "DELAY": ("-1", FETCHING),
-    "FORCE": ("maybe", {"fetch"}),
+    "FORCE": ("maybe", {"fetch", "site"}),
     "NOTIFY": ("ftp://hooks.invalid/secret-path", FETCHING),
     "SCHOLAR_URL": ("gopher://scholar.invalid", FETCHING),
     "TIMEOUT": ("twenty", FETCHING),
@@ -149,7 +151,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 HELP = [[], ["fetch"], ["publish"], ["authors"], ["authors", "add"], ["authors", "remove"],
         ["authors", "list"], ["groups"], ["groups", "add"], ["groups", "remove"],
         ["groups", "list"], ["groups", "show"], ["refresh"], ["history"], ["export"],
-        ["schedule"], ["serve"]]
+        ["schedule"], ["serve"], ["site"]]
 
 
 @pytest.mark.parametrize("name", sorted(VARIABLES))
@@ -180,6 +182,8 @@ def invocation(command: str, tmp_path: Path) -> list[str]:
         "export": ["export", REAL, "--db", db, "--out", str(tmp_path / "exported")],
         "schedule": ["schedule", "--db", db],
         "serve": ["serve", "--db", db],
+        "site": ["site", "jekyll", REAL, "--site", str(tmp_path), "--out",
+                 str(tmp_path / "results")],
     }[command]
 
 
@@ -230,7 +234,10 @@ def test_bad_values_do_not_reach_commands_that_do_not_use_them(
         ("refresh", ["refresh", "--db", db], "56 citations"),
         ("history", ["history", REAL, "--db", db], "citations"),
         ("export", ["export", REAL, "--db", db, "--out", str(tmp_path / "exported")], "files"),
+        ("site", ["site", "hugo", REAL, "--site", str(tmp_path / "site"), "--out",
+                  str(tmp_path / "site-results")], "written (hugo)"),
     ]
+    (tmp_path / "site").mkdir()
     for command, argv, expected in runs:
         with clean_env.context() as env:
             for key, value in unused_by(command).items():
@@ -411,7 +418,7 @@ def test_no_scheduler_false_runs_the_scheduler(tmp_path: Path) -> None:
 
 # -- the README's table of settings ----------------------------------------------------------
 
-COMMAND_ORDER = ["fetch", "publish", "authors", "groups", "refresh", "history", "export",
+COMMAND_ORDER = ["fetch", "publish", "site", "authors", "groups", "refresh", "history", "export",
                  "schedule", "serve", "action"]
 
 

@@ -24,8 +24,8 @@ from support.without_extras import read_excludes, requirement_closure
 
 RUNNER = SUPPORT / "without_extras.py"
 EXTRAS_ONLY = ("sqlalchemy", "apscheduler", "fastapi", "uvicorn", "prometheus_client",
-               "psycopg", "starlette", "pydantic", "yaml", "pytest")
-BASE = ("httpx", "httpcore", "bs4", "bibtexparser", "scholarly.author_parser", "socksio")
+               "psycopg", "starlette", "pydantic", "pytest")
+BASE = ("httpx", "httpcore", "bs4", "bibtexparser", "scholarly.author_parser", "socksio", "yaml")
 
 
 def lean(*args: str, env: dict[str, str] | None = None, block: str | None = None,
