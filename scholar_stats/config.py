@@ -25,8 +25,10 @@ from typing import Any
 from scholar_stats.core.plan import STALE_AGE
 from scholar_stats.errors import UsageError
 from scholar_stats.notify.urls import parse_webhook_urls
+from scholar_stats.outputs.themes import THEME_NAMES
 from scholar_stats.parsers import (
     parse_bool,
+    parse_choice,
     parse_count,
     parse_interval,
     parse_port,
@@ -36,7 +38,6 @@ from scholar_stats.parsers import (
     parse_serpapi_url,
     parse_size,
     parse_source,
-    parse_theme,
     parse_trusted_proxies,
     parse_workflow,
 )
@@ -49,6 +50,14 @@ STORE_COMMANDS = frozenset({"authors add", "authors remove", "authors list", "gr
 COMMANDS = STORE_COMMANDS | {"fetch", "publish", "site"}  # the command line's; "action": the Action
 FETCHING = frozenset({"fetch", "refresh", "schedule", "serve", "site"})
 PACED = frozenset({"refresh", "schedule", "serve"})
+# the Action's themes: AcadHomepage reads the data branch itself; the others are `site`'s
+ACADHOMEPAGE = "acadhomepage"
+ACTION_THEMES = (ACADHOMEPAGE, *THEME_NAMES)
+
+
+def parse_theme(text: str) -> str:
+    """The Action's ``theme`` input: one of :data:`ACTION_THEMES`."""
+    return parse_choice(text, ACTION_THEMES)
 
 
 @dataclass(frozen=True)

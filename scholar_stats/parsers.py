@@ -103,15 +103,11 @@ def parse_source(text: str) -> str:
     return word
 
 
-THEMES = ("acadhomepage", "al-folio", "jekyll", "hugo")  # the Action's `theme` input
-
-
-def parse_theme(text: str) -> str:
-    """A homepage theme the Action writes for: ``acadhomepage`` (the data branch only, as
-    AcadHomepage reads it) or a theme of ``scholar-stats site``."""
+def parse_choice(text: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``, in any case."""
     word = text.strip().lower()
-    if word not in THEMES:
-        raise ValueError(f"expected one of {', '.join(THEMES)}, got {text!r}")
+    if word not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
     return word
 
 

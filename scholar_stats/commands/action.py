@@ -92,9 +92,6 @@ def _fetch(ids: list[str], out: Path) -> int:
     return run(args, "scholar_stats.commands.fetch:cli_fetch")
 
 
-ACADHOMEPAGE = "acadhomepage"  # the theme that reads the data branch itself: no site files
-
-
 @dataclass(frozen=True)
 class SiteOutcome:
     """What the theme step did: its exit code (0: fine), the outcome line's words for it, and
@@ -237,7 +234,7 @@ def run_action(env: Mapping[str, str]) -> int:
         except ScholarStatsError:  # nothing at all to show (a malformed id on a first run)
             current = {}
         site = SiteOutcome()
-        if settings["theme"] != ACADHOMEPAGE:
+        if settings["theme"] != config.ACADHOMEPAGE:
             try:
                 site = (update_site(settings, env, ids, out, notes) if current
                         else SiteOutcome(0, "site not updated: no data yet"))
