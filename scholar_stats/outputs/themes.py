@@ -89,9 +89,9 @@ def al_folio_papers(authors: Sequence[AuthorData]) -> dict[str, dict[str, Any]]:
         for pub_id, pub in (author.gs_data.get("publications") or {}).items():
             bib = pub.get("bib") or {}
             papers[str(pub_id)] = {
-                "citations": int(pub.get("num_citations") or 0),
-                "title": str(bib.get("title") or UNKNOWN_TITLE),
-                "year": str(bib.get("pub_year") or UNKNOWN_YEAR),
+                "citations": int(pub.get("num_citations", 0)),
+                "title": str(bib.get("title", UNKNOWN_TITLE)),
+                "year": str(bib.get("pub_year", UNKNOWN_YEAR)),
             }
     return papers
 
