@@ -190,6 +190,8 @@ def run_action(env: Mapping[str, str]) -> int:
     Everything that may print scraped text runs with workflow commands paused; the action's
     own annotations are printed after, escaped as GitHub documents.
     """
+    # the tokens of this environment (git's, the deploy's) are masked wherever they could show
+    redact.remember(env.get(name) for name in redact.TOKEN_VARIABLES)
     try:  # the repository defaults to the workflow's workspace
         settings = config.resolve("action", environ=env,
                                   defaults={"repo": env.get("GITHUB_WORKSPACE") or None})

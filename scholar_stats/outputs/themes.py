@@ -151,8 +151,25 @@ def site_data(authors: Sequence[AuthorData]) -> dict[str, Any]:
     return data
 
 
+def without_fetch_times(data: Any) -> Any:
+    """The site's data less each author's ``updated`` (the time of the fetch)."""
+    if not isinstance(data, dict) or not isinstance(data.get("authors"), dict):
+        return data
+    authors = {key: {k: v for k, v in value.items() if k != "updated"}
+               if isinstance(value, dict) else value for key, value in data["authors"].items()}
+    return {**data, "authors": authors}
+
+
 def draw_data(authors: Sequence[AuthorData], current: bytes | None, theme: str) -> bytes:
-    return (header(theme) + dump_yaml(site_data(authors))).encode("ascii")
+    """The Jekyll or Hugo data file; the file as it is when only the fetch times differ (as
+    al-folio's rule for its own file), so a day whose numbers did not change writes, commits
+    and redeploys nothing."""
+    data = site_data(authors)
+    if current is not None and owned(current):
+        before = load_yaml(current)
+        if without_fetch_times(before) == without_fetch_times(data):
+            return current
+    return (header(theme) + dump_yaml(data)).encode("ascii")
 
 
 @functools.cache
