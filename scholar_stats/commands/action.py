@@ -207,6 +207,10 @@ def run_action(env: Mapping[str, str]) -> int:
     out = Path(tempfile.mkdtemp(prefix="scholar-stats-", dir=env.get("RUNNER_TEMP") or None))
     _append(env.get("GITHUB_OUTPUT"), f"results-dir={out}\n")
     notes: list[str] = []  # annotations, printed once commands are on again
+    if settings["theme"] == config.ACADHOMEPAGE and settings["deploy_workflow"]:
+        notes.append(annotation("warning", "scholar-stats", "deploy-workflow is for the themes "
+                                "that commit the site's data (al-folio, jekyll, hugo); with "
+                                "acadhomepage the page reads the data branch, nothing is started"))
 
     with commands_paused():
         try:

@@ -190,6 +190,7 @@ def test_without_a_deploy_workflow_it_commits_and_dispatches_nothing(
 
 def test_acadhomepage_writes_no_site_file_and_starts_nothing(
     tmp_path: Path, site: Path, remote: Path, github: FakeGitHub, fake_scholar: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The default theme is today's Action: the data branch and nothing else."""
     before, stamps = commits(remote), file_stamps(site)
@@ -198,6 +199,8 @@ def test_acadhomepage_writes_no_site_file_and_starts_nothing(
     assert commits(remote) == before and file_stamps(site) == stamps
     assert github.requests == [] and "gs_data.json" in tree(remote, BRANCH)
     assert outputs(tmp_path)["site-committed"] == "false"
+    warning = "::warning title=scholar-stats::deploy-workflow is for the themes"
+    assert warning in capsys.readouterr().out
 
 
 def test_a_file_the_user_wrote_is_never_overwritten(
