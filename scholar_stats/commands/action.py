@@ -28,6 +28,8 @@ from pathlib import Path
 
 from scholar_stats import config, redact
 from scholar_stats.commands.runner import run, usage_error
+from scholar_stats.commands.site import held_in
+from scholar_stats.core.model import parse_scholar_id
 from scholar_stats.core.text import log_safe
 from scholar_stats.errors import Blocked, ScholarStatsError, UsageError
 from scholar_stats.files import write_files
@@ -142,6 +144,20 @@ def update_site(settings: Mapping[str, object], env: Mapping[str, str], ids: lis
     """The theme step: the site's data files written from ``out``, committed to the branch
     checked out in the workspace when they changed, then the deploy workflow started."""
     theme, repo = str(settings["theme"]), Path(str(settings["repo"]))
+    held = set(held_in(out))  # an author blocked on the first day has no data to show yet
+    shown = []
+    for text in ids:
+        try:
+            scholar_id = parse_scholar_id(text)
+        except UsageError:  # fetch said so already
+            continue
+        if scholar_id in held and scholar_id not in shown:
+            shown.append(scholar_id)
+        else:
+            notes.append(annotation("warning", "scholar-stats site", f"no data of {scholar_id} "
+                                    "yet: the site shows it once a fetch succeeds"))
+    if not shown:
+        return SiteOutcome(0, "site not updated: no data yet")
     branch = checked_out_branch(repo, env.get("GITHUB_REF", ""))
     if branch is None:
         notes.append(annotation("error", "scholar-stats site", f"the theme {theme} commits to "
@@ -149,7 +165,7 @@ def update_site(settings: Mapping[str, object], env: Mapping[str, str], ids: lis
                                 "(actions/checkout on a push, a schedule or a dispatch)"))
         return SiteOutcome(2, "site not updated: no branch checked out")
     before = file_stamps(repo)
-    code = _run_site(theme, repo, out, ids, env)
+    code = _run_site(theme, repo, out, shown, env)
     if code:
         notes.append(annotation("error", "scholar-stats site",
                                 f"writing the {theme} site's data failed with exit {code} "
@@ -242,8 +258,7 @@ def run_action(env: Mapping[str, str]) -> int:
         site = SiteOutcome()
         if settings["theme"] != config.ACADHOMEPAGE:
             try:
-                site = (update_site(settings, env, ids, out, notes) if current
-                        else SiteOutcome(0, "site not updated: no data yet"))
+                site = update_site(settings, env, ids, out, notes)
             except ScholarStatsError as exc:  # the workspace is not a repository, say
                 notes.append(annotation("error", "scholar-stats site", str(exc)))
                 site = SiteOutcome(exc.exit_code, f"site not updated: {exc}")

@@ -267,3 +267,19 @@ def test_the_step_as_the_runner_runs_it(
     assert "_data/citations.yml" in tree(remote, SITE_BRANCH)
     assert len(github.requests) == 1
     assert TOKEN not in proc.stdout + proc.stderr
+
+
+def test_an_author_without_data_yet_is_left_off_the_site_not_the_others(
+    tmp_path: Path, site: Path, remote: Path, github: FakeGitHub, fake_scholar: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Several ids, one of which has no data (here: unknown, exit 4): the site gets the others,
+    and the job ends with the fetch's code as ever."""
+    missing = "NOSUCHidAAAJ"
+    env = env_for(tmp_path, site, github, SCHOLAR_IDS=f"{SID} {missing}",
+                  SCHOLAR_STATS_THEME="jekyll", SCHOLAR_STATS_DEPLOY_WORKFLOW="deploy.yml")
+    assert run_action(env) == 4
+    data = yaml.safe_load(sh(remote, "show", f"{SITE_BRANCH}:_data/scholar_stats.yml"))
+    assert set(data["authors"]) == {SID}
+    assert f"no data of {missing} yet" in capsys.readouterr().out
+    assert len(github.requests) == 1
