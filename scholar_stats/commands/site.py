@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import sys
 from argparse import Namespace
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,7 @@ def read_author(results: Path, scholar_id: str) -> AuthorData:
     record = load_json(path.read_bytes())
     try:
         metrics_of(record)
+        datetime.fromisoformat(record["updated"])  # when the numbers were taken
         per_year = record.get("cites_per_year")
         checked = {**record, "cites_per_year": {int(year): count for year, count in
                                                 per_year.items()}}
@@ -127,20 +129,47 @@ def fetch_first(args: Any, ids: list[str]) -> tuple[Path, int]:
     return Path(args.out), cli_fetch(Namespace(**{**vars(args), "scholar_ids": ids}))
 
 
-def cli_site(args: Any) -> int:
-    theme = THEMES[args.theme]
-    site = Path(args.site)
+def site_folder(site: Path) -> Path:
     if not site.is_dir():
         raise UsageError(f"--site {site}: no such folder (the site's source tree)")
+    return site
+
+
+def write_site(theme_name: str, site: Path, results: Path,
+               ids: Sequence[str] = ()) -> list[str]:
+    """Write ``theme_name``'s files into ``site`` from the records of ``results`` (a results
+    folder as ``fetch --out`` wrote it), making no request: those of ``ids``, else of the id
+    the site names, else of every author the folder holds. The paths written, relative to
+    ``site`` (none: nothing changed); ``UsageError`` (exit 2) for a missing or foreign record
+    or a file scholar-stats did not write, ``OutputNotWritable`` (exit 9). What the Action
+    calls after its own fetch."""
+    theme = THEMES[theme_name]
+    site_folder(site)
+    if not results.is_dir():
+        raise UsageError(f"--from {results}: no such folder (a results folder as `fetch --out` "
+                         "writes it)")
+    chosen = list(ids) or [i for i in [named_in_site(site, theme)] if i] or held_in(results)
+    if not chosen:
+        raise UsageError(f"{no_id(theme)}; {results} holds no {GS_DATA.name}")
+    authors = [read_author(results, scholar_id) for scholar_id in chosen]
+    changed = site_changes(site, theme, authors)
+    write_files(site, changed)
+    return list(changed)
+
+
+def no_id(theme: Theme) -> str:
+    return f"no Scholar id: give one, or name it in the site ({' or '.join(theme.id_files[:2])})"
+
+
+def cli_site(args: Any) -> int:
+    theme = THEMES[args.theme]
+    site = site_folder(Path(args.site))
     ids = scholar_ids(args.scholar_ids or [])
-    if not ids:
-        named = named_in_site(site, theme)
-        ids = [named] if named else []
     code = 0
-    no_id = f"no Scholar id: give one, or name it in the site ({' or '.join(theme.id_files[:2])})"
     if args.from_results is None:
+        ids = ids or [i for i in [named_in_site(site, theme)] if i]
         if not ids:
-            raise UsageError(no_id)
+            raise UsageError(no_id(theme))
         results, code = fetch_first(args, ids)
         missing = [i for i in ids if not any(record_id(folder / GS_DATA.name) == i for folder in
                                              (results / i, results))]
@@ -150,15 +179,7 @@ def cli_site(args: Any) -> int:
             return code or 1
     else:
         results = Path(args.from_results)
-        if not results.is_dir():
-            raise UsageError(f"--from {results}: no such folder (a results folder as `fetch "
-                             "--out` writes it)")
-        ids = ids or held_in(results)
-        if not ids:
-            raise UsageError(f"{no_id}; {results} holds no {GS_DATA.name}")
-    authors = [read_author(results, scholar_id) for scholar_id in ids]
-    changed = site_changes(site, theme, authors)
-    write_files(site, changed)
+    changed = write_site(theme.name, site, results, ids)
     for path in changed:
         print(log_safe(f"{site / path}: written ({theme.name})"))
     if not changed:

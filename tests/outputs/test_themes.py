@@ -111,6 +111,18 @@ def test_last_updated_moves_only_when_a_paper_changed() -> None:
     assert yaml.safe_load(before)["metadata"] == {"last_updated": "2026-12-01"}
 
 
+@pytest.mark.parametrize("theme", ["jekyll", "hugo"])
+def test_a_new_fetch_of_the_same_numbers_changes_no_data_file(theme: str) -> None:
+    drawn = draw_site(THEMES[theme], [author(record(["T"]))], {})
+    later = author(record(["T"], updated="2026-12-03T06:00:00+00:00"))
+    assert draw_site(THEMES[theme], [later], drawn) == drawn
+    cited = author(record(["T"], citations=9, updated="2026-12-03T06:00:00+00:00"))
+    after = draw_site(THEMES[theme], [cited], drawn)
+    data_file = next(path for path in after if path.startswith(("_data/", "data/")))
+    assert yaml.safe_load(after[data_file])["authors"][SID]["updated"].startswith("2026-12-03")
+    assert after[data_file] != drawn[data_file]
+
+
 def test_al_folios_own_file_is_taken_over_and_any_other_is_not() -> None:
     gs_data = record(["T", "U"])
     script_file = al_folio_script_bytes(gs_data, "2025-01-01")

@@ -81,6 +81,18 @@ def test_the_action_works_from_a_base_install(
     assert json.loads(sh(remote, "show", f"{BRANCH}:gs_data.json"))["citedby"] == 56
 
 
+def test_site_works_from_a_base_install(fake_scholar: FakeScholar, tmp_path: Path) -> None:
+    """``site`` is in the base install (the Action runs it): PyYAML comes with it."""
+    site = tmp_path / "site"
+    site.mkdir()
+    fetched = lean("site", "jekyll", SID, "--site", str(site), "--out", str(tmp_path / "out"))
+    assert fetched.returncode == 0, fetched.stderr
+    assert (site / "_includes" / "scholar-stats.html").exists()
+    written = lean("site", "al-folio", SID, "--site", str(site), "--from", str(tmp_path / "out"))
+    assert written.returncode == 0, written.stderr
+    assert f"{SID}:" in (site / "_data" / "citations.yml").read_text()
+
+
 @pytest.mark.parametrize("argv", [
     ["serve", "--port", "0"], ["authors", "list"], ["authors", "add", SID], ["refresh"],
     ["history", SID], ["export", SID, "--out", "x"], ["schedule"],
