@@ -1,6 +1,7 @@
 """What ``action.yml`` runs: seed, fetch, publish, summarise, decide the job's exit code; with a
 ``theme`` other than acadhomepage, also write the site's data files into the workspace
-(``scholar-stats site --from`` the fetched results), commit them to the checked-out branch when
+(``scholar-stats site``'s ``--from`` path, ``write_site``, on the fetched results: no second
+request), commit them to the checked-out branch when
 they changed, and start the site's deploy workflow.
 
 Why Python and not a shell script: the exit-code policy (a blocked day is normal on hosted
@@ -17,8 +18,6 @@ import argparse
 import os
 import re
 import secrets
-import stat
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from scholar_stats import config, redact
 from scholar_stats.commands.runner import run, usage_error
-from scholar_stats.commands.site import held_in
+from scholar_stats.commands.site import held_in, write_site
 from scholar_stats.core.model import parse_scholar_id
 from scholar_stats.core.text import log_safe
 from scholar_stats.errors import Blocked, ScholarStatsError, UsageError
@@ -105,40 +104,6 @@ class SiteOutcome:
     deployed: bool = False
 
 
-def file_stamps(root: Path) -> dict[str, tuple[int, int, int]]:
-    """Every regular file under ``root`` outside ``.git``: its path in the tree -> (inode, size,
-    modification time). What ``site`` wrote is what changed between two of these: it writes
-    a file only when its bytes change, each by a rename."""
-    found: dict[str, tuple[int, int, int]] = {}
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [name for name in dirs if name != ".git"]
-        for name in names:
-            path = Path(folder, name)
-            try:
-                info = path.lstat()
-            except OSError:  # gone meanwhile
-                continue
-            if stat.S_ISREG(info.st_mode):
-                found[path.relative_to(root).as_posix()] = (
-                    info.st_ino, info.st_size, info.st_mtime_ns)
-    return found
-
-
-def _run_site(theme: str, site: Path, out: Path, ids: list[str],
-              env: Mapping[str, str]) -> int:
-    """``scholar-stats site THEME --site SITE --from OUT -- IDS`` as the command line runs it,
-    in a child process with the runner's environment but no token (it needs none: ``--from``
-    makes no request). Its lines go to the log as they come."""
-    child = {key: value for key, value in env.items() if key not in redact.TOKEN_VARIABLES}
-    sys.stdout.flush()
-    sys.stderr.flush()
-    return subprocess.run(
-        [sys.executable, "-m", "scholar_stats", "site", theme, "--site", str(site),
-         "--from", str(out), "--", *ids],
-        env=child, stdin=subprocess.DEVNULL, check=False,
-    ).returncode
-
-
 def update_site(settings: Mapping[str, object], env: Mapping[str, str], ids: list[str],
                 out: Path, notes: list[str]) -> SiteOutcome:
     """The theme step: the site's data files written from ``out``, committed to the branch
@@ -164,18 +129,17 @@ def update_site(settings: Mapping[str, object], env: Mapping[str, str], ids: lis
                                 "the checked-out branch, and none is: check out a branch "
                                 "(actions/checkout on a push, a schedule or a dispatch)"))
         return SiteOutcome(2, "site not updated: no branch checked out")
-    before = file_stamps(repo)
-    code = _run_site(theme, repo, out, shown, env)
-    if code:
+    try:  # fetch's results as `scholar-stats site THEME --from` reads them: no request
+        written = write_site(theme, repo, out, shown)
+    except ScholarStatsError as exc:
         notes.append(annotation("error", "scholar-stats site",
-                                f"writing the {theme} site's data failed with exit {code} "
-                                "(see the log above); its files were left as they were"))
-        return SiteOutcome(code, f"site not updated (site exit {code})")
-    after = file_stamps(repo)
-    changed = sorted(path for path, stamp in after.items() if before.get(path) != stamp)
-    if not changed:
+                                f"writing the {theme} site's data failed: {exc}"))
+        return SiteOutcome(exc.exit_code, f"site not updated (exit {exc.exit_code})")
+    for path in written:
+        print(f"{path}: written ({theme})")
+    if not written:
         return SiteOutcome(0, "the site's data unchanged")
-    files = {path: (repo / path).read_bytes() for path in changed}
+    files = {path: (repo / path).read_bytes() for path in written}
     try:
         result = push_files(files, repo=repo, branch=branch, remote=str(settings["remote"]),
                             message=f"Scholar data for the {theme} site (scholar-stats)")

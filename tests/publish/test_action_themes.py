@@ -18,11 +18,18 @@ from support.fake_github import FakeGitHub, running_fake_github
 from support.git_repos import BRANCH, SID, TOKEN, git_env, remote, sh  # noqa: F401
 from support.github_action import action_env, step_script
 
-from scholar_stats.commands.action import file_stamps, run_action
+from scholar_stats.commands.action import run_action
 from scholar_stats.outputs.themes import THEMES
 
 SITE_BRANCH = "main"
 REPOSITORY = "ada/ada.github.io"
+
+
+def file_stamps(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file of the site outside .git: (inode, size, mtime); a rewrite changes it."""
+    return {path.relative_to(root).as_posix(): (path.stat().st_ino, path.stat().st_size,
+                                                  path.stat().st_mtime_ns)
+            for path in root.rglob("*") if path.is_file() and ".git" not in path.parts}
 
 
 @pytest.fixture
@@ -215,8 +222,8 @@ def test_a_file_the_user_wrote_is_never_overwritten(
     assert run_action(env) == 2
     out, err = capfd.readouterr()
     assert "_includes/scholar-stats.html was not written by scholar-stats" in out + err
-    assert ("::error title=scholar-stats site::writing the jekyll site's data failed with "
-            "exit 2") in out
+    assert ("::error title=scholar-stats site::writing the jekyll site's data failed: "
+            f"{site}/_includes/scholar-stats.html was not written by scholar-stats") in out
     assert (site / "_includes" / "scholar-stats.html").read_text() == "mine\n"
     assert not (site / "_data").exists()  # all or nothing
     assert commits(remote) == before and github.requests == []
