@@ -175,3 +175,11 @@ def test_fetch_and_the_action_work_from_the_action_install(
     assert run.returncode == 0, run.stdout + run.stderr
     assert "published=true" in (tmp_path / "output.txt").read_text()
     assert json.loads(sh(remote, "show", f"{BRANCH}:gs_data.json"))["citedby"] == 56
+    # and a theme: the site's files written and committed to the checked-out branch
+    if sh(work, "symbolic-ref", "--short", "HEAD") != "main":
+        sh(work, "checkout", "-q", "-b", "main")
+    run = lean("scholar_stats.commands.action", excludes=EXCLUDES,
+               env=action_env(tmp_path, work, SCHOLAR_STATS_THEME="hugo"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "site-committed=true" in (tmp_path / "output.txt").read_text()
+    assert "data/scholar_stats.yaml" in sh(remote, "ls-tree", "-r", "--name-only", "main")
