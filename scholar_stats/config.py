@@ -25,8 +25,10 @@ from typing import Any
 from scholar_stats.core.plan import STALE_AGE
 from scholar_stats.errors import UsageError
 from scholar_stats.notify.urls import parse_webhook_urls
+from scholar_stats.outputs.themes import THEME_NAMES
 from scholar_stats.parsers import (
     parse_bool,
+    parse_choice,
     parse_count,
     parse_interval,
     parse_port,
@@ -37,6 +39,7 @@ from scholar_stats.parsers import (
     parse_size,
     parse_source,
     parse_trusted_proxies,
+    parse_workflow,
 )
 
 PREFIX = "SCHOLAR_STATS_"
@@ -47,6 +50,14 @@ STORE_COMMANDS = frozenset({"authors add", "authors remove", "authors list", "gr
 COMMANDS = STORE_COMMANDS | {"fetch", "publish", "site"}  # the command line's; "action": the Action
 FETCHING = frozenset({"fetch", "refresh", "schedule", "serve", "site"})
 PACED = frozenset({"refresh", "schedule", "serve"})
+# the Action's themes: AcadHomepage reads the data branch itself; the others are `site`'s
+ACADHOMEPAGE = "acadhomepage"
+ACTION_THEMES = (ACADHOMEPAGE, *THEME_NAMES)
+
+
+def parse_theme(text: str) -> str:
+    """The Action's ``theme`` input: one of :data:`ACTION_THEMES`."""
+    return parse_choice(text, ACTION_THEMES)
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,14 @@ SETTINGS: tuple[Setting, ...] = (
             "by spaces, commas or newlines", "action", env="SCHOLAR_IDS", shown="none: required"),
     declare("fail_on_block", False, "the Action's `fail-on-block` input: a blocked fetch fails "
             "the job", "action", env="FAIL_ON_BLOCK", parse=parse_bool, shown="off"),
+    declare("theme", "acadhomepage", "the Action's `theme` input: acadhomepage publishes the "
+            "data branch only; al-folio, jekyll or hugo also write the site's data files "
+            "(`scholar-stats site`) and commit them to the checked-out branch when they changed",
+            "action", parse=parse_theme),
+    declare("deploy_workflow", None, "the Action's `deploy-workflow` input: the site's deploy "
+            "workflow (a file name in .github/workflows), started with `workflow_dispatch` "
+            "after the site's data were committed (the job needs `actions: write`)",
+            "action", parse=parse_workflow, shown="none"),
     # the store and refreshing
     declare("db", None, "the store: a SQLite file's path (~ expanded; the file is made, its "
             "folder must exist) or a SQLAlchemy URL (sqlite:///PATH, "

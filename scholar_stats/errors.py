@@ -102,7 +102,8 @@ class PublishFailed(ScholarStatsError):
     kind = "publish"
     brief = "push failed"
     meaning = ("`publish`: the push was refused, still rejected after retries, or the remote "
-               "could not be reached")
+               "could not be reached; the Action: also when the site's deploy workflow could "
+               "not be started")
     remedy = "see the message"
 
 

@@ -103,6 +103,27 @@ def parse_source(text: str) -> str:
     return word
 
 
+def parse_choice(text: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``, in any case."""
+    word = text.strip().lower()
+    if word not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
+    return word
+
+
+_WORKFLOW = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.ya?ml|[1-9][0-9]*")
+
+
+def parse_workflow(text: str) -> str:
+    """A workflow of the repository, as GitHub's API names it: its file name in
+    .github/workflows (``deploy.yml``; that folder may be written before it) or its number."""
+    name = text.strip().removeprefix(".github/workflows/")
+    if not _WORKFLOW.fullmatch(name):
+        raise ValueError("expected the file name of a workflow in .github/workflows (such as "
+                         f"deploy.yml) or its numeric id, got {text!r}")
+    return name
+
+
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 

@@ -1,4 +1,8 @@
-"""What ``action.yml`` runs: seed, fetch, publish, summarise, decide the job's exit code.
+"""What ``action.yml`` runs: seed, fetch, publish, summarise, decide the job's exit code; with a
+``theme`` other than acadhomepage, also write the site's data files into the workspace
+(``scholar-stats site``'s ``--from`` path, ``write_site``, on the fetched results: no second
+request), commit them to the checked-out branch when
+they changed, and start the site's deploy workflow.
 
 Why Python and not a shell script: the exit-code policy (a blocked day is normal on hosted
 runners) and the summary are easy to get wrong in bash and easy to test here. action.yml maps
@@ -18,16 +22,20 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from scholar_stats import config, redact
 from scholar_stats.commands.runner import run, usage_error
+from scholar_stats.commands.site import held_in, write_site
+from scholar_stats.core.model import parse_scholar_id
 from scholar_stats.core.text import log_safe
 from scholar_stats.errors import Blocked, ScholarStatsError, UsageError
 from scholar_stats.files import write_files
 from scholar_stats.outputs.summary import render_summary, reports_from_files
-from scholar_stats.publish.branch import publish, read_branch
-from scholar_stats.publish.git import scrub
+from scholar_stats.publish.branch import publish, push_files, read_branch
+from scholar_stats.publish.git import checked_out_branch, scrub
+from scholar_stats.publish.github import DEFAULT_API_URL, DispatchFailed, dispatch_workflow
 from scholar_stats.publish.results import read_results
 from scholar_stats.sources.registry import noted_titles
 
@@ -85,12 +93,85 @@ def _fetch(ids: list[str], out: Path) -> int:
     return run(args, "scholar_stats.commands.fetch:cli_fetch")
 
 
+@dataclass(frozen=True)
+class SiteOutcome:
+    """What the theme step did: its exit code (0: fine), the outcome line's words for it, and
+    whether it committed the site's data and started the deploy workflow."""
+
+    code: int = 0
+    text: str = ""
+    committed: bool = False
+    deployed: bool = False
+
+
+def update_site(settings: Mapping[str, object], env: Mapping[str, str], ids: list[str],
+                out: Path, notes: list[str]) -> SiteOutcome:
+    """The theme step: the site's data files written from ``out``, committed to the branch
+    checked out in the workspace when they changed, then the deploy workflow started."""
+    theme, repo = str(settings["theme"]), Path(str(settings["repo"]))
+    held = set(held_in(out))  # an author blocked on the first day has no data to show yet
+    shown = []
+    for text in ids:
+        try:
+            scholar_id = parse_scholar_id(text)
+        except UsageError:  # fetch said so already
+            continue
+        if scholar_id in held and scholar_id not in shown:
+            shown.append(scholar_id)
+        else:
+            notes.append(annotation("warning", "scholar-stats site", f"no data of {scholar_id} "
+                                    "yet: the site shows it once a fetch succeeds"))
+    if not shown:
+        return SiteOutcome(0, "site not updated: no data yet")
+    branch = checked_out_branch(repo, env.get("GITHUB_REF", ""))
+    if branch is None:
+        notes.append(annotation("error", "scholar-stats site", f"the theme {theme} commits to "
+                                "the checked-out branch, and none is: check out a branch "
+                                "(actions/checkout on a push, a schedule or a dispatch)"))
+        return SiteOutcome(2, "site not updated: no branch checked out")
+    try:  # fetch's results as `scholar-stats site THEME --from` reads them: no request
+        written = write_site(theme, repo, out, shown)
+    except ScholarStatsError as exc:
+        notes.append(annotation("error", "scholar-stats site",
+                                f"writing the {theme} site's data failed: {exc}"))
+        return SiteOutcome(exc.exit_code, f"site not updated (exit {exc.exit_code})")
+    for path in written:
+        print(f"{path}: written ({theme})")
+    if not written:
+        return SiteOutcome(0, "the site's data unchanged")
+    files = {path: (repo / path).read_bytes() for path in written}
+    try:
+        result = push_files(files, repo=repo, branch=branch, remote=str(settings["remote"]),
+                            message=f"Scholar data for the {theme} site (scholar-stats)")
+    except ScholarStatsError as exc:
+        notes.append(annotation("error", "scholar-stats site", str(exc)))
+        return SiteOutcome(exc.exit_code, f"the site's data not committed: {exc}")
+    if not result.pushed:
+        return SiteOutcome(0, f"the site's data already on {branch}")
+    text = f"the site's data committed to {branch} ({str(result.commit)[:12]})"
+    workflow = settings["deploy_workflow"]
+    if not workflow:
+        return SiteOutcome(0, text, committed=True)
+    try:
+        dispatch_workflow(
+            api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
+            repository=env.get("GITHUB_REPOSITORY", ""), workflow=str(workflow), ref=branch,
+            token=env.get(config.BY_NAME["github_token"].variable, ""))
+    except (DispatchFailed, UsageError) as exc:
+        notes.append(annotation("error", "scholar-stats deploy", str(exc)))
+        return SiteOutcome(exc.exit_code, f"{text}; the deploy workflow was not started",
+                           committed=True)
+    return SiteOutcome(0, f"{text}; {workflow} started", committed=True, deployed=True)
+
+
 def run_action(env: Mapping[str, str]) -> int:
     """The whole job step; returns the exit code the step should end with.
 
     Everything that may print scraped text runs with workflow commands paused; the action's
     own annotations are printed after, escaped as GitHub documents.
     """
+    # the tokens of this environment (git's, the deploy's) are masked wherever they could show
+    redact.remember(env.get(name) for name in redact.TOKEN_VARIABLES)
     try:  # the repository defaults to the workflow's workspace
         settings = config.resolve("action", environ=env,
                                   defaults={"repo": env.get("GITHUB_WORKSPACE") or None})
@@ -106,6 +187,10 @@ def run_action(env: Mapping[str, str]) -> int:
     out = Path(tempfile.mkdtemp(prefix="scholar-stats-", dir=env.get("RUNNER_TEMP") or None))
     _append(env.get("GITHUB_OUTPUT"), f"results-dir={out}\n")
     notes: list[str] = []  # annotations, printed once commands are on again
+    if settings["theme"] == config.ACADHOMEPAGE and settings["deploy_workflow"]:
+        notes.append(annotation("warning", "scholar-stats", "deploy-workflow is for the themes "
+                                "that commit the site's data (al-folio, jekyll, hugo); with "
+                                "acadhomepage the page reads the data branch, nothing is started"))
 
     with commands_paused():
         try:
@@ -134,8 +219,18 @@ def run_action(env: Mapping[str, str]) -> int:
             current = read_results(out, warn=lambda text: None)  # publish warned already
         except ScholarStatsError:  # nothing at all to show (a malformed id on a first run)
             current = {}
+        site = SiteOutcome()
+        if settings["theme"] != config.ACADHOMEPAGE:
+            try:
+                site = update_site(settings, env, ids, out, notes)
+            except ScholarStatsError as exc:  # the workspace is not a repository, say
+                notes.append(annotation("error", "scholar-stats site", str(exc)))
+                site = SiteOutcome(exc.exit_code, f"site not updated: {exc}")
+            outcome += f"; {site.text}"
     _append(env.get("GITHUB_OUTPUT"),
-            f"published={str(published).lower()}\nfetch-exit-code={fetch_code}\n")
+            f"published={str(published).lower()}\nfetch-exit-code={fetch_code}\n"
+            f"site-committed={str(site.committed).lower()}\n"
+            f"deploy-started={str(site.deployed).lower()}\n")
 
     if fetch_code == Blocked.exit_code:
         outcome += "; Scholar blocked this run, the previous data was kept"
@@ -156,6 +251,8 @@ def run_action(env: Mapping[str, str]) -> int:
 
     if publish_code:
         return publish_code
+    if site.code:
+        return site.code
     if fetch_code == Blocked.exit_code:
         return fetch_code if settings["fail_on_block"] else 0
     return fetch_code

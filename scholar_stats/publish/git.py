@@ -374,6 +374,16 @@ def git_dir(repo: Path) -> str:
     return proc.stdout.decode().strip()
 
 
+def checked_out_branch(repo: Path, ref: str = "") -> str | None:
+    """The branch checked out in ``repo`` (``git symbolic-ref HEAD``); on a detached HEAD, the
+    branch of ``ref`` when it names one (``refs/heads/NAME``, the runner's GITHUB_REF); else
+    None."""
+    git_dir(repo)
+    proc = git(repo, "symbolic-ref", "--quiet", "HEAD", check=False)
+    full = proc.stdout.decode(errors="replace").strip() if proc.returncode == 0 else ref
+    return full.removeprefix("refs/heads/") if full.startswith("refs/heads/") else None
+
+
 def check_branch(branch: str) -> None:
     """Refuse names git refuses (``git check-ref-format --branch``) and names git accepts but
     that would be read back as something else (``HEAD``, ``@``, ``refs/...``, ``tags/...``,

@@ -67,6 +67,8 @@ VARIABLES: dict[str, tuple[str | None, set[str]]] = {
     "SOURCE": ("bing", FETCHING),
     "SERPAPI_URL": ("gopher://serpapi.invalid", FETCHING),
     "SERPAPI_MONTHLY_LIMIT": ("0", FETCHING),
+    "THEME": ("wordpress", set()),  # the Action's alone
+    "DEPLOY_WORKFLOW": ("../deploy.yml", set()),
 }
 BOOLEANS = ["VERBOSE", "DEBUG", "FORCE", "SQUASH", "NO_SCHEDULER"]
 FREE_TEXT = "a bad value"

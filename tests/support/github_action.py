@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -20,6 +21,12 @@ def action_env(tmp_path: Path, work: Path, **extra: str) -> dict[str, str]:
             "RUNNER_TEMP": str(tmp_path / "runner"),
             "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
             "GITHUB_OUTPUT": str(tmp_path / "output.txt"), "GITHUB_TOKEN": TOKEN, **extra}
+
+
+def load_action() -> dict[str, Any]:
+    data = yaml.safe_load(ACTION.read_text())
+    assert isinstance(data, dict)
+    return data
 
 
 def step_script() -> str:

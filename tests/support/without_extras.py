@@ -4,7 +4,10 @@ Every installed package that ``pip install scholar-stats`` (no extras) would not
 unimportable (``ModuleNotFoundError``, as when it is absent), then ``MODULE`` runs as
 ``__main__``. The base is read from scholar-stats' own metadata (pyproject.toml as installed), so
 a new import in fetch, publish or the Action that the base does not provide fails here.
-``--block NAME,...`` hides only those top-level modules instead; ``-c CODE`` runs code.
+``--block NAME,...`` hides only those top-level modules instead; ``--excludes FILE`` hides
+also what the Action's install leaves out (install/excludes.txt: a requirement named there is
+dropped wherever it appears, as ``uv pip install --excludes`` drops it, with everything only it
+brought); ``-c CODE`` runs code.
 """
 
 from __future__ import annotations
@@ -18,14 +21,23 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 
-def requirement_closure(project: str, extras: frozenset[str] = frozenset()) -> set[str]:
-    """The distributions ``pip install project[extras]`` installs (as installed here)."""
+def read_excludes(path: str) -> frozenset[str]:
+    """The package names of a uv ``--excludes`` file (one a line, ``#`` comments)."""
+    with open(path, encoding="utf-8") as handle:
+        lines = (line.split("#", 1)[0].strip() for line in handle)
+        return frozenset(canonicalize_name(Requirement(line).name) for line in lines if line)
+
+
+def requirement_closure(project: str, extras: frozenset[str] = frozenset(),
+                        excluded: frozenset[str] = frozenset()) -> set[str]:
+    """The distributions ``pip install project[extras]`` installs (as installed here), less
+    ``excluded`` and what only they require."""
     seen: set[tuple[str, frozenset[str]]] = set()
     todo = [(project, extras)]
     names: set[str] = set()
     while todo:
         name, wanted = todo.pop()
-        if (canonicalize_name(name), wanted) in seen:
+        if (canonicalize_name(name), wanted) in seen or canonicalize_name(name) in excluded:
             continue
         seen.add((canonicalize_name(name), wanted))
         try:
@@ -41,8 +53,8 @@ def requirement_closure(project: str, extras: frozenset[str] = frozenset()) -> s
     return names
 
 
-def not_in_base() -> set[str]:
-    base = requirement_closure("scholar-stats")
+def not_in_base(excluded: frozenset[str] = frozenset()) -> set[str]:
+    base = requirement_closure("scholar-stats", excluded=excluded)
     return {
         module for module, dists in metadata.packages_distributions().items()
         if not any(canonicalize_name(dist) in base for dist in dists)
@@ -67,6 +79,9 @@ def main() -> None:
     args = sys.argv[1:]
     if args[0] == "--block":
         hidden = set(args[1].split(","))
+        args = args[2:]
+    elif args[0] == "--excludes":
+        hidden = not_in_base(read_excludes(args[1]))
         args = args[2:]
     else:
         hidden = not_in_base()
