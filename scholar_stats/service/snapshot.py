@@ -24,6 +24,8 @@ from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE, AuthorData
 from scholar_stats.outputs import badges, catalogue, kit
 from scholar_stats.outputs.catalogue import (
     BADGES,
+    CHANGES_JSON,
+    CHANGES_XML,
     PAPER_SHIELDS,
     PAPERS,
     SERVICE_KEPT,
@@ -32,7 +34,7 @@ from scholar_stats.outputs.catalogue import (
     AuthorState,
 )
 from scholar_stats.outputs.render import dump_json, endpoint_json, metric_label
-from scholar_stats.service.packed import unpack, unpack_data
+from scholar_stats.service.packed import pack_changes, unpack, unpack_changes, unpack_data
 from scholar_stats.service.replies import DEFAULT_CACHE_BYTES as DEFAULT_CACHE_BYTES
 from scholar_stats.service.replies import LRU, Pending, RenderThread, Reply, kept
 from scholar_stats.service.replies import NO_CACHE as NO_CACHE
@@ -43,9 +45,12 @@ SVG = catalogue.SVG.encode()
 HTML = b"text/html; charset=utf-8"
 JS = catalogue.JS.encode()
 
+# The change log's files are asked for rarely and take more memory than the rest of an author's
+# answers: an entry keeps the log packed and they are drawn when asked, into the cache.
+ON_DEMAND = {CHANGES_JSON.name: CHANGES_JSON, CHANGES_XML.name: CHANGES_XML}
 # The files kept in every entry with their content type (one bytes object each for all), and
 # those of one name, relative to /authors/{id}/.
-_KEPT = tuple((file, file.media.encode()) for file in SERVICE_KEPT)
+_KEPT = tuple((file, file.media.encode()) for file in SERVICE_KEPT if file.name not in ON_DEMAND)
 KEPT_NAMES = frozenset(f.name for f in SERVICE_KEPT if not f.family)
 # Badge query parameters and the longest value each may have (characters). A label is drawn
 # clamped to 64 characters; longer values are refused rather than kept as cache keys.
@@ -86,6 +91,7 @@ class AuthorEntry:
     last_attempt: Any = None  # what the poller compares with the store
     last_success: Any = None
     name: str = ""  # the author's name, for the service's index page
+    changes: bytes | None = None  # the change log, packed (``packed.pack_changes``)
 
     def data(self) -> AuthorData | None:
         """The profile, unpacked from the reply that serves it (``service/packed.py``)."""
@@ -129,6 +135,10 @@ def build_entry(
     digest = hashlib.blake2b(digest_size=8)
     for name in sorted(replies):
         digest.update(name.encode() + b"\0" + replies[name].etag)
+    changes = None
+    if state.changes is not None and state.data is not None:  # as the catalogue draws them
+        changes = pack_changes(state.changes)
+        digest.update(b"changes\0" + changes)
     digest.update(b"stale" if state.stale else b"fresh")
     values: Mapping[str, int] | None = None
     labels: Mapping[str, str] = _NO_LABELS
@@ -151,6 +161,7 @@ def build_entry(
         last_attempt=last_attempt,
         last_success=last_success,
         name=author_name,
+        changes=changes,
     )
 
 
@@ -242,6 +253,13 @@ def resolve(
     pub_id = PAPERS.key_of(rest)
     if pub_id is not None and "/" not in pub_id:
         return _paper(snapshot, entry, pub_id)  # the kit's file
+    drawn = ON_DEMAND.get(rest)
+    if drawn is not None:
+        if entry is None:
+            return error_reply(404, NOT_TRACKED)
+        if entry.changes is None:
+            return error_reply(404, "no data yet")
+        return _change_file(snapshot, entry, drawn)
     if rest.startswith(SHIELDS.prefix):
         if SHIELDS.key_of(rest) not in METRIC_NAMES:
             return error_reply(404, "unknown metric", badge=kind)
@@ -263,6 +281,22 @@ def _picture(snapshot: Snapshot, entry: AuthorEntry, file: catalogue.OutputFile)
         state = AuthorState(entry.scholar_id, entry.data(), stale=entry.stale)
         return Reply.make(file.draw(state)[""], file.media.encode(),
                           cache=cache_header(snapshot.max_age))
+
+    return kept(snapshot.cache, (file.name, entry.scholar_id, entry.version), make)
+
+
+def _change_file(
+    snapshot: Snapshot, entry: AuthorEntry, file: catalogue.OutputFile
+) -> Reply | Pending:
+    """``changes.json`` or ``changes.xml``, drawn by the catalogue from the entry's packed
+    change log (and its profile, for the feed's author name)."""
+
+    def make() -> Reply:
+        state = AuthorState(entry.scholar_id, entry.data(),
+                            changes=unpack_changes(entry.scholar_id, entry.changes or b""),
+                            stale=entry.stale)
+        return Reply.make(file.draw(state)[""], file.media.encode(),
+                          cache=cache_header(snapshot.max_age), compact=True)
 
     return kept(snapshot.cache, (file.name, entry.scholar_id, entry.version), make)
 
