@@ -25,6 +25,7 @@ from scholar_stats.errors import (
 )
 from scholar_stats.service.snapshot import (
     AuthorEntry,
+    NotLoaded,
     Snapshot,
     build_entry,
 )
@@ -46,6 +47,7 @@ STALE_REBUILD_SECONDS = 3600.0  # status.json of stale data names its age; refre
 
 
 ATTEMPT_ID_MARGIN = 1000  # see Service.sync
+WARM_FREEZE_EVERY = 256  # entries the warm-up prepares between two gc.freeze()
 
 
 # What a store that cannot be reached raises: the store's own error, and SQLAlchemy's errors
@@ -128,6 +130,9 @@ class Service:
         # a poll with nothing new returns after one small query.
         self._synced_marker: tuple[str, int] | None = None
         self._next_age_rebuild = 0.0
+        self.snapshot.loader = self._load
+        self._warm_up: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def store(self) -> Store:
@@ -160,6 +165,63 @@ class Service:
                            stale_at=stale_after, last_success=author.last_success,
                            last_attempt=(author.last_attempt, now.timestamp()))
 
+    def _load(self, scholar_id: str) -> AuthorEntry | None:
+        """The snapshot's loader: an entry built from the store for an author not prepared
+        yet; ``NotLoaded`` when the store cannot be reached."""
+        try:
+            entry = self.build(scholar_id)
+        except DATABASE_DOWN as exc:
+            self.database.failed(exc)
+            raise NotLoaded(scholar_id) from exc
+        if entry is not None:  # the poll rebuilds it when it ages
+            self._next_age_rebuild = min(self._next_age_rebuild, self._rebuild_at(entry))
+        return entry
+
+    def start(self) -> None:
+        """Serve from now on: the tracked authors are listed (one query), each is prepared when
+        first asked for, and all are prepared by a warm-up thread in the background."""
+        store = self.store
+        marker = store.change_marker()
+        rows = {author.scholar_id: author for author in store.list_authors()}
+        self.snapshot.defer(rows)
+        self._synced_marker = marker
+        self._next_age_rebuild = math.inf
+        self.load_groups()
+        self._warm_up = threading.Thread(target=self.warm_up, name="scholar-stats-warm-up",
+                                         daemon=True)
+        self._warm_up.start()
+
+    def warm_up(self) -> None:
+        """Prepare every author not prepared yet, one at a time, resting between two as the
+        poll does, so that answering goes on meanwhile; the entries made are frozen out of the
+        cyclic GC's scans as they pile up."""
+        done = 0
+        while not self._stopping.is_set():
+            waiting = list(self.snapshot.unprepared)
+            if not waiting:
+                break
+            for scholar_id in waiting:
+                if self._stopping.is_set():
+                    return
+                started = time.perf_counter()
+                try:
+                    self.snapshot.prepare(scholar_id)
+                except NotLoaded:  # logged once by DatabaseHealth; tried again later
+                    self._stopping.wait(5.0)
+                    break
+                except Exception:
+                    log.exception("could not prepare %s", scholar_id)
+                    continue
+                done += 1
+                if done % WARM_FREEZE_EVERY == 0:
+                    gc.freeze()
+                self._stopping.wait(min(2 * (time.perf_counter() - started), 0.05))
+            else:
+                if all(sid not in self.snapshot.unprepared for sid in waiting):
+                    continue
+                self._stopping.wait(1.0)  # some could not be built: try those again later
+        gc.freeze()
+
     def rebuild(self, scholar_id: str) -> None:
         entry = self.build(scholar_id)
         self.snapshot.update({scholar_id: entry} if entry else {}, () if entry else (scholar_id,))
@@ -169,9 +231,10 @@ class Service:
 
         A poll first compares the store's change marker: when only attempts were recorded, just
         those authors are read; when authors were added or removed, all are listed (rare). Only
-        authors whose attempt/success times changed, or whose data has aged, are rebuilt.
+        authors whose attempt/success times changed, or whose data has aged, are rebuilt
+        (those not prepared yet are only noted: they are prepared from the store when asked).
         The groups are read every time (two small queries): changing one leaves no marker.
-        Returns how many entries were rebuilt.
+        Returns how many authors were rebuilt or noted.
         """
         now = datetime.now(timezone.utc)
         store = self.store
@@ -189,12 +252,14 @@ class Service:
     def _sync_authors(self, store: Store, marker: tuple[str, int], now: datetime,
                       full: bool) -> int:
         previous = self._synced_marker
+        previous_next = self._next_age_rebuild
         current = self.snapshot.authors
         aged = now.timestamp() >= self._next_age_rebuild
         if full or previous is None or marker[0] != previous[0]:
             candidates = store.list_authors()
             ids = {author.scholar_id for author in candidates}
-            removed = [scholar_id for scholar_id in current if scholar_id not in ids]
+            removed = [scholar_id for scholar_id in (*current, *self.snapshot.unprepared)
+                       if scholar_id not in ids]
         elif marker[1] != previous[1] or aged:
             # Attempt ids are handed out before commit; on PostgreSQL a later commit can carry a
             # smaller id, so look back a little further than the last id seen.
@@ -207,8 +272,18 @@ class Service:
         else:
             return 0
         changed: dict[str, AuthorEntry] = {}
+        deferred: dict[str, Any] = {}
+        waiting = self.snapshot.unprepared
         for author in candidates:
             entry = None if full else current.get(author.scholar_id)
+            if entry is None and not full:
+                # not prepared: prepared from the store as it then is, when asked (the new row
+                # makes a preparation under way with the old one start again)
+                row = waiting.get(author.scholar_id)
+                if row is None or (row.last_attempt, row.last_success) != (
+                        author.last_attempt, author.last_success):
+                    deferred[author.scholar_id] = author
+                continue
             if entry is not None and not self._outdated(entry, author, now):
                 continue
             started = time.perf_counter()
@@ -221,21 +296,31 @@ class Service:
                 time.sleep(min(2 * (time.perf_counter() - started), 0.05))
         if full:
             self.snapshot.update(changed, full=True)
-        elif changed or removed:
-            self.snapshot.update(changed, removed)
+        else:
+            if deferred or removed:
+                self.snapshot.defer(deferred, removed)
+            if changed:
+                self.snapshot.update(changed)
         self._synced_marker = marker
-        self._next_age_rebuild = min(
-            (self._rebuild_at(entry, now) for entry in self.snapshot.authors.values()),
-            default=math.inf,
-        )
+        if full or aged:
+            self._next_age_rebuild = min(
+                (self._rebuild_at(entry) for entry in self.snapshot.authors.values()),
+                default=math.inf,
+            )
+        else:  # the entries not rebuilt keep their times: no pass over every author
+            self._next_age_rebuild = min(
+                (self._rebuild_at(entry) for entry in changed.values()),
+                default=self._next_age_rebuild,
+            )
+            self._next_age_rebuild = min(self._next_age_rebuild, previous_next)
         if changed:
             # Entries live long: keep them out of the cyclic GC's scans, whose full passes over
             # ten thousand authors would otherwise show up as latency spikes.
             gc.freeze()
-        return len(changed)
+        return len(changed) + len(deferred)
 
     @staticmethod
-    def _rebuild_at(entry: AuthorEntry, now: datetime) -> float:
+    def _rebuild_at(entry: AuthorEntry) -> float:
         """When ``entry`` must be rebuilt for its age alone: when its data turns stale, or, once
         stale, hourly (its status.json names the age)."""
         if entry.stale:
@@ -245,15 +330,26 @@ class Service:
     def _aged(self, now: datetime) -> list[str]:
         moment = now.timestamp()
         return [scholar_id for scholar_id, entry in self.snapshot.authors.items()
-                if moment >= self._rebuild_at(entry, now)]
+                if moment >= self._rebuild_at(entry)]
 
     def _outdated(self, entry: AuthorEntry, author: Any, now: datetime) -> bool:
         built_attempt, _built_at = entry.last_attempt
         same = built_attempt == author.last_attempt and entry.last_success == author.last_success
-        return not same or now.timestamp() >= self._rebuild_at(entry, now)
+        return not same or now.timestamp() >= self._rebuild_at(entry)
+
+    def last_successes(self) -> list[datetime]:
+        """Every served author's last success (prepared or not)."""
+        return [*(e.last_success for e in self.snapshot.authors.values() if e.last_success),
+                *(a.last_success for a in self.snapshot.unprepared.values() if a.last_success)]
+
+    def stale_authors(self, now: datetime) -> int:
+        """How many served authors' data is stale (as their entries say, or will say)."""
+        return (sum(1 for e in self.snapshot.authors.values() if e.stale)
+                + sum(1 for a in self.snapshot.unprepared.values()
+                      if is_stale(a.last_success, now, self.settings.stale_age)))
 
     def oldest_data_age(self) -> float:
-        successes = [e.last_success for e in self.snapshot.authors.values() if e.last_success]
+        successes = self.last_successes()
         if not successes:
             return 0.0
         return max(0.0, time.time() - min(s.timestamp() for s in successes))
@@ -363,6 +459,10 @@ class Service:
 
     def close(self) -> None:
         """Stop the fetches under way at once (each is recorded as stopped), then clean up."""
+        self._stopping.set()
+        if self._warm_up is not None:
+            self._warm_up.join()
+            self._warm_up = None
         if self._engine is not None:
             self._engine.stop()
         if self.scheduler is not None:

@@ -15,7 +15,7 @@ import functools
 import hashlib
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -36,7 +36,15 @@ from scholar_stats.outputs.catalogue import (
 from scholar_stats.outputs.render import dump_json, endpoint_json, metric_label
 from scholar_stats.service.packed import pack_changes, unpack, unpack_changes, unpack_data
 from scholar_stats.service.replies import DEFAULT_CACHE_BYTES as DEFAULT_CACHE_BYTES
-from scholar_stats.service.replies import LRU, Pending, RenderThread, Reply, kept
+from scholar_stats.service.replies import (
+    GZIP_MIN_BYTES,
+    LRU,
+    Pending,
+    RenderThread,
+    Reply,
+    kept,
+    shared,
+)
 from scholar_stats.service.replies import NO_CACHE as NO_CACHE
 from scholar_stats.service.replies import footprint as footprint
 
@@ -129,7 +137,9 @@ def build_entry(
     for file, ctype in _KEPT:
         for name, body in file.files(state).items():
             reply = made.get((body, ctype))
-            if reply is None:
+            if reply is None and len(body) < GZIP_MIN_BYTES and file.family:
+                reply = made[body, ctype] = shared(body, ctype, cache)  # shields/<metric>.json
+            elif reply is None:
                 reply = made[body, ctype] = Reply.make(body, ctype, cache=cache, compact=True)
             replies[sys.intern(name)] = reply  # ten thousand authors share one copy of each name
     digest = hashlib.blake2b(digest_size=8)
@@ -176,10 +186,23 @@ def _paper_counts(snapshot: Snapshot, entry: AuthorEntry) -> dict[str, int]:
     return snapshot.cache.get_or_make(("papers", entry.scholar_id, entry.version), make)
 
 
+class NotLoaded(Exception):
+    """An author's entry could not be prepared: the store cannot be reached."""
+
+
+NOT_LOADED = "not loaded yet and the database cannot be reached"
+
+
 @dataclass
 class Snapshot:
-    """The authors and groups being served. ``authors`` and ``groups`` are replaced, never
-    mutated (``authors`` under ``swap_lock``); ``renders`` makes what is not kept yet."""
+    """The authors and groups being served. ``authors``, ``unprepared`` and ``groups`` are
+    replaced, never mutated (``authors`` and ``unprepared`` under ``swap_lock``); ``renders``
+    makes what is not kept yet.
+
+    An author is prepared (has an entry in ``authors``) when first asked for, or by the
+    service's warm-up in the background; until then it is in ``unprepared`` (id -> the store's
+    row of it) and ``loader`` builds its entry from the store.
+    """
 
     max_age: int
     authors: Mapping[str, AuthorEntry] = field(default_factory=dict)
@@ -187,6 +210,8 @@ class Snapshot:
     cache: LRU = field(default_factory=lambda: LRU(4096))
     swap_lock: threading.Lock = field(default_factory=threading.Lock)
     renders: RenderThread = field(default_factory=RenderThread)
+    unprepared: Mapping[str, Any] = field(default_factory=dict)
+    loader: Callable[[str], AuthorEntry | None] | None = None
 
     def update(
         self, entries: Mapping[str, AuthorEntry], removed: Iterable[str] = (), *, full: bool = False
@@ -196,12 +221,67 @@ class Snapshot:
         Readers never lock: they read ``self.authors`` once and get a complete mapping. ``full``
         replaces everything (authors missing from ``entries`` are dropped).
         """
+        removed = tuple(removed)
         with self.swap_lock:
             authors = {} if full else dict(self.authors)
             authors.update(entries)
             for scholar_id in removed:
                 authors.pop(scholar_id, None)
             self.authors = authors
+            if full:
+                self.unprepared = {}
+            elif any(sid in self.unprepared for sid in (*entries, *removed)):
+                self.unprepared = {sid: row for sid, row in self.unprepared.items()
+                                   if sid not in entries and sid not in removed}
+
+    def defer(self, rows: Mapping[str, Any], removed: Iterable[str] = ()) -> None:
+        """Authors to prepare when asked (id -> the store's row; the prepared ones among them
+        are left as they are), and authors no longer tracked."""
+        with self.swap_lock:
+            unprepared = dict(self.unprepared)
+            unprepared.update((sid, row) for sid, row in rows.items() if sid not in self.authors)
+            authors = self.authors
+            for scholar_id in removed:
+                unprepared.pop(scholar_id, None)
+                if scholar_id in authors:
+                    authors = {sid: e for sid, e in authors.items() if sid != scholar_id}
+            self.authors, self.unprepared = authors, unprepared
+
+    def tracked(self) -> int:
+        """How many authors are served, prepared or not."""
+        return len(self.authors) + len(self.unprepared)
+
+    def prepare(self, scholar_id: str) -> AuthorEntry | None:
+        """The author's entry, built with ``loader`` and swapped in when it is not prepared yet;
+        ``None`` when the author is not tracked. Blocks: call it from a thread. Raises
+        :class:`NotLoaded` when the store cannot be reached.
+
+        An entry is swapped in only while the row it was prepared under is still the current
+        one: when the service has seen a newer attempt meanwhile, the entry is built again."""
+        built: AuthorEntry | None = None
+        for _ in range(3):
+            entry = self.authors.get(scholar_id)
+            if entry is not None:
+                return entry
+            row = self.unprepared.get(scholar_id)
+            if row is None or self.loader is None:
+                return None
+            built = self.loader(scholar_id)
+            with self.swap_lock:
+                if self.unprepared.get(scholar_id) is not row:
+                    continue  # prepared or removed meanwhile, or a newer attempt seen
+                unprepared = dict(self.unprepared)
+                del unprepared[scholar_id]
+                if built is not None:
+                    self.authors = {**self.authors, scholar_id: built}
+                self.unprepared = unprepared
+                return built
+        return self.authors.get(scholar_id, built)
+
+    def prepare_all(self) -> None:
+        """Prepare every author not prepared yet (for the answers that list them all)."""
+        for scholar_id in list(self.unprepared):
+            self.prepare(scholar_id)
 
 
 NOT_TRACKED = "not tracked"
@@ -231,6 +311,8 @@ def resolve(
         reply = entry.files.get(rest)  # the files kept: most requests end here
         if reply is not None:
             return reply
+    elif scholar_id in snapshot.unprepared:  # built from the store, in the render thread
+        return Pending(functools.partial(_after_preparing, snapshot, scholar_id, rest, query))
     valid = entry is not None or SCHOLAR_ID_RE.fullmatch(scholar_id)
     metric = BADGES.key_of(rest)
     if metric is not None:
@@ -285,6 +367,21 @@ def _picture(snapshot: Snapshot, entry: AuthorEntry, file: catalogue.OutputFile)
     return kept(snapshot.cache, (file.name, entry.scholar_id, entry.version), make)
 
 
+def _after_preparing(
+    snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, str]
+) -> Reply:
+    """The reply for an author not prepared when asked for: prepared first (from the store;
+    503 when it cannot be reached), then answered as any other."""
+    try:
+        snapshot.prepare(scholar_id)
+    except NotLoaded:
+        return error_reply(503, NOT_LOADED, badge=_badge_kind(rest))
+    if scholar_id in snapshot.unprepared:  # not swapped in: answered all the same, never wrong
+        return error_reply(503, NOT_LOADED, badge=_badge_kind(rest))
+    found = resolve(snapshot, scholar_id, rest, query)
+    return found if isinstance(found, Reply) else found.make()
+
+
 def _change_file(
     snapshot: Snapshot, entry: AuthorEntry, file: catalogue.OutputFile
 ) -> Reply | Pending:
@@ -316,13 +413,14 @@ def _svg_badge(
         if value is not None and len(value) > BADGE_PARAM_LIMITS[name]:
             return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} characters",
                                badge="svg")
-    key = ("badge", entry.scholar_id, entry.version, metric, params)
+    # A badge is drawn from these alone: authors with the same number share it.
+    label, color, label_color, style = params
+    text = entry.labels[metric] if label is None else label
+    key = ("badge", text, values[metric], entry.stale, params)
 
     def make() -> Reply:
-        label, color, label_color, style = params
         try:
-            svg = kit.metric_badge(entry.labels[metric] if label is None else label,
-                                   values[metric], stale=entry.stale, color=color,
+            svg = kit.metric_badge(text, values[metric], stale=entry.stale, color=color,
                                    label_color=label_color, style=style)
         except badges.BadgeParamError as exc:
             return error_reply(400, str(exc), badge="svg")
