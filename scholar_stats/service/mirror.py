@@ -47,7 +47,7 @@ STALE_REBUILD_SECONDS = 3600.0  # status.json of stale data names its age; refre
 
 
 ATTEMPT_ID_MARGIN = 1000  # see Service.sync
-WARM_FREEZE_EVERY = 256  # entries the warm-up prepares between two gc.freeze()
+WARM_BATCH = 64  # authors the warm-up prepares and swaps in together
 
 
 # What a store that cannot be reached raises: the store's own error, and SQLAlchemy's errors
@@ -182,8 +182,7 @@ class Service:
         first asked for, and all are prepared by a warm-up thread in the background."""
         store = self.store
         marker = store.change_marker()
-        rows = {author.scholar_id: author for author in store.list_authors()}
-        self.snapshot.defer(rows)
+        self.snapshot.defer({author.scholar_id: _times(author) for author in store.list_authors()})
         self._synced_marker = marker
         self._next_age_rebuild = math.inf
         self.load_groups()
@@ -192,34 +191,30 @@ class Service:
         self._warm_up.start()
 
     def warm_up(self) -> None:
-        """Prepare every author not prepared yet, one at a time, resting between two as the
-        poll does, so that answering goes on meanwhile; the entries made are frozen out of the
-        cyclic GC's scans as they pile up."""
-        done = 0
+        """Prepare every author not prepared yet, a batch at a time, resting after each build
+        as the poll does, so that answering goes on meanwhile; the entries made are frozen out
+        of the cyclic GC's scans as they pile up."""
+
+        def rest(took: float) -> None:
+            self._stopping.wait(min(2 * took, 0.05))
+
         while not self._stopping.is_set():
             waiting = list(self.snapshot.unprepared)
             if not waiting:
                 break
-            for scholar_id in waiting:
+            for start in range(0, len(waiting), WARM_BATCH):
                 if self._stopping.is_set():
                     return
-                started = time.perf_counter()
                 try:
-                    self.snapshot.prepare(scholar_id)
+                    self.snapshot.prepare_many(waiting[start:start + WARM_BATCH], rest)
                 except NotLoaded:  # logged once by DatabaseHealth; tried again later
                     self._stopping.wait(5.0)
                     break
                 except Exception:
-                    log.exception("could not prepare %s", scholar_id)
-                    continue
-                done += 1
-                if done % WARM_FREEZE_EVERY == 0:
-                    gc.freeze()
-                self._stopping.wait(min(2 * (time.perf_counter() - started), 0.05))
-            else:
-                if all(sid not in self.snapshot.unprepared for sid in waiting):
-                    continue
-                self._stopping.wait(1.0)  # some could not be built: try those again later
+                    log.exception("could not prepare authors; trying again in a minute")
+                    self._stopping.wait(60.0)
+                    break
+                gc.freeze()
         gc.freeze()
 
     def rebuild(self, scholar_id: str) -> None:
@@ -272,17 +267,15 @@ class Service:
         else:
             return 0
         changed: dict[str, AuthorEntry] = {}
-        deferred: dict[str, Any] = {}
+        deferred: dict[str, tuple[datetime | None, datetime | None]] = {}
         waiting = self.snapshot.unprepared
         for author in candidates:
             entry = None if full else current.get(author.scholar_id)
             if entry is None and not full:
                 # not prepared: prepared from the store as it then is, when asked (the new row
                 # makes a preparation under way with the old one start again)
-                row = waiting.get(author.scholar_id)
-                if row is None or (row.last_attempt, row.last_success) != (
-                        author.last_attempt, author.last_success):
-                    deferred[author.scholar_id] = author
+                if waiting.get(author.scholar_id) != _times(author):
+                    deferred[author.scholar_id] = _times(author)
                 continue
             if entry is not None and not self._outdated(entry, author, now):
                 continue
@@ -340,13 +333,13 @@ class Service:
     def last_successes(self) -> list[datetime]:
         """Every served author's last success (prepared or not)."""
         return [*(e.last_success for e in self.snapshot.authors.values() if e.last_success),
-                *(a.last_success for a in self.snapshot.unprepared.values() if a.last_success)]
+                *(times[1] for times in self.snapshot.unprepared.values() if times[1])]
 
     def stale_authors(self, now: datetime) -> int:
         """How many served authors' data is stale (as their entries say, or will say)."""
         return (sum(1 for e in self.snapshot.authors.values() if e.stale)
-                + sum(1 for a in self.snapshot.unprepared.values()
-                      if is_stale(a.last_success, now, self.settings.stale_age)))
+                + sum(1 for times in self.snapshot.unprepared.values()
+                      if is_stale(times[1], now, self.settings.stale_age)))
 
     def oldest_data_age(self) -> float:
         successes = self.last_successes()
@@ -478,6 +471,13 @@ class Service:
         if self._own_store and self._store is not None:
             self._store.close()
             self._store = None
+
+
+def _times(author: TrackedAuthor) -> tuple[datetime | None, datetime | None]:
+    """What the snapshot keeps of an author not prepared yet: its last attempt and success
+    (a new pair, when the poll sees a newer attempt, makes a preparation under way start
+    again)."""
+    return (author.last_attempt, author.last_success)
 
 
 async def poll_store(service: Service) -> None:

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -201,7 +202,7 @@ class Snapshot:
 
     An author is prepared (has an entry in ``authors``) when first asked for, or by the
     service's warm-up in the background; until then it is in ``unprepared`` (id -> the store's
-    row of it) and ``loader`` builds its entry from the store.
+    last attempt and success) and ``loader`` builds its entry from the store.
     """
 
     max_age: int
@@ -254,29 +255,43 @@ class Snapshot:
     def prepare(self, scholar_id: str) -> AuthorEntry | None:
         """The author's entry, built with ``loader`` and swapped in when it is not prepared yet;
         ``None`` when the author is not tracked. Blocks: call it from a thread. Raises
-        :class:`NotLoaded` when the store cannot be reached.
-
-        An entry is swapped in only while the row it was prepared under is still the current
-        one: when the service has seen a newer attempt meanwhile, the entry is built again."""
-        built: AuthorEntry | None = None
+        :class:`NotLoaded` when the store cannot be reached."""
         for _ in range(3):
             entry = self.authors.get(scholar_id)
-            if entry is not None:
+            if entry is not None or scholar_id not in self.unprepared:
                 return entry
-            row = self.unprepared.get(scholar_id)
-            if row is None or self.loader is None:
-                return None
-            built = self.loader(scholar_id)
-            with self.swap_lock:
-                if self.unprepared.get(scholar_id) is not row:
-                    continue  # prepared or removed meanwhile, or a newer attempt seen
-                unprepared = dict(self.unprepared)
-                del unprepared[scholar_id]
-                if built is not None:
-                    self.authors = {**self.authors, scholar_id: built}
-                self.unprepared = unprepared
-                return built
-        return self.authors.get(scholar_id, built)
+            self.prepare_many([scholar_id])
+        return self.authors.get(scholar_id)
+
+    def prepare_many(self, ids: Iterable[str], rest: Callable[[float], object] | None = None
+                     ) -> int:
+        """Build the entries of ``ids`` not prepared yet with ``loader`` and swap them in
+        together (one copy of the mappings, not one per author); returns how many were
+        swapped in. ``rest(seconds a build took)`` is called after each build.
+
+        An entry is swapped in only while the times it was built under are still the ones
+        the snapshot has: when the service has seen a newer attempt meanwhile, the author
+        stays unprepared (built again when next asked for)."""
+        built: dict[str, tuple[Any, AuthorEntry | None]] = {}
+        for scholar_id in ids:
+            token = self.unprepared.get(scholar_id)
+            if token is None or self.loader is None:
+                continue
+            started = time.perf_counter()
+            built[scholar_id] = (token, self.loader(scholar_id))
+            if rest is not None:
+                rest(time.perf_counter() - started)
+        if not built:
+            return 0
+        with self.swap_lock:
+            done = {sid: entry for sid, (token, entry) in built.items()
+                    if self.unprepared.get(sid) is token}
+            if done:
+                self.unprepared = {sid: token for sid, token in self.unprepared.items()
+                                   if sid not in done}
+                self.authors = {**self.authors,
+                                **{sid: e for sid, e in done.items() if e is not None}}
+        return len(done)
 
     def prepare_all(self) -> None:
         """Prepare every author not prepared yet (for the answers that list them all)."""
