@@ -297,7 +297,7 @@ class Service:
         self._synced_marker = marker
         if full or aged:
             self._next_age_rebuild = min(
-                (self._rebuild_at(entry) for entry in self.snapshot.authors.values()),
+                (self._rebuild_at(entry) for entry in list(self.snapshot.authors.values())),
                 default=math.inf,
             )
         else:  # the entries not rebuilt keep their times: no pass over every author
@@ -322,7 +322,7 @@ class Service:
 
     def _aged(self, now: datetime) -> list[str]:
         moment = now.timestamp()
-        return [scholar_id for scholar_id, entry in self.snapshot.authors.items()
+        return [scholar_id for scholar_id, entry in list(self.snapshot.authors.items())
                 if moment >= self._rebuild_at(entry)]
 
     def _outdated(self, entry: AuthorEntry, author: Any, now: datetime) -> bool:
@@ -332,13 +332,17 @@ class Service:
 
     def last_successes(self) -> list[datetime]:
         """Every served author's last success (prepared or not)."""
-        return [*(e.last_success for e in self.snapshot.authors.values() if e.last_success),
-                *(times[1] for times in self.snapshot.unprepared.values() if times[1])]
+        entries = list(self.snapshot.authors.values())
+        waiting = list(self.snapshot.unprepared.values())
+        return [*(e.last_success for e in entries if e.last_success),
+                *(times[1] for times in waiting if times[1])]
 
     def stale_authors(self, now: datetime) -> int:
         """How many served authors' data is stale (as their entries say, or will say)."""
-        return (sum(1 for e in self.snapshot.authors.values() if e.stale)
-                + sum(1 for times in self.snapshot.unprepared.values()
+        entries = list(self.snapshot.authors.values())
+        waiting = list(self.snapshot.unprepared.values())
+        return (sum(1 for e in entries if e.stale)
+                + sum(1 for times in waiting
                       if is_stale(times[1], now, self.settings.stale_age)))
 
     def oldest_data_age(self) -> float:

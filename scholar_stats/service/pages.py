@@ -166,23 +166,24 @@ def add_page_routes(app: FastAPI, snapshot: Snapshot) -> None:
     script = Reply.make(catalogue.page_script(), JS, cache=cache_header(snapshot.max_age))
     html: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}}, 400: {}, 404: {}}
 
-    latest: list[Any] = [None, None]  # the authors mapping the index was made of, the index
+    latest: list[Any] = [None, None]  # the snapshot's generation the index was made of, the index
 
     @app.get("/", response_class=Response, responses={200: {"content": {"text/html": {}}}})
     async def index(request: Request) -> Response:
         """The tracked authors with their main numbers (HTML)."""
-        if latest[0] is snapshot.authors and not snapshot.unprepared:
+        if latest[0] == snapshot.generation and not snapshot.unprepared:
             return as_response(request, latest[1])
 
-        def make() -> Reply:  # once per swap of the authors (the first request queued makes it)
+        def make() -> Reply:  # once per change of the authors (the first request queued makes it)
             try:
                 snapshot.prepare_all()  # the index lists every author: none is left out
             except NotLoaded:
                 return error_reply(503, NOT_LOADED)
-            authors = snapshot.authors
-            if latest[0] is not authors:
-                latest[:] = [authors, Reply.make(render_index(list(authors.values())), HTML,
-                                                 cache=cache_header(snapshot.max_age))]
+            generation = snapshot.generation
+            if latest[0] != generation:
+                authors = list(snapshot.authors.values())
+                latest[:] = [generation, Reply.make(render_index(authors), HTML,
+                                                    cache=cache_header(snapshot.max_age))]
             reply: Reply = latest[1]
             return reply
 
@@ -202,7 +203,7 @@ def add_page_routes(app: FastAPI, snapshot: Snapshot) -> None:
             prepared = await snapshot.renders.settle(Pending(lambda: _prepared(scholar_id)))
             if prepared.status != 200:
                 return as_response(request, prepared)
-            entry = snapshot.authors.get(scholar_id)
+        entry = entry or snapshot.authors.get(scholar_id)  # prepared meanwhile (see Snapshot)
         if entry is None:
             valid = SCHOLAR_ID_RE.fullmatch(scholar_id)
             return as_response(request, error_reply(404 if valid else 400,

@@ -196,9 +196,11 @@ NOT_LOADED = "not loaded yet and the database cannot be reached"
 
 @dataclass
 class Snapshot:
-    """The authors and groups being served. ``authors``, ``unprepared`` and ``groups`` are
-    replaced, never mutated (``authors`` and ``unprepared`` under ``swap_lock``); ``renders``
-    makes what is not kept yet.
+    """The authors and groups being served. ``authors`` and ``unprepared`` are changed under
+    ``swap_lock`` only: replaced whole, or, when an author is prepared, added to ``authors``
+    before it leaves ``unprepared`` (so a reader that misses it in both looks at ``authors``
+    again); readers that go over them take a ``list()`` (one step of the interpreter).
+    ``groups`` is replaced, never mutated; ``renders`` makes what is not kept yet.
 
     An author is prepared (has an entry in ``authors``) when first asked for, or by the
     service's warm-up in the background; until then it is in ``unprepared`` (id -> the store's
@@ -206,13 +208,14 @@ class Snapshot:
     """
 
     max_age: int
-    authors: Mapping[str, AuthorEntry] = field(default_factory=dict)
+    authors: dict[str, AuthorEntry] = field(default_factory=dict)
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> member ids
     cache: LRU = field(default_factory=lambda: LRU(4096))
     swap_lock: threading.Lock = field(default_factory=threading.Lock)
     renders: RenderThread = field(default_factory=RenderThread)
-    unprepared: Mapping[str, Any] = field(default_factory=dict)
+    unprepared: dict[str, Any] = field(default_factory=dict)
     loader: Callable[[str], AuthorEntry | None] | None = None
+    generation: int = 0  # changes whenever ``authors`` or ``unprepared`` does
 
     def update(
         self, entries: Mapping[str, AuthorEntry], removed: Iterable[str] = (), *, full: bool = False
@@ -229,6 +232,7 @@ class Snapshot:
             for scholar_id in removed:
                 authors.pop(scholar_id, None)
             self.authors = authors
+            self.generation += 1
             if full:
                 self.unprepared = {}
             elif any(sid in self.unprepared for sid in (*entries, *removed)):
@@ -236,8 +240,8 @@ class Snapshot:
                                    if sid not in entries and sid not in removed}
 
     def defer(self, rows: Mapping[str, Any], removed: Iterable[str] = ()) -> None:
-        """Authors to prepare when asked (id -> the store's row; the prepared ones among them
-        are left as they are), and authors no longer tracked."""
+        """Authors to prepare when asked (id -> its last attempt and success; the prepared
+        ones among them are left as they are), and authors no longer tracked."""
         with self.swap_lock:
             unprepared = dict(self.unprepared)
             unprepared.update((sid, row) for sid, row in rows.items() if sid not in self.authors)
@@ -247,6 +251,7 @@ class Snapshot:
                 if scholar_id in authors:
                     authors = {sid: e for sid, e in authors.items() if sid != scholar_id}
             self.authors, self.unprepared = authors, unprepared
+            self.generation += 1
 
     def tracked(self) -> int:
         """How many authors are served, prepared or not."""
@@ -283,15 +288,17 @@ class Snapshot:
                 rest(time.perf_counter() - started)
         if not built:
             return 0
-        with self.swap_lock:
-            done = {sid: entry for sid, (token, entry) in built.items()
-                    if self.unprepared.get(sid) is token}
-            if done:
-                self.unprepared = {sid: token for sid, token in self.unprepared.items()
-                                   if sid not in done}
-                self.authors = {**self.authors,
-                                **{sid: e for sid, e in done.items() if e is not None}}
-        return len(done)
+        done = 0
+        with self.swap_lock:  # in place: a copy of ten thousand authors per request is not
+            authors, unprepared = self.authors, self.unprepared
+            for sid, (token, entry) in built.items():
+                if unprepared.get(sid) is token:
+                    if entry is not None:
+                        authors[sid] = entry  # first: a reader looks here, then there
+                    del unprepared[sid]
+                    done += 1
+            self.generation += 1
+        return done
 
     def prepare_all(self) -> None:
         """Prepare every author not prepared yet (for the answers that list them all)."""
@@ -328,6 +335,8 @@ def resolve(
             return reply
     elif scholar_id in snapshot.unprepared:  # built from the store, in the render thread
         return Pending(functools.partial(_after_preparing, snapshot, scholar_id, rest, query))
+    else:  # prepared between the two looks (see Snapshot)
+        entry = snapshot.authors.get(scholar_id)
     valid = entry is not None or SCHOLAR_ID_RE.fullmatch(scholar_id)
     metric = BADGES.key_of(rest)
     if metric is not None:
