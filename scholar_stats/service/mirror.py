@@ -291,7 +291,12 @@ class Service:
             self.snapshot.update(changed, full=True)
         else:
             if deferred or removed:
-                self.snapshot.defer(deferred, removed)
+                rows = {author.scholar_id: author for author in candidates}
+                for scholar_id in self.snapshot.defer(deferred, removed):
+                    # prepared since it was looked up, perhaps from the store before this attempt
+                    new = self.build(scholar_id, now, rows[scholar_id])
+                    if new is not None:
+                        changed[scholar_id] = new
             if changed:
                 self.snapshot.update(changed)
         self._synced_marker = marker

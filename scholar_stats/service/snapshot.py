@@ -239,11 +239,13 @@ class Snapshot:
                 self.unprepared = {sid: row for sid, row in self.unprepared.items()
                                    if sid not in entries and sid not in removed}
 
-    def defer(self, rows: Mapping[str, Any], removed: Iterable[str] = ()) -> None:
-        """Authors to prepare when asked (id -> its last attempt and success; the prepared
-        ones among them are left as they are), and authors no longer tracked."""
+    def defer(self, rows: Mapping[str, Any], removed: Iterable[str] = ()) -> list[str]:
+        """Authors to prepare when asked (id -> its last attempt and success), and authors no
+        longer tracked; returns those of ``rows`` left as they are because they were prepared
+        meanwhile (the caller rebuilds them if need be)."""
         with self.swap_lock:
             unprepared = dict(self.unprepared)
+            prepared = [sid for sid in rows if sid in self.authors]
             unprepared.update((sid, row) for sid, row in rows.items() if sid not in self.authors)
             authors = self.authors
             for scholar_id in removed:
@@ -252,6 +254,7 @@ class Snapshot:
                     authors = {sid: e for sid, e in authors.items() if sid != scholar_id}
             self.authors, self.unprepared = authors, unprepared
             self.generation += 1
+        return prepared
 
     def tracked(self) -> int:
         """How many authors are served, prepared or not."""
