@@ -4,7 +4,6 @@ down (``DatabaseHealth``)."""
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import dataclasses
 import gc
@@ -12,17 +11,16 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy
-import sqlalchemy.exc
-
 from scholar_stats.core.plan import is_stale, stale_at
-from scholar_stats.errors import (
-    StoreUnavailable,
-)
+from scholar_stats.service.health import DATABASE_DOWN as DATABASE_DOWN
+from scholar_stats.service.health import DATABASE_DOWN_DETAIL as DATABASE_DOWN_DETAIL
+from scholar_stats.service.health import DatabaseHealth as DatabaseHealth
+from scholar_stats.service.health import db_password as db_password
+from scholar_stats.service.health import poll_store as poll_store
+from scholar_stats.service.prepared import times_of, warm_up
 from scholar_stats.service.snapshot import (
     AuthorEntry,
     NotLoaded,
@@ -47,65 +45,6 @@ STALE_REBUILD_SECONDS = 3600.0  # status.json of stale data names its age; refre
 
 
 ATTEMPT_ID_MARGIN = 1000  # see Service.sync
-WARM_BATCH = 64  # authors the warm-up prepares and swaps in together
-
-
-# What a store that cannot be reached raises: the store's own error, and SQLAlchemy's errors
-# for a lost or refused connection (psycopg's and sqlite3's, wrapped). Other database errors
-# (integrity, programming) are bugs, not an outage, and stay 500s with a traceback.
-DATABASE_DOWN: tuple[type[Exception], ...] = (
-    StoreUnavailable, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
-    sqlalchemy.exc.DisconnectionError, sqlalchemy.exc.TimeoutError,
-)
-
-
-DATABASE_DOWN_DETAIL = "the database cannot be reached; public answers continue from memory"
-
-
-def db_password(db_url: str | None) -> str | None:
-    """The database password in ``db_url``, kept out of log lines."""
-    try:
-        return sqlalchemy.make_url(db_url).password if db_url else None
-    except sqlalchemy.exc.ArgumentError:  # the store says what is wrong with it when it opens
-        return None
-
-
-class DatabaseHealth:
-    """Whether the store could be reached at the last try, logged once per change of state.
-
-    The poll, ``/healthz``, ``/metrics`` and the admin routes report here, so a database that
-    stays away for an hour logs one line when it goes and one when it is back, not a traceback
-    per poll.
-    """
-
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        self.problem: str | None = None  # why the last try failed; None while reachable
-        self._secrets = [secret for secret in secrets if secret]
-        self._lock = threading.Lock()
-
-    def failed(self, exc: BaseException) -> None:
-        problem = self.describe(exc)
-        with self._lock:
-            was_up, self.problem = self.problem is None, problem
-        if was_up:
-            log.warning("the database cannot be reached (%s): public answers continue from "
-                        "memory; /metrics and admin requests answer 503 until it is back", problem)
-
-    def reachable(self) -> None:
-        with self._lock:
-            was_down, self.problem = self.problem is not None, None
-        if was_down:
-            log.warning("the database can be reached again")
-
-    def describe(self, exc: BaseException) -> str:
-        """One short line naming the error (the driver's, which SQLAlchemy wraps in ``orig``),
-        without the SQL, its parameters or the database password."""
-        cause = getattr(exc, "orig", None) or exc
-        lines = str(cause).strip().splitlines()
-        text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text[:200]
 
 
 class Service:
@@ -166,8 +105,7 @@ class Service:
                            last_attempt=(author.last_attempt, now.timestamp()))
 
     def _load(self, scholar_id: str) -> AuthorEntry | None:
-        """The snapshot's loader: an entry built from the store for an author not prepared
-        yet; ``NotLoaded`` when the store cannot be reached."""
+        """The snapshot's loader (an author not prepared yet); ``NotLoaded``: no store."""
         try:
             entry = self.build(scholar_id)
         except DATABASE_DOWN as exc:
@@ -182,7 +120,7 @@ class Service:
         first asked for, and all are prepared by a warm-up thread in the background."""
         store = self.store
         marker = store.change_marker()
-        self.snapshot.defer({author.scholar_id: _times(author) for author in store.list_authors()})
+        self.snapshot.defer({a.scholar_id: times_of(a) for a in store.list_authors()})
         self._synced_marker = marker
         self._next_age_rebuild = math.inf
         self.load_groups()
@@ -191,31 +129,14 @@ class Service:
         self._warm_up.start()
 
     def warm_up(self) -> None:
-        """Prepare every author not prepared yet, a batch at a time, resting after each build
-        as the poll does, so that answering goes on meanwhile; the entries made are frozen out
-        of the cyclic GC's scans as they pile up."""
-
-        def rest(took: float) -> None:
-            self._stopping.wait(min(2 * took, 0.05))
-
+        """Prepare every author in the background (``prepared.warm_up``)."""
         while not self._stopping.is_set():
-            waiting = list(self.snapshot.unprepared)
-            if not waiting:
-                break
-            for start in range(0, len(waiting), WARM_BATCH):
-                if self._stopping.is_set():
-                    return
-                try:
-                    self.snapshot.prepare_many(waiting[start:start + WARM_BATCH], rest)
-                except NotLoaded:  # logged once by DatabaseHealth; tried again later
-                    self._stopping.wait(5.0)
-                    break
-                except Exception:
-                    log.exception("could not prepare authors; trying again in a minute")
-                    self._stopping.wait(60.0)
-                    break
-                gc.freeze()
-        gc.freeze()
+            try:
+                warm_up(self.snapshot, self._stopping)
+                return
+            except Exception:
+                log.exception("could not prepare authors; trying again in a minute")
+                self._stopping.wait(60.0)
 
     def rebuild(self, scholar_id: str) -> None:
         entry = self.build(scholar_id)
@@ -274,8 +195,8 @@ class Service:
             if entry is None and not full:
                 # not prepared: prepared from the store as it then is, when asked (the new row
                 # makes a preparation under way with the old one start again)
-                if waiting.get(author.scholar_id) != _times(author):
-                    deferred[author.scholar_id] = _times(author)
+                if waiting.get(author.scholar_id) != times_of(author):
+                    deferred[author.scholar_id] = times_of(author)
                 continue
             if entry is not None and not self._outdated(entry, author, now):
                 continue
@@ -306,11 +227,8 @@ class Service:
                 default=math.inf,
             )
         else:  # the entries not rebuilt keep their times: no pass over every author
-            self._next_age_rebuild = min(
-                (self._rebuild_at(entry) for entry in changed.values()),
-                default=self._next_age_rebuild,
-            )
-            self._next_age_rebuild = min(self._next_age_rebuild, previous_next)
+            self._next_age_rebuild = min([previous_next, self._next_age_rebuild,
+                                          *(self._rebuild_at(e) for e in changed.values())])
         if changed:
             # Entries live long: keep them out of the cyclic GC's scans, whose full passes over
             # ten thousand authors would otherwise show up as latency spikes.
@@ -480,27 +398,3 @@ class Service:
         if self._own_store and self._store is not None:
             self._store.close()
             self._store = None
-
-
-def _times(author: TrackedAuthor) -> tuple[datetime | None, datetime | None]:
-    """What the snapshot keeps of an author not prepared yet: its last attempt and success
-    (a new pair, when the poll sees a newer attempt, makes a preparation under way start
-    again)."""
-    return (author.last_attempt, author.last_success)
-
-
-async def poll_store(service: Service) -> None:
-    """Pick up changes other processes made to the store, and data turning stale with age."""
-    interval = service.settings.poll_seconds
-    if interval <= 0:
-        return
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(service.sync)
-        except DATABASE_DOWN as exc:  # logged once, not every poll; retried next time
-            service.database.failed(exc)
-        except Exception:
-            log.warning("polling the store failed", exc_info=True)
-        else:
-            service.database.reachable()
