@@ -1,7 +1,8 @@
 """Command line entry point.
 
 Only argparse, the standard library, ``errors``, ``parsers``, ``config`` (the declared
-settings), ``redact`` and ``commands.runner`` (all standard library only) are imported here, so
+settings), ``redact``, ``commands.runner`` (all standard library only) and ``outputs.themes``
+(the themes' names; it imports PyYAML only when it draws a file) are imported here, so
 ``--help`` stays fast: each command's module (and scholarly, httpx, SQLAlchemy, FastAPI behind
 it) is imported only when that command runs, by ``commands.runner``.
 
@@ -21,14 +22,35 @@ from typing import Any, NoReturn
 from scholar_stats import __version__, config, redact
 from scholar_stats.commands.runner import run, usage_error
 from scholar_stats.errors import UsageError, exit_codes
+from scholar_stats.outputs.themes import THEME_NAMES
 
 # what every SCHOLAR_ID argument takes (``core.model.parse_scholar_id`` reads it)
 ID_HELP = ("a Scholar id (DhtAFkwAAAAJ) or the profile URL it is in, pasted from the browser "
            "(quote it in a shell)")
 
+# the documentation's page of every setting, named by the --help epilog
+SETTINGS_PAGE = "docs/settings.md"
+GROUP_HELP = "the group's name: 1-64 of a-z, 0-9, -, _"
+
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse's parser, whose errors (they may quote an argument) are redacted."""
+    """argparse's parser, whose errors (they may quote an argument) are redacted. With
+    ``intermixed``, a command's ids may follow its flags (``site hugo --from R ID``): argparse
+    alone fills an optional positional list before the flags and refuses the ids after them."""
+
+    def __init__(self, *args: Any, intermixed: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.intermixed = intermixed
+        self.parsing = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if not self.intermixed or self.parsing:
+            return super().parse_known_args(args, namespace)
+        self.parsing = True  # parse_known_intermixed_args calls this method back
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self.parsing = False
 
     def error(self, message: str) -> NoReturn:
         super().error(redact.redact(message))
@@ -57,10 +79,10 @@ def add_flag(parser: argparse.ArgumentParser, setting: config.Setting) -> None:
     names = [name for name in (setting.short, setting.flag) if name]
     if setting.switch:
         parser.add_argument(*names, action="store_true", default=argparse.SUPPRESS,
-                            help=flag_help(setting))
+                            dest=setting.name, help=flag_help(setting))
     else:
         parser.add_argument(*names, type=flag_type(setting.parse), default=argparse.SUPPRESS,
-                            action="extend" if setting.many else "store",
+                            dest=setting.name, action="extend" if setting.many else "store",
                             metavar=setting.metavar, help=flag_help(setting))
 
 
@@ -77,7 +99,7 @@ def epilog() -> str:
     """The exit codes, from ``errors`` (the one table of them), and where the rest is."""
     codes = ", ".join(f"{row.code} {row.brief}" for row in exit_codes())
     return (f"Exit codes: {codes}. Settings without a flag (SCHOLAR_STATS_SCHOLAR_URL, _TIMEOUT, "
-            "_ADMIN_TOKEN, ...) are listed in the README.")
+            f"_ADMIN_TOKEN, ...) are listed in {SETTINGS_PAGE}.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,9 +134,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Commit the files of DIR (as `fetch --out DIR` wrote them) to BRANCH and "
         "push it, without touching the working tree, index or current branch.",
     )
-    publish.add_argument("dir", metavar="DIR")
+    publish.add_argument("dir", metavar="DIR", help="the folder `fetch --out DIR` wrote")
     add_flags(publish, "publish")
     publish.set_defaults(handler="scholar_stats.publish.branch:cli_publish")
+
+    site = sub.add_parser(
+        "site",
+        help="write a homepage theme's data files (al-folio, Jekyll, Hugo) into its source tree",
+        description="Write THEME's files into the site's source folder: al-folio's "
+        "_data/citations.yml; for any Jekyll site a data file and an include, for Hugo a data "
+        "file and a shortcode (docs/themes.md). Without --from it fetches first, as `fetch` "
+        "does (into --out); with --from it reads that results folder and makes no request. "
+        "Without an id it takes the one the site names (scholar_userid, or the "
+        "author.googlescholar URL). Only files that change are written, all or none, and never "
+        "a file scholar-stats did not write.",
+        intermixed=True,
+    )
+    site.add_argument("theme", choices=THEME_NAMES, metavar="THEME",
+                      help=f"one of {', '.join(THEME_NAMES)}")
+    site.add_argument("scholar_ids", nargs="*", metavar="SCHOLAR_ID", help=ID_HELP)
+    add_flags(site, "site")
+    site.set_defaults(handler="scholar_stats.commands.site:cli_site")
 
     authors = sub.add_parser("authors", help="manage the tracked authors in the store")
     authors_sub = authors.add_subparsers(dest="authors_command", metavar="ACTION", required=True)
@@ -133,12 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     grouping = sub.add_parser("groups", help="groups of tracked authors (a lab) and their totals")
     groups_sub = grouping.add_subparsers(dest="groups_command", metavar="ACTION", required=True)
     gadd = groups_sub.add_parser("add", help="add tracked authors to a group (made if new)")
-    gadd.add_argument("name", metavar="NAME")
+    gadd.add_argument("name", metavar="NAME", help=GROUP_HELP)
     gadd.add_argument("scholar_ids", nargs="+", metavar="SCHOLAR_ID", help=ID_HELP)
     add_flags(gadd, "groups add")
     gadd.set_defaults(handler="scholar_stats.commands.groups:cli_groups_add")
     gremove = groups_sub.add_parser("remove", help="remove authors from a group, or the group")
-    gremove.add_argument("name", metavar="NAME")
+    gremove.add_argument("name", metavar="NAME", help=GROUP_HELP)
     gremove.add_argument("scholar_ids", nargs="*", metavar="SCHOLAR_ID", help=ID_HELP)
     add_flags(gremove, "groups remove")
     gremove.set_defaults(handler="scholar_stats.commands.groups:cli_groups_remove")
@@ -146,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(glist, "groups list")
     glist.set_defaults(handler="scholar_stats.commands.groups:cli_groups_list")
     gshow = groups_sub.add_parser("show", help="a group's totals and each member's numbers")
-    gshow.add_argument("name", metavar="NAME")
-    gshow.add_argument("--format", choices=("table", "json"), default="table")
+    gshow.add_argument("name", metavar="NAME", help=GROUP_HELP)
+    gshow.add_argument("--format", choices=("table", "json"), default="table",
+                       help="a table for people, or JSON for programs")
     add_flags(gshow, "groups show")
     gshow.set_defaults(handler="scholar_stats.commands.groups:cli_groups_show")
 
@@ -160,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = sub.add_parser("history", help="an author's metric history from the store")
     history.add_argument("scholar_id", metavar="SCHOLAR_ID", help=ID_HELP)
-    history.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    history.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                         help="a table for people, CSV (RFC 4180) or JSON for programs")
     history.add_argument("--papers", action="store_true",
                          help="each change of a paper's citations (date, author_pub_id, title, "
                          "citations, change) instead of the daily metrics")

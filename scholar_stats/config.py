@@ -1,7 +1,7 @@
 """Every setting, declared once: its name, flag, environment variable, parser, default, help and
-the commands that use it. The command line is generated from this table (cli.py), the README's
-table of settings is checked against it (tests/commands/test_cli_settings.py), and this is the
-only module that reads ``os.environ`` for settings.
+the commands that use it. The command line is generated from this table (cli.py), and so are the
+tables of docs/settings.md and docs/commands.md (docs/gen_reference.py); this is the only module
+that reads ``os.environ`` for settings.
 
 A setting is read, and validated, only by the commands that use it: a bad
 ``SCHOLAR_STATS_PORT`` concerns ``serve`` alone. A flag wins over its variable, an empty
@@ -44,8 +44,8 @@ PREFIX = "SCHOLAR_STATS_"
 STORE_COMMANDS = frozenset({"authors add", "authors remove", "authors list", "groups add",
                             "groups remove", "groups list", "groups show", "refresh",
                             "history", "export", "schedule", "serve"})
-COMMANDS = STORE_COMMANDS | {"fetch", "publish"}  # the command line's; "action" is the Action
-FETCHING = frozenset({"fetch", "refresh", "schedule", "serve"})
+COMMANDS = STORE_COMMANDS | {"fetch", "publish", "site"}  # the command line's; "action": the Action
+FETCHING = frozenset({"fetch", "refresh", "schedule", "serve", "site"})
 PACED = frozenset({"refresh", "schedule", "serve"})
 
 
@@ -103,8 +103,8 @@ SETTINGS: tuple[Setting, ...] = (
     declare("debug", False, "a traceback instead of the one-line internal error",
             COMMANDS, parse=parse_bool, shown="off"),
     # Scholar
-    declare("out", "results", "output folder",
-            {"fetch", "export"}, flag="--out", metavar="DIR"),
+    declare("out", "results", "output folder (`site` without --from: where its fetch keeps the "
+            "results, as `fetch` does)", {"fetch", "export", "site"}, flag="--out", metavar="DIR"),
     declare("proxy", None, "proxy for Scholar requests: http://, https:// or "
             "socks5://user:pass@host:port, or `direct`; give it several times (the variable: "
             "a comma list) for a pool, tried in order when one is blocked, each with its own "
@@ -115,7 +115,7 @@ SETTINGS: tuple[Setting, ...] = (
     declare("delay", 5.0, "politeness delay between Scholar pages, jittered ±50 %",
             FETCHING, parse=parse_seconds, flag="--delay", metavar="SECONDS"),
     declare("force", False, "write even when the plausibility gate refuses the new numbers",
-            "fetch", flag="--force", switch=True),
+            {"fetch", "site"}, flag="--force", switch=True),
     declare("scholar_url", "https://scholar.google.com", "another base URL: a mirror, or a "
             "test server", FETCHING, parse=parse_scholar_url),
     declare("timeout", 20.0, "seconds for one request",
@@ -124,6 +124,13 @@ SETTINGS: tuple[Setting, ...] = (
             FETCHING, parse=parse_count),
     declare("backoff", 2.0, "first retry wait in seconds, doubled each time, jittered",
             FETCHING, parse=parse_seconds),
+    # a homepage's source tree
+    declare("site", ".", "the site's source folder (its _config.yml, hugo.toml, ...), where "
+            "`site` writes the theme's files", "site", flag="--site", metavar="DIR"),
+    declare("from_results", None, "take the numbers from this results folder (as `fetch --out` "
+            "wrote it: gs_data.json, or ID/gs_data.json for several authors) and make no "
+            "request", "site", env=PREFIX + "FROM", flag="--from", metavar="RESULTS",
+            shown="none: fetch"),
     # SerpApi, the second source
     declare("source", "auto", "where profiles come from: auto asks Scholar, then SerpApi when "
             "Scholar blocks and SERPAPI_API_KEY is set; scholar; serpapi",

@@ -1,8 +1,8 @@
 """Every failure scholar-stats reports, and the exit code it ends with.
 
 Each error class says, once, its exit code and how people are told of it: ``brief`` in the
-``--help`` epilog, ``meaning`` and ``remedy`` in the README's table of exit codes. Both are made
-from :func:`exit_codes` (tests/project/test_readme.py checks the README's table verbatim).
+``--help`` epilog, ``meaning`` and ``remedy`` in the table of docs/exit-codes.md. Both are made
+from :func:`exit_codes` (the page by docs/gen_reference.py; tests/project/test_exit_codes.py).
 ``FetchError`` groups the failures of one author's fetch and has no code of its own.
 
 Each error's ``str()`` is one line meant for a person: what happened and what to do.
@@ -17,7 +17,7 @@ EXIT_OK = 0
 
 @dataclass(frozen=True)
 class ExitCode:
-    """One exit code as ``--help`` (``brief``) and the README (``meaning``, ``remedy``) say it."""
+    """One exit code as ``--help`` (``brief``) and the docs (``meaning``, ``remedy``) say it."""
 
     code: int
     brief: str

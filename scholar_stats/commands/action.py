@@ -140,9 +140,9 @@ def run_action(env: Mapping[str, str]) -> int:
     if fetch_code == Blocked.exit_code:
         outcome += "; Scholar blocked this run, the previous data was kept"
         notes.append(annotation("warning", "Scholar blocked the fetch",
-                                "previous data kept; see the README ('When Scholar blocks "
-                                "you') for a proxy, a self-hosted runner, the live service or "
-                                "SerpApi (the serpapi-key input)"))
+                                "previous data kept; see 'When Scholar blocks you' in the "
+                                "documentation (docs/blocking.md) for a proxy, a self-hosted "
+                                "runner, the live service or SerpApi (the serpapi-key input)"))
     elif fetch_code:
         outcome += f"; fetch failed (exit {fetch_code}), the previous data was kept"
         notes.append(annotation("error", "scholar-stats fetch",

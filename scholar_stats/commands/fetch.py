@@ -38,8 +38,8 @@ from scholar_stats.outputs.catalogue import (
     SHIELDS,
     AuthorState,
     draw,
-    kit_files,
     page_script,
+    stale_files,
 )
 from scholar_stats.outputs.changes import ChangeUpdate, change_log_after
 from scholar_stats.outputs.export import DEFAULT_MAX_AGE, judge_staleness
@@ -62,8 +62,8 @@ def save_outcome(
 ) -> None:
     """Write the data files and ``changes.*`` (only on success) and ``status.json``, all or
     nothing: when the folder cannot take them (``OutputNotWritable``), every file of the
-    author stays as it was. After a failure the kept data's kit is redrawn grey once it is
-    stale."""
+    author stays as it was. After a failure the kept data's kit and shields endpoints are
+    redrawn grey once it is stale."""
     if outcome.data is not None:
         log = changes.log if changes is not None else None
         files = draw(AuthorState(outcome.scholar_id, outcome.data, outcome.status, changes=log),
@@ -124,8 +124,9 @@ def save_fetched(folder: Path, outcome: FetchOutcome, previous: Any) -> Notice |
 
 
 def stale_kit(folder: Path, status: FetchStatus, now: datetime) -> dict[str, bytes]:
-    """The kit of the ``gs_data.json`` kept in ``folder``, grey, when its last success is older
-    than the stale age (what ``export`` and the service call stale); otherwise nothing."""
+    """The kit and endpoints of the ``gs_data.json`` kept in ``folder`` (``stale_files``), grey,
+    when its last success is older than the stale age (what ``export`` and the service call
+    stale); otherwise nothing."""
     try:
         last_success = datetime.fromisoformat(status.last_success or "")
         if last_success.tzinfo is None:
@@ -134,8 +135,7 @@ def stale_kit(folder: Path, status: FetchStatus, now: datetime) -> dict[str, byt
             return {}
         gs_data = load_json((folder / GS_DATA.name).read_bytes())
         metrics_of(gs_data)  # a record fetch wrote, or nothing to redraw
-        return kit_files(AuthorData(status.scholar_id, gs_data, kept_since_year(folder)),
-                         stale=True)
+        return stale_files(AuthorData(status.scholar_id, gs_data, kept_since_year(folder)))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}  # no kept data, or not a record fetch wrote: nothing to redraw
 

@@ -5,8 +5,8 @@ receives passes ``Intake.take``. Pure, so every bound is tested without a server
 ``check_record`` checks what a source made of its pages: a page can be well-formed and still not
 be this author's profile (another user's publications, served by a lying server or reached
 through a redirect) or hold numbers no profile has (25-digit or negative counts). Either is
-"page not understood" (exit 5), never data. The README's "Numbers, the store and refresh" says
-why each bound is what it is.
+"page not understood" (exit 5), never data. docs/failure-model.md, "Numbers, the store and
+refresh", says why each bound is what it is.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """The catalogue of an author's files: the one place each file is named. Pure, no I/O.
 
 For every file: its name (a family's has one ``<key>``: ``shields/<metric>.json``), its media
-type, what it is (the README's file table), how it is drawn from the author's state, which of
-its members change without the data changing (``publish`` commits nothing for them), and where
+type, what it is (docs/files.md), how it is drawn from the author's state, which of its
+members change without the data changing (``publish`` commits nothing for them), and where
 it is: on the branch (``fetch`` and ``export`` write it, ``publish`` commits it) or made there by
 ``publish``, in the service, or both. Rendering, ``export``, ``publish``, the service's routes
-and the README's table all read it, so a new file is declared here and nowhere else.
+and the documentation's tables all read it, so a new file is declared here and nowhere else.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ from scholar_stats.core.model import AuthorData, FetchStatus
 from scholar_stats.outputs.changes import ChangeLog, render_changes_json, render_changes_xml
 from scholar_stats.outputs.history import HistoryRow, render_history_csv
 from scholar_stats.outputs.kit import card_svg, chart_svg, metric_badge, paper_endpoint
-from scholar_stats.outputs.render import dump_json, endpoint_json, render_status, shield_endpoints
+from scholar_stats.outputs.render import (
+    data_endpoint,
+    dump_json,
+    render_status,
+    shield_endpoints,
+)
 
 JSON = "application/json"
 SVG = "image/svg+xml"
@@ -41,7 +46,8 @@ class AuthorState:
     status: FetchStatus | None = None  # the last attempt, as its status.json says it
     history: Sequence[HistoryRow] | None = None  # one row per day
     changes: ChangeLog | None = None  # what changed between fetches
-    stale: bool = False  # the pictures turn grey
+    stale: bool = False  # the pictures and the endpoints turn grey
+    cache_seconds: int | None = None  # the service's max-age, which its endpoints announce
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ class OutputFile:
 
     name: str
     media: str
-    what: str  # one line: the README's file table
+    what: str  # one line: the file tables of docs/files.md
     draw: Callable[[AuthorState], dict[str, bytes]]  # key ("" for one file) -> bytes
     branch: str | None = FETCH  # FETCH, PUBLISH, or None: the service's only
     service: bool = True
@@ -149,14 +155,16 @@ def _gs_data(state: AuthorState) -> bytes | None:
 def _citations_endpoint(state: AuthorState) -> bytes | None:
     if state.data is None:
         return None
-    return dump_json(endpoint_json("citations", str(state.data.gs_data["citedby"])))
+    return dump_json(data_endpoint("citations", str(state.data.gs_data["citedby"]),
+                                   stale=state.stale, cache_seconds=state.cache_seconds))
 
 
 def _metric_endpoints(state: AuthorState) -> dict[str, bytes]:
     if state.data is None:
         return {}
     return {metric: dump_json(endpoint) for metric, endpoint in
-            shield_endpoints(state.data).items()}
+            shield_endpoints(state.data, stale=state.stale,
+                             cache_seconds=state.cache_seconds).items()}
 
 
 def _metric_badges(state: AuthorState) -> dict[str, bytes]:
@@ -170,7 +178,8 @@ def _metric_badges(state: AuthorState) -> dict[str, bytes]:
 def _paper_endpoints(state: AuthorState) -> dict[str, bytes]:
     if state.data is None:
         return {}
-    return {key: paper_endpoint(count) for key, count in paper_counts(state.data).items()}
+    return {key: paper_endpoint(count, stale=state.stale, cache_seconds=state.cache_seconds)
+            for key, count in paper_counts(state.data).items()}
 
 
 def _paper_endpoints_by_id(state: AuthorState) -> dict[str, bytes]:
@@ -230,14 +239,15 @@ GS_DATA = OutputFile(
     summary="The AcadHomepage record (what `fetch` writes)")
 SHIELDS_CITATIONS = OutputFile(
     "gs_data_shieldsio.json", JSON,
-    '`{"schemaVersion": 1, "label": "citations", "message": "1234"}`',
+    '`{"schemaVersion": 1, "label": "citations", "message": "1234", "color": "#007ec6"}`, '
+    "grey (`#9f9f9f`) once the data is stale, like the badges",
     _citations_endpoint, summary="shields.io endpoint JSON for citations",
     counted_as="endpoint_json")
 SHIELDS = OutputFile(
     "shields/<metric>.json", JSON,
     "a shields.io endpoint file for `citations`, `citations-5y`, `h-index`, `h-index-5y`, "
     "`i10-index`, `i10-index-5y`, `publications` (the 5-year labels name the year Scholar shows, "
-    'e.g. "citations since 2021")',
+    'e.g. "citations since 2021"), coloured the same way',
     _metric_endpoints, counted_as="endpoint_json")
 STATUS = OutputFile(
     "status.json", JSON,
@@ -271,7 +281,8 @@ CARD = OutputFile(
     _card, kit=True, summary="A profile card: numbers, most-cited papers, per-year chart")
 PAPERS = OutputFile(
     "papers/<id>.json", JSON,
-    'a shields.io endpoint file per publication (label "citations", its count), named by the '
+    'a shields.io endpoint file per publication (label "citations", its count, coloured the '
+    "same way), named by the "
     "part of `author_pub_id` after the colon when it is 1-64 of `A-Z`, `a-z`, `0-9`, `_`, `-` "
     "(a paper with another id has no endpoint, here or in the service)",
     _paper_endpoints, kit=True, counted_as="paper_json")
@@ -290,8 +301,7 @@ CHANGES_XML = OutputFile(
     _changes_xml, summary="The same changes as an Atom 1.0 feed")
 SCRIPT = OutputFile(
     "scholar-stats.js", JS,
-    "once, at the top of `DIR`: the page script (see [the homepage kit]"
-    "(#the-homepage-kit-pictures-and-a-page-script))",
+    "once, at the top of `DIR`: the page script (see [the homepage kit](kit.md#the-page-script))",
     one(lambda state: page_script()), top=True)
 
 CATALOGUE: tuple[OutputFile, ...] = (
@@ -303,6 +313,9 @@ CATALOGUE: tuple[OutputFile, ...] = (
 BRANCH_FILES = tuple(f for f in CATALOGUE if f.branch is not None and not f.top)
 SERVICE_KEPT = tuple(f for f in CATALOGUE if f.service and not f.kit and not f.top)
 KIT = tuple(f for f in BRANCH_FILES if f.kit)
+# The files whose colour follows the data's age: what a failed fetch redraws grey once the kept
+# data is stale (the numbers stay).
+AGED = (*KIT, SHIELDS_CITATIONS, SHIELDS)
 
 
 def draw(state: AuthorState, files: Iterable[OutputFile] = BRANCH_FILES) -> dict[str, bytes]:
@@ -325,6 +338,11 @@ def render_author_files(
 def kit_files(data: AuthorData, *, stale: bool = False) -> dict[str, bytes]:
     """The homepage kit of one author: badges, chart, card, paper endpoints."""
     return draw(AuthorState(data.scholar_id, data, stale=stale), KIT)
+
+
+def stale_files(data: AuthorData) -> dict[str, bytes]:
+    """The files of ``data`` whose colour follows its age (:data:`AGED`), drawn grey."""
+    return draw(AuthorState(data.scholar_id, data, stale=True), AGED)
 
 
 def named(name: str) -> OutputFile | None:
@@ -354,7 +372,7 @@ def route_label(path: str) -> str:
 
 
 def file_table() -> str:
-    """The README's table of the files ``fetch`` writes (under ``scholar-stats fetch``)."""
+    """The table of the files ``fetch`` writes (docs/files.md, made by docs/gen_reference.py)."""
     rows = ["| file | what |", "| --- | --- |"]
     rows += [f"| `{f.name}` | {f.what} |" for f in CATALOGUE if f.branch == FETCH]
     return "\n".join(rows) + "\n"

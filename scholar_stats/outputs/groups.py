@@ -15,7 +15,7 @@ from typing import Any
 
 from scholar_stats.core.groups import GroupTotals
 from scholar_stats.outputs.catalogue import GS_DATA, SHIELDS, SHIELDS_CITATIONS
-from scholar_stats.outputs.render import dump_json, endpoint_json
+from scholar_stats.outputs.render import data_endpoint, dump_json
 
 GROUP_METRICS = ("citations", "h-index", "i10-index", "publications")
 
@@ -51,17 +51,22 @@ def group_record(totals: GroupTotals) -> dict[str, Any]:
 
 
 def render_group_files(
-    totals: GroupTotals, dump: Callable[[Any], bytes] = dump_json
+    totals: GroupTotals, dump: Callable[[Any], bytes] = dump_json,
+    cache_seconds: int | None = None,
 ) -> dict[str, bytes]:
     """Relative path -> bytes for a group's folder (``dump``: ``gs_data.json``'s encoder, one
-    that gives ``dump_json``'s bytes)."""
+    that gives ``dump_json``'s bytes; ``cache_seconds``: the service's max-age, which its
+    endpoints announce). A group's totals are never stale: its endpoints are the badges' blue,
+    like its badges."""
     values = {"citations": totals.citations, "h-index": totals.h_index,
               "i10-index": totals.i10_index, "publications": totals.publications}
     files = {
         GS_DATA.name: dump(group_record(totals)),
-        SHIELDS_CITATIONS.name: dump_json(endpoint_json("citations", str(totals.citations))),
+        SHIELDS_CITATIONS.name: dump_json(data_endpoint(
+            "citations", str(totals.citations), stale=False, cache_seconds=cache_seconds)),
     }
     for metric in GROUP_METRICS:
-        endpoint = endpoint_json(metric, str(values[metric]))
+        endpoint = data_endpoint(metric, str(values[metric]), stale=False,
+                                 cache_seconds=cache_seconds)
         files[SHIELDS.path(metric)] = dump_json(endpoint)
     return files

@@ -15,7 +15,7 @@ from typing import Any
 from scholar_stats.outputs import badges
 from scholar_stats.outputs.card import render_card
 from scholar_stats.outputs.chart import render_citations_chart
-from scholar_stats.outputs.render import dump_json, endpoint_json
+from scholar_stats.outputs.render import data_endpoint, dump_json
 
 
 def metric_badge(
@@ -32,9 +32,10 @@ def metric_badge(
     return badges.render_badge(badge)
 
 
-def paper_endpoint(count: int) -> bytes:
-    """One paper's shields endpoint: label "citations", its count."""
-    return dump_json(endpoint_json("citations", str(count)))
+def paper_endpoint(count: int, *, stale: bool, cache_seconds: int | None = None) -> bytes:
+    """One paper's shields endpoint: label "citations", its count, grey when stale."""
+    return dump_json(data_endpoint("citations", str(count), stale=stale,
+                                   cache_seconds=cache_seconds))
 
 
 def chart_svg(cites_per_year: Mapping[str, int], name: str) -> bytes:

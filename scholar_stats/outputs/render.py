@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from scholar_stats.core.model import METRIC_NAMES, AuthorData, FetchStatus
+from scholar_stats.outputs.badges import DEFAULT_COLOR, STALE_COLOR
 
 _BASE_LABELS = {
     "citations": "citations",
@@ -42,11 +43,32 @@ def endpoint_json(label: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"schemaVersion": 1, "label": label, "message": message, **extra}
 
 
-def shield_endpoints(data: AuthorData) -> dict[str, dict[str, Any]]:
+def endpoint_color(stale: bool) -> str:
+    """The colour an endpoint file gives its badge: the kit's badge blue, the kit's grey once the
+    data is stale (the same rule and colours as ``kit.metric_badge``). Shields' own default is
+    grey, so without it a fresh badge would look like a stale one."""
+    return STALE_COLOR if stale else DEFAULT_COLOR
+
+
+def data_endpoint(
+    label: str, message: str, *, stale: bool, cache_seconds: int | None = None
+) -> dict[str, Any]:
+    """An endpoint object of a number: coloured by its age; ``cacheSeconds`` when the answer
+    says how long it may be kept (the service's: its ``max-age``)."""
+    extra: dict[str, Any] = {"color": endpoint_color(stale)}
+    if cache_seconds is not None:
+        extra["cacheSeconds"] = cache_seconds
+    return endpoint_json(label, message, **extra)
+
+
+def shield_endpoints(
+    data: AuthorData, *, stale: bool = False, cache_seconds: int | None = None
+) -> dict[str, dict[str, Any]]:
     """Metric name → endpoint object, for every metric in ``METRIC_NAMES``."""
     values = data.metrics.as_dict()
     return {
-        metric: endpoint_json(metric_label(metric, data.since_year), str(values[metric]))
+        metric: data_endpoint(metric_label(metric, data.since_year), str(values[metric]),
+                              stale=stale, cache_seconds=cache_seconds)
         for metric in METRIC_NAMES
     }
 

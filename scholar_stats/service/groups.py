@@ -43,17 +43,18 @@ def group_reply(snapshot: Snapshot, name: str, rest: str) -> Reply | Pending:
     """The reply for ``GET /groups/{name}/{rest}``, from memory: an error, the group's file
     kept under its members' versions, or the work of making the group's files (they decode
     every member's record)."""
+    kind = "json" if rest == SHIELDS_CITATIONS.name or rest.startswith(SHIELDS.prefix) else None
     try:
         validate_group_name(name)
     except ValueError:
-        return error_reply(400, "invalid group name")
+        return error_reply(400, "invalid group name", badge=kind)
     members = snapshot.groups.get(name)
     if members is None:
-        return error_reply(404, "no such group")
+        return error_reply(404, "no such group", badge=kind)
     if rest not in GROUP_PATHS:
         return error_reply(404, "unknown metric" if rest.startswith((SHIELDS.prefix,
                                                                      BADGES.prefix))
-                           else "not found")
+                           else "not found", badge=kind)
     if any(sid in snapshot.unprepared for sid in members):
         return Pending(lambda: _after_preparing(snapshot, name, rest, members))
     entries = [snapshot.authors.get(sid) for sid in members]
@@ -72,7 +73,8 @@ def group_reply(snapshot: Snapshot, name: str, rest: str) -> Reply | Pending:
         totals = group_totals(name, profiles)
         cache = cache_header(snapshot.max_age)
         made = {path: Reply.make(body, JSON, cache=cache)
-                for path, body in render_group_files(totals, dump_record).items()}
+                for path, body in render_group_files(
+                    totals, dump_record, cache_seconds=snapshot.max_age).items()}
         made[""] = Reply.make(group_page(totals, members), HTML, cache=cache)
         values = {"citations": totals.citations, "h-index": totals.h_index,
                   "i10-index": totals.i10_index, "publications": totals.publications}

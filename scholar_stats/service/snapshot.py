@@ -11,6 +11,7 @@ then), and kept in a bounded LRU keyed by the entry's version.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import sys
@@ -70,18 +71,27 @@ _NO_PARAMS = (None,) * len(BADGE_QUERY)
 # percent-encoded; a longer one gets 414 before it is parsed.
 MAX_QUERY_BYTES = 2048
 
+# How long a failure on a shields endpoint route may be kept: briefly, as the author may be
+# added or the data arrive any minute (shields itself keeps any answer at least 300 s).
+ERROR_MAX_AGE = 60
+
+
 def cache_header(max_age: int) -> bytes:
     return f"public, max-age={max_age}".encode()
 
 
 @functools.lru_cache(maxsize=256)
 def error_reply(status: int, message: str, *, badge: str | None = None) -> Reply:
-    """A JSON error, or on badge paths a valid error badge (``isError`` endpoint JSON or SVG)."""
+    """A JSON error, or on badge paths a valid error badge (``isError`` endpoint JSON or SVG).
+
+    On the endpoint JSON routes (``badge="json"``) the answer is a 200 whatever ``status``:
+    shields reads no other answer's body and would show its own "resource not found"
+    (docs/architecture.md, "Shields endpoint files")."""
     if badge == "svg":
         return Reply.make(badges.error_badge(message), SVG, status=status, error=message)
     if badge == "json":
         body = dump_json(endpoint_json("scholar", message, isError=True, color="red"))
-        return Reply.make(body, JSON, status=status, error=message)
+        return Reply.make(body, JSON, cache=cache_header(ERROR_MAX_AGE), error=message)
     return Reply.make(dump_json({"error": message}), JSON, status=status, error=message)
 
 
@@ -133,6 +143,7 @@ def build_entry(
     the numbers and labels of the badges, the name of the index page; the state itself is
     kept packed in those files, for what is drawn when asked."""
     cache = cache_header(max_age)
+    state = dataclasses.replace(state, cache_seconds=max_age)  # the endpoints' cacheSeconds
     made: dict[tuple[bytes, bytes], Reply] = {}  # gs_data_shieldsio.json is shields/citations.json
     replies: dict[str, Reply] = {}
     for file, ctype in _KEPT:
@@ -352,6 +363,7 @@ def _paper(snapshot: Snapshot, entry: AuthorEntry | None, pub_id: str) -> Reply 
         if count is None:
             return error_reply(404, "unknown paper", badge="json")
         return snapshot.cache.get_or_make(key, lambda: Reply.make(
-            kit.paper_endpoint(count), JSON, cache=cache_header(snapshot.max_age)))
+            kit.paper_endpoint(count, stale=entry.stale, cache_seconds=snapshot.max_age), JSON,
+            cache=cache_header(snapshot.max_age)))
 
     return Pending(make)

@@ -19,7 +19,7 @@ from scholar_stats import __version__
 from scholar_stats.cli import main
 from scholar_stats.net.deadline import Deadline
 
-# README, "The deadline is a wall-clock total": a run ends within N plus about a second
+# docs, "The deadline is a wall-clock total": a run ends within N plus about a second
 # (process start-up included; here the run is in-process); tested with this much room
 SLACK = 2.0
 
@@ -135,7 +135,7 @@ def test_429_with_a_retry_after_past_the_deadline_is_blocked_at_once(
     fake_scholar.retry_after = "3600"
     started = time.monotonic()
     assert fetch(REAL_ID, "--out", str(tmp_path), "--deadline", "60") == 3
-    assert time.monotonic() - started < 5  # README: exit 3 "at once, without waiting"
+    assert time.monotonic() - started < 5  # docs: exit 3 "at once, without waiting"
     assert len(fake_scholar.requests) == 1
 
 

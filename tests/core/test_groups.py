@@ -119,7 +119,7 @@ def test_group_files_serve_every_members_paper_ids() -> None:
     shields = {path: json.loads(data) for path, data in files.items()
                if path.startswith("shields/")}
     assert shields["shields/h-index.json"] == {"schemaVersion": 1, "label": "h-index",
-                                               "message": "5"}
+                                               "message": "5", "color": "#007ec6"}
     assert set(shields) == {f"shields/{m}.json" for m in
                             ("citations", "h-index", "i10-index", "publications")}
     assert json.loads(files["gs_data_shieldsio.json"])["message"] == "112"

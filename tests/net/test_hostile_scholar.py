@@ -36,7 +36,7 @@ from scholar_stats.errors import PageNotUnderstood
 from scholar_stats.store.database import Store
 
 OTHER_ID = "amIMrIEAAAAJ"  # another real profile
-# README, "The deadline is a wall-clock total": a run ends within N plus about a second
+# docs, "The deadline is a wall-clock total": a run ends within N plus about a second
 # (measured 4.5 s for --deadline 4, process start-up included); tested with this much room
 SLACK = 2.0
 SECRET = "pr0xy-s3cret"
@@ -190,7 +190,7 @@ def _stop_during_a_fetch(
             proc.communicate()
 
 
-# README, "Stopping": schedule and serve exit within a few seconds of SIGTERM, whatever the
+# docs, "Stopping": schedule and serve exit within a few seconds of SIGTERM, whatever the
 # fetch under way is doing (measured: under 0.3 s)
 STOP_BOUND = 5.0
 # uvicorn re-raises the signal it caught once it has shut down cleanly, so `serve` ends "killed
@@ -266,7 +266,7 @@ def test_serve_stops_within_seconds_of_sigterm_during_an_admin_refresh(
 
 MEMORY_CAP_MB = 1500  # the child's address space: a regression fails instead of eating RAM
 PEAK_RSS_MB = 150  # a fetch that refuses a hostile page stays under this (a normal one: ~80 MB)
-# README, "Page size": a gzip bomb or a 50 MB page is refused in under a second; tested with
+# docs, "Page size": a gzip bomb or a 50 MB page is refused in under a second; tested with
 # room for the process's start-up on a loaded machine
 REFUSED_WITHIN = 10.0
 
@@ -416,6 +416,6 @@ def test_a_retry_after_past_the_deadline_is_a_block_at_once(
     fake_scholar.retry_after = retry_after
     started = time.monotonic()
     assert fetch(REAL_ID, "--out", str(tmp_path), "--deadline", "30") == 3
-    assert time.monotonic() - started < 5  # README: exit 3 "at once, without waiting"
+    assert time.monotonic() - started < 5  # docs: exit 3 "at once, without waiting"
     assert "HTTP 429" in one_line(capsys.readouterr().err)
     assert len(fake_scholar.requests) == 1

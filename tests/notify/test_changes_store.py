@@ -143,7 +143,7 @@ def test_a_hanging_webhook_ends_with_the_refresh_deadline(
     fake_scholar.add_profile(SYN, pubs=20, citations=502)
     started = time.monotonic()
     assert refresh(db, "--notify", receiver.url(), "--deadline", "4") == 0
-    # README: each message is bounded by what is left of the run's --deadline, which refresh
+    # docs: each message is bounded by what is left of the run's --deadline, which refresh
     # waits for before it exits; 4 s of room for two process start-ups on a loaded machine
     assert time.monotonic() - started < 4 + 4
     with Store(db) as store:

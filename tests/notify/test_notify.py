@@ -134,7 +134,7 @@ def test_a_receiver_that_hangs_cannot_stretch_the_run_past_its_deadline(
     code, _out, err = fetch(tmp_path, SID, "--deadline", "3", "--notify", receiver.url())
     elapsed = time.monotonic() - started
     assert code == 0, err
-    # it waited for the receiver, but not past 3 s (README, --notify: delivery "is bounded by
+    # it waited for the receiver, but not past 3 s (docs, --notify: delivery "is bounded by
     # --deadline")
     assert 2.9 < elapsed < 3 + 0.5, elapsed
     assert len(receiver.posts) == 1  # no time was left for a retry

@@ -1,11 +1,12 @@
 """The catalogue of an author's files (``outputs/catalogue.py``) is the one place a file is named
-and drawn: no other module spells a name, the README's table is its, every file it declares is
+and drawn: no other module spells a name, docs/files.md's tables are its, every file it declares is
 written, served and routed by its name, the kit's drawings are the service's, and one rule says
 which papers have files."""
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import math
 import re
@@ -92,12 +93,14 @@ def test_the_check_sees_a_name_in_code_and_not_in_docs_or_help() -> None:
     assert found == {"status.json", "badges/"}
 
 
-def test_the_readme_file_table_is_the_catalogues() -> None:
-    """On a mismatch, paste the table this test prints under `scholar-stats fetch`."""
+def test_the_documented_file_tables_are_the_catalogues() -> None:
+    """docs/files.md shows the catalogue: the files fetch writes, then every file with where
+    it is made (on a mismatch, run python docs/gen_reference.py)."""
+    files = (ROOT / "docs" / "files.md").read_text("utf-8")
     table = catalogue.file_table()
-    readme = (ROOT / "README.md").read_text("utf-8")
-    assert table in readme, "the README's file table should read:\n" + table
-    assert readme.index(table) < readme.index("### Options and environment")
+    assert table in files, "docs/files.md's table of fetch's files should read:\n" + table
+    for entry in catalogue.CATALOGUE:
+        assert f"| `{entry.name}` |" in files.split("## Every file of an author", 1)[1]
 
 
 def full_state(stale: bool = False) -> AuthorState:
@@ -142,20 +145,23 @@ def served(snapshot: Snapshot, rest: str, query: dict[str, str] | None = None) -
 @pytest.mark.parametrize("stale", [False, True])
 def test_the_service_serves_the_kit_the_catalogue_draws(stale: bool) -> None:
     """The badge, the chart, the card and the paper endpoints are drawn once: the service's
-    answers are the kit's files byte for byte, and the papers the kit has no file for are
-    unknown to the service too."""
+    answers are the kit's files byte for byte (its endpoints announcing its max-age as
+    ``cacheSeconds``), and the papers the kit has no file for are unknown to the service too
+    (a 200 with ``isError``: shields reads no other answer)."""
     state = full_state(stale)
     snapshot = Snapshot(max_age=60)
     snapshot.update({SID: build_entry(state, max_age=60, stale_at=math.inf)})
-    for path, body in draw(state, KIT).items():
+    for path, body in draw(dataclasses.replace(state, cache_seconds=60), KIT).items():
         reply = served(snapshot, path)
         assert (reply.status, reply.body) == (200, body), path
     endpoint = served(snapshot, "papers/P00000000002.json").body
+    assert json.loads(endpoint)["cacheSeconds"] == 60
     for rest in (f"papers/{SID}:P00000000002/shields.json", "papers/P00000000002/shields.json"):
         assert served(snapshot, rest).body == endpoint
     for pub_id in (f"{SID}:bad.id", "bad.id", "OTHERAUTHOR1:P00000000003", "x" * 65):
         reply = served(snapshot, f"papers/{pub_id}/shields.json")
-        assert reply.status == 404 and reply.error == "unknown paper", pub_id
+        assert reply.status == 200 and reply.error == "unknown paper", pub_id
+        assert json.loads(reply.body)["isError"] is True
     styled = served(snapshot, "badges/h-index.svg", {"style": "plastic", "label": "h"})
     assert styled.status == 200 and b">h<" in styled.body
 
@@ -175,7 +181,8 @@ def test_the_service_builds_its_answers_from_the_data_without_reading_them_back(
     monkeypatch.setattr(json.JSONDecoder, "raw_decode", refused)
     entry = build_entry(state, max_age=60, stale_at=math.inf)
     monkeypatch.undo()
-    drawn = draw(state, [f for f in BRANCH_FILES if not f.kit])
+    drawn = draw(dataclasses.replace(state, cache_seconds=60),
+                 [f for f in BRANCH_FILES if not f.kit])
     kept = {name: body for name, body in drawn.items() if name not in ON_DEMAND}
     assert {name: reply.body for name, reply in entry.files.items()} == kept
     snapshot = Snapshot(max_age=60, authors={SID: entry})

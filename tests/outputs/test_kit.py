@@ -109,7 +109,9 @@ def test_one_endpoint_file_per_paper_named_after_the_colon() -> None:
     papers = {name: json.loads(body) for name, body in files.items() if name.startswith("papers/")}
     assert set(papers) == {f"papers/P{i:011d}.json" for i in range(4)}
     assert papers["papers/P00000000002.json"] == {"schemaVersion": 1, "label": "citations",
-                                                  "message": "6"}
+                                                  "message": "6", "color": badges.DEFAULT_COLOR}
+    grey = json.loads(catalogue.kit_files(data, stale=True)["papers/P00000000002.json"])
+    assert grey["color"] == badges.STALE_COLOR and grey["message"] == "6"
     assert papers["papers/P00000000000.json"]["message"] == "0"  # uncited: "0", a string
 
 
@@ -167,7 +169,14 @@ def test_a_failed_fetch_greys_the_kept_kit_once_it_is_stale(tmp_path: Path) -> N
 
     assert stale_kit(tmp_path, status(2), now) == {}
     grey = stale_kit(tmp_path, status(8), now)
-    assert grey == catalogue.kit_files(data, stale=True)
+    assert grey == catalogue.stale_files(data)
+    assert set(grey) == set(catalogue.kit_files(data)) | {
+        "gs_data_shieldsio.json", *(f"shields/{m}.json" for m in METRIC_NAMES)}
+    fresh = render_author_files(data)
+    for name in ("gs_data_shieldsio.json", "shields/h-index.json", "papers/P00000000001.json"):
+        kept, redrawn = json.loads(fresh[name]), json.loads(grey[name])
+        assert (kept["color"], redrawn["color"]) == (badges.DEFAULT_COLOR, badges.STALE_COLOR)
+        assert redrawn == {**kept, "color": badges.STALE_COLOR}  # the numbers stay
     assert stale_kit(tmp_path / "nothing", status(8), now) == {}
 
 

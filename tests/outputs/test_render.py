@@ -15,6 +15,7 @@ from scholar_stats.core.model import (
     validate_scholar_id,
 )
 from scholar_stats.errors import Implausible
+from scholar_stats.outputs.badges import DEFAULT_COLOR, STALE_COLOR
 from scholar_stats.outputs.catalogue import render_author_files
 from scholar_stats.outputs.history import (
     HistoryRow,
@@ -49,10 +50,13 @@ def assert_valid_endpoint(obj: dict) -> None:
     assert set(obj) <= SHIELDS_KEYS, set(obj) - SHIELDS_KEYS
 
 
-def test_citations_badge_is_exactly_the_old_recipe_file() -> None:
+def test_citations_badge_is_the_old_recipe_file_with_the_kits_colour() -> None:
     files = render_author_files(author())
     assert json.loads(files["gs_data_shieldsio.json"]) == {
-        "schemaVersion": 1, "label": "citations", "message": "1234"}
+        "schemaVersion": 1, "label": "citations", "message": "1234", "color": DEFAULT_COLOR}
+    grey = render_author_files(author(), stale=True)
+    assert json.loads(grey["gs_data_shieldsio.json"]) == {
+        "schemaVersion": 1, "label": "citations", "message": "1234", "color": STALE_COLOR}
 
 
 def test_every_metric_has_a_valid_endpoint_file() -> None:
@@ -62,7 +66,8 @@ def test_every_metric_has_a_valid_endpoint_file() -> None:
         assert_valid_endpoint(obj)
     assert json.loads(files["shields/publications.json"])["message"] == "7"
     assert json.loads(files["shields/h-index-5y.json"]) == {
-        "schemaVersion": 1, "label": "h-index since 2021", "message": "10"}
+        "schemaVersion": 1, "label": "h-index since 2021", "message": "10",
+        "color": DEFAULT_COLOR}
     assert json.loads(files["shields/citations-5y.json"])["label"] == "citations since 2021"
 
 

@@ -23,8 +23,8 @@ from support.paths import SUPPORT
 
 RUNNER = SUPPORT / "without_extras.py"
 EXTRAS_ONLY = ("sqlalchemy", "apscheduler", "fastapi", "uvicorn", "prometheus_client",
-               "psycopg", "starlette", "pydantic", "yaml", "pytest")
-BASE = ("httpx", "httpcore", "bs4", "bibtexparser", "scholarly.author_parser", "socksio")
+               "psycopg", "starlette", "pydantic", "pytest")
+BASE = ("httpx", "httpcore", "bs4", "bibtexparser", "scholarly.author_parser", "socksio", "yaml")
 
 
 def lean(*args: str, env: dict[str, str] | None = None,
@@ -77,6 +77,18 @@ def test_the_action_works_from_a_base_install(
     assert run.returncode == 0, run.stdout + run.stderr
     assert "published=true" in (tmp_path / "output.txt").read_text()
     assert json.loads(sh(remote, "show", f"{BRANCH}:gs_data.json"))["citedby"] == 56
+
+
+def test_site_works_from_a_base_install(fake_scholar: FakeScholar, tmp_path: Path) -> None:
+    """``site`` is in the base install (the Action runs it): PyYAML comes with it."""
+    site = tmp_path / "site"
+    site.mkdir()
+    fetched = lean("site", "jekyll", SID, "--site", str(site), "--out", str(tmp_path / "out"))
+    assert fetched.returncode == 0, fetched.stderr
+    assert (site / "_includes" / "scholar-stats.html").exists()
+    written = lean("site", "al-folio", SID, "--site", str(site), "--from", str(tmp_path / "out"))
+    assert written.returncode == 0, written.stderr
+    assert f"{SID}:" in (site / "_data" / "citations.yml").read_text()
 
 
 @pytest.mark.parametrize("argv", [

@@ -482,7 +482,7 @@ def race_hook(remote: Path, racers: int) -> None:
     hook.chmod(0o755)
 
 
-RACE_SECONDS = 60  # README: retries stop after 60 s
+RACE_SECONDS = 60  # docs: retries stop after 60 s
 
 
 def test_ten_racing_publish_processes_all_land(tmp_path: Path, work: Path, remote: Path) -> None:
@@ -525,7 +525,7 @@ def test_a_branch_that_keeps_moving_stops_retrying_in_time(
         pub.publish(write_results(tmp_path / "r2", 150, day2), repo=work, now=day2,
                     attempts=1000, before_push=always)
     took = time.monotonic() - started
-    # README: retries stop within their window (60 s; here 2 s), plus one last attempt on a
+    # docs: retries stop within their window (60 s; here 2 s), plus one last attempt on a
     # loaded machine
     assert took < 2.0 + 15, took
     message = str(info.value)

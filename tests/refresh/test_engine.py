@@ -198,7 +198,7 @@ def test_run_until_signal_installs_the_handler_before_announcing(
                                      tick_seconds=0.02)
         started = time.monotonic()
         scheduler.run_until_signal(announce)
-        assert time.monotonic() - started < 5  # README, "Stopping": within a few seconds
+        assert time.monotonic() - started < 5  # docs, "Stopping": within a few seconds
         assert announced == [True] and not scheduler.running
     assert fake_scholar.requests == []  # stopped before the first tick
     assert signal.getsignal(signal.SIGTERM) == previous  # and the old handler is back

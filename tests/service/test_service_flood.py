@@ -1,6 +1,6 @@
-"""A stranger's render flood against a real ``serve`` holding a profile at the README's limit of
+"""A stranger's render flood against a real ``serve`` holding a profile at the documented limit of
 50,000 papers: 16 clients, each request with a new Host header or a new query, while another
-client times cached ``gs_data.json`` answers. None may take the README's 0.5 s."""
+client times cached ``gs_data.json`` answers. None may take the documented 0.5 s."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from scholar_stats.refresh.record import record_outcome
 from scholar_stats.store.database import Store
 
 HUGE = "HUGEAUTHOR12"
-PAPERS = 50_000  # the most a profile may hold (README, "Numbers, the store and refresh")
-BOUND = 0.5  # seconds: no public answer waits this long (README, "The service")
+PAPERS = 50_000  # the most a profile may hold (docs, "Numbers, the store and refresh")
+BOUND = 0.5  # seconds: no public answer waits this long (docs, "The service")
 FLOOD_SECONDS = 6.0
 
 # Per client, what it asks again and again: every request something not rendered yet.
@@ -33,7 +33,7 @@ RENDERS = [
     {"path": "/groups/lab/", "host": "group-{k}-{n}.example"},
     {"path": f"/authors/{HUGE}/badges/citations.svg?label=c{{k}}-{{n}}"},  # a badge per label
     {"path": f"/authors/{HUGE}/papers/P{{n:011d}}.json"},  # a paper of 50,000, each new
-    {"path": f"/authors/{HUGE}/papers/NOPAPER{{k:02d}}{{n:03d}}.json"},  # unknown: 404 each
+    {"path": f"/authors/{HUGE}/papers/NOPAPER{{k:02d}}{{n:03d}}.json"},  # unknown: isError each
     {"path": f"/authors/{FRESH}/badges/h-index.svg?color={{k:02x}}{{n:04x}}"},  # evicting
     {"path": f"/authors/{HUGE}/card.svg?n={{n}}", "host": "card-{k}-{n}.example"},
 ]
@@ -101,7 +101,6 @@ def test_a_render_flood_never_holds_up_cached_answers(
           f"({len(took)} answers; the flood got {served})")
     for client in result:  # the flood was served: every client got its answers
         statuses = client["statuses"]
-        expected = {"404"} if "NOPAPER" in client["path"] else {"200"}
-        assert set(statuses) == expected, result
+        assert set(statuses) == {"200"}, result  # an unknown paper too: shields reads 200s only
     assert served >= 100, result
     assert max(took) < BOUND, f"a cached answer took {max(took):.2f} s under the flood"

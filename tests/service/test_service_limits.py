@@ -122,7 +122,7 @@ def test_a_strangers_120_mb_post_is_refused_unread(db_url: str, tmp_path: Path) 
         thread.join(30)
         growth_mib = (peak_rss_kib(proc.pid) - before) / 1024
     assert growth_mib < 30, f"the server's peak RSS grew by {growth_mib:.0f} MiB"
-    assert max(latencies) < 0.5, f"a public answer took {max(latencies):.2f} s"  # README: 0.5 s
+    assert max(latencies) < 0.5, f"a public answer took {max(latencies):.2f} s"  # docs: 0.5 s
     assert result["sent"] < 32 * 2**20, result  # the server stopped reading: sends failed
     assert result.get("status", 401) == 401, result
     assert TOKEN not in (tmp_path / "serve.log").read_text()
@@ -251,7 +251,7 @@ def test_badge_parameters_over_their_limits(db_url: str) -> None:
         r = client.get(BADGE, params=long_query)
         assert r.status_code == 414 and r.headers["content-type"] == "image/svg+xml"
         r = client.get(f"/authors/{FRESH}/shields/citations.json", params=long_query)
-        assert r.status_code == 414 and r.json()["isError"] is True
+        assert r.status_code == 200 and r.json()["isError"] is True  # shields reads 200s only
         r = client.get(f"/authors/{FRESH}/gs_data.json", params=long_query)
         too_long = f"query string longer than {MAX_QUERY_BYTES} bytes"
         assert r.status_code == 414 and r.json() == {"error": too_long}

@@ -35,7 +35,7 @@ from scholar_stats.service.app import create_app
 from scholar_stats.service.settings import ServiceSettings
 from scholar_stats.store.database import Store
 
-# Routes that read the store by design (README, "The service"): health and metrics.
+# Routes that read the store by design (docs, "The service"): health and metrics.
 STORE_ROUTES = {"/healthz", "/metrics"}
 
 

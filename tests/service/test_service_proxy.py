@@ -1,8 +1,9 @@
-"""``serve`` behind a proxy. The README's nginx file, run on loopback with TLS (a certificate made
-here) in front of a real ``serve`` limited to 64 open files: the pages' snippets say https, and
-300 idle or slow clients that starve ``serve`` when they reach it directly cost it nothing
-through nginx. And ``SCHOLAR_STATS_FORWARDED_ALLOW_IPS``: ``X-Forwarded-Proto`` is believed from
-the trusted addresses only."""
+"""``serve`` behind a proxy. The example nginx file (docs/examples/nginx-scholar-stats.conf,
+shown by docs/deploy.md), run on loopback with TLS (a certificate made here) in front of a real
+``serve`` limited to 64 open files: the pages' snippets say https, and 300 idle or slow clients
+that starve ``serve`` when they reach it directly cost it nothing through nginx. And
+``SCHOLAR_STATS_FORWARDED_ALLOW_IPS``: ``X-Forwarded-Proto`` is believed from the trusted
+addresses only."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ OPENSSL = shutil.which("openssl")
 HOST = "stats.example.org"
 OPEN_FILES = 64  # serve's limit (ulimit -n): far fewer than the slow clients
 SLOW_CLIENTS = 300
-BOUND = 0.5  # seconds: no public answer waits this long (README, "The service")
+BOUND = 0.5  # seconds: no public answer waits this long (docs/failure-model.md, "The service")
 SNIPPET = f"/authors/{FRESH}/badges/citations.svg"
 
 
@@ -38,10 +39,15 @@ def db_url(tmp_path: Path) -> str:
     return url
 
 
-def readme_nginx_file() -> str:
-    blocks = re.findall(r"```nginx\n(.*?)```", (ROOT / "README.md").read_text("utf-8"), re.S)
-    assert len(blocks) == 1, "the README shows one nginx file"
-    return str(blocks[0])
+NGINX_FILE = ROOT / "docs" / "examples" / "nginx-scholar-stats.conf"
+
+
+def example_nginx_file() -> str:
+    """The example file docs/deploy.md shows (included, never copied: one file)."""
+    page = (ROOT / "docs" / "deploy.md").read_text("utf-8")
+    assert '--8<-- "docs/examples/nginx-scholar-stats.conf"' in page
+    assert "server_name" not in page  # the page includes the file, it does not copy it
+    return NGINX_FILE.read_text("utf-8")
 
 
 def certificate(folder: Path) -> tuple[Path, Path]:
@@ -57,11 +63,11 @@ def certificate(folder: Path) -> tuple[Path, Path]:
 
 @contextmanager
 def running_nginx(work: Path, upstream_port: int) -> Iterator[tuple[int, Path]]:
-    """nginx with the README's file (its name, port and certificate filled in) on a free
+    """nginx with the example file (its name, port and certificate filled in) on a free
     loopback port; yields the port and the certificate."""
     assert NGINX is not None
     cert, key = certificate(work)
-    site = readme_nginx_file()
+    site = example_nginx_file()
     port = free_port()
     for old, new in (("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;"),
                      ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};"),

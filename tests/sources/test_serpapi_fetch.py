@@ -163,7 +163,7 @@ def test_the_deadline_bounds_a_stalled_serpapi(fake_serpapi: FakeSerpApi, tmp_pa
     fake_serpapi.mode = "stall"
     started = time.monotonic()
     assert fetch(MEYER, "--source", "serpapi", "--deadline", "1.5", "--out", str(tmp_path)) == 6
-    assert time.monotonic() - started < 1.5 + 1.5  # README: within the deadline plus about 1 s
+    assert time.monotonic() - started < 1.5 + 1.5  # docs: within the deadline plus about 1 s
     assert "deadline" in capsys.readouterr().err
 
 
@@ -178,7 +178,7 @@ def test_a_huge_or_trickling_answer_is_bounded(fake_serpapi: FakeSerpApi, tmp_pa
     started = time.monotonic()
     assert fetch(MEYER, "--source", "serpapi", "--deadline", "2", "--out",
                  str(tmp_path / "b")) == 6
-    assert time.monotonic() - started < 2 + 1.5  # README: within the deadline plus about 1 s
+    assert time.monotonic() - started < 2 + 1.5  # docs: within the deadline plus about 1 s
     assert "deadline" in capsys.readouterr().err
 
 

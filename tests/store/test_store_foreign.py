@@ -202,7 +202,7 @@ def test_a_database_server_that_never_answers_is_given_up_after_the_connect_time
         elapsed = time.monotonic() - started
     assert result.returncode == 10
     assert SECRET not in one_line(result)
-    # README: a server that does not answer within 10 s (connect_timeout) is exit 10; the
+    # docs: a server that does not answer within 10 s (connect_timeout) is exit 10; the
     # process start takes a few seconds when loaded
     assert elapsed < PG_CONNECT_TIMEOUT + 10
 
