@@ -11,20 +11,26 @@ In one run, on 127.0.0.1 only:
 3. drives all three with wrk (64 connections, one thread, a separate process) for: endpoint
    JSON, SVG badge, ``gs_data.json`` of the 300-publication author; prints requests/s, p99 and
    the ratios;
-4. reads the service's resident memory (all its processes) with all authors loaded;
+4. times the first answer (a badge's endpoint JSON of the last author in the store) from the
+   moment the process starts, asks once for every author's endpoint JSON, SVG badge and
+   ``gs_data.json``, and reads the service's resident memory (all its processes) after the run;
 5. compares p99 while another process records a refresh of 100 authors (the service's poll
    rebuilds them under load) with the idle p99.
+
+With ``--pg-url URL`` (a PostgreSQL database the script may create a schema in) the same is
+measured with the store in PostgreSQL after SQLite.
 
 Needs: wrk and nginx on PATH (apt-get install -y wrk nginx). Without nginx the ratios are
 skipped; without wrk the script stops.
 
 Usage: python benchmarks/serve.py [--authors 10000] [--duration 5] [--connections 64] [--repeat 3]
-                                  [--workers 1,2]
+                                  [--workers 1,2] [--pg-url postgresql+psycopg://...]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -35,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -244,6 +251,8 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2",
                         help="worker counts to measure, comma-separated (nginx and the bare "
                         "ASGI app get the same count)")
+    parser.add_argument("--pg-url", help="also measure with the store in this PostgreSQL "
+                        "database (in a schema of its own, dropped afterwards)")
     parser.add_argument("--bare", nargs=3, metavar=("DIR", "PORT", "WORKERS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -255,29 +264,101 @@ def main() -> int:
         return 1
     work = Path(tempfile.mkdtemp(prefix="scholar-stats-bench-"))
     work.chmod(0o755)  # nginx workers (user nobody when started as root) must read it
-    db = f"sqlite:///{work / 'bench.db'}"
-    started = time.perf_counter()
-    build_store(db, args.authors)
-    print(f"store: {args.authors} authors recorded in {time.perf_counter() - started:.1f} s")
     try:
-        for count, workers in enumerate(int(w) for w in args.workers.split(",")):
-            measure_workers(args, work, db, workers, bump=count + 1)
+        measure_store(args, work, f"sqlite:///{work / 'bench.db'}", "SQLite")
+        if args.pg_url:
+            with pg_schema(args.pg_url) as url:
+                measure_store(args, work, url, "PostgreSQL")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
+def measure_store(args: argparse.Namespace, work: Path, db: str, kind: str) -> None:
+    started = time.perf_counter()
+    build_store(db, args.authors)
+    print(f"\n=== {kind} store: {args.authors} authors recorded in "
+          f"{time.perf_counter() - started:.1f} s")
+    for count, workers in enumerate(int(w) for w in args.workers.split(",")):
+        measure_workers(args, work, db, workers, bump=count + 1)
+
+
+@contextlib.contextmanager
+def pg_schema(base: str) -> Iterator[str]:
+    """A URL whose connections use a fresh PostgreSQL schema, dropped afterwards."""
+    import sqlalchemy as sa
+
+    schema = f"bench_{os.getpid()}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def first_answer(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait (polling every 10 ms) until ``url`` answers 200."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit("the service exited before answering")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+        time.sleep(0.01)
+
+
+def ask_everyone(base: str, count: int, threads: int = 4) -> float:
+    """Every author's endpoint JSON, SVG badge and gs_data.json once (gzip accepted, as
+    browsers send); returns the seconds it took."""
+    import concurrent.futures
+
+    import httpx
+
+    ids = [BIG] + [author_id(i) for i in range(count - 1)]
+    started = time.perf_counter()
+
+    def ask(part: list[str]) -> None:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            for scholar_id in part:
+                for name in ("shields/citations.json", "badges/citations.svg", "gs_data.json"):
+                    r = client.get(f"/authors/{scholar_id}/{name}")
+                    if r.status_code != 200:
+                        raise SystemExit(f"{scholar_id}/{name}: {r.status_code}")
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(ask, [ids[i::threads] for i in range(threads)]))
+    return time.perf_counter() - started
+
+
 def measure_workers(args: argparse.Namespace, work: Path, db: str, workers: int, bump: int) -> None:
     """One configuration: the service, nginx and the bare app, each with ``workers`` processes."""
     port = free_port()
+    started = time.perf_counter()
     server = start_service(db, port, workers)
     nginx = bare_server = None
     try:
-        started = time.perf_counter()
         base = f"http://127.0.0.1:{port}"
+        last = author_id(args.authors - 2)  # the last author in the store
+        first_answer(f"{base}/authors/{last}/shields/citations.json", server, timeout=600)
+        first = time.perf_counter() - started
         wait_http(f"{base}/healthz", timeout=600)
-        print(f"\n== serve --workers {workers}: up with {args.authors} authors in "
-              f"{time.perf_counter() - started:.1f} s")
+        up = time.perf_counter() - started
+        print(f"\n== serve --workers {workers}: first answer with {args.authors} authors in "
+              f"{first:.1f} s (/healthz answers after {up:.1f} s)")
+        asked = ask_everyone(base, args.authors)
+        print(f"every author's endpoint JSON, badge and gs_data.json asked once in {asked:.1f} s")
         probe = author_id(42)
         paths = {
             "endpoint JSON": f"/authors/{probe}/shields/citations.json",
@@ -327,7 +408,8 @@ def measure_workers(args: argparse.Namespace, work: Path, db: str, workers: int,
                 n_rps, n_p99 = measure(f"http://127.0.0.1:{nginx_port}{path}")
             print(f"{name:24} {rps:8.0f} {p99:5.1f} {b_rps:8.0f} {b_p99:5.1f} {n_rps:8.0f} "
                   f"{n_p99:5.1f} {rps / n_rps:7.1%} {rps / b_rps:6.1%}")
-        print(f"\nRSS of the service with {args.authors} authors: {rss_mb(server.pid):.0f} MB"
+        print(f"\nfirst answer with {args.authors} authors in {first:.1f} s")
+        print(f"RSS of the service with {args.authors} authors: {rss_mb(server.pid):.0f} MB"
               + ("" if workers == 1 else " (supervisor and workers together)"))
 
         # p99 while a refresh of 100 authors lands (another process writes, the poll rebuilds)

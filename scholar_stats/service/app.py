@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fastapi import FastAPI, Path, Query, Request, Response
@@ -97,7 +98,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(service.sync, full=True)
+        await asyncio.to_thread(service.start)
         await asyncio.to_thread(service.start_scheduler)
         poller = asyncio.create_task(poll_store(service))
         try:
@@ -230,14 +231,13 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
             service.database.failed(exc)
             scheduler = ("unknown (the database did not answer)"
                          if settings.scheduler_elsewhere else service.scheduler_state())
-        entries = service.snapshot.authors.values()
-        successes = [e.last_success for e in entries if e.last_success]
+        successes = service.last_successes()
         body = {
             "status": "ok" if database == "ok" else "degraded",
             "database": database,
             "scheduler": scheduler,
-            "authors": len(service.snapshot.authors),
-            "stale_authors": sum(1 for e in entries if e.stale),
+            "authors": service.snapshot.tracked(),
+            "stale_authors": service.stale_authors(datetime.now(timezone.utc)),
             "last_success": max(successes).isoformat() if successes else None,
         }
         return JSONResponse(body, status_code=200 if database == "ok" else 503,

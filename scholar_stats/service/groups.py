@@ -24,7 +24,9 @@ from scholar_stats.service.replies import Pending
 from scholar_stats.service.snapshot import (
     HTML,
     JSON,
+    NOT_LOADED,
     SVG,
+    NotLoaded,
     Reply,
     Snapshot,
     cache_header,
@@ -53,6 +55,8 @@ def group_reply(snapshot: Snapshot, name: str, rest: str) -> Reply | Pending:
         return error_reply(404, "unknown metric" if rest.startswith((SHIELDS.prefix,
                                                                      BADGES.prefix))
                            else "not found", badge=kind)
+    if any(sid in snapshot.unprepared for sid in members):
+        return Pending(lambda: _after_preparing(snapshot, name, rest, members))
     entries = [snapshot.authors.get(sid) for sid in members]
     key = ("group", name, tuple((sid, e.version if e else None)
                                  for sid, e in zip(members, entries, strict=True)))
@@ -80,6 +84,19 @@ def group_reply(snapshot: Snapshot, name: str, rest: str) -> Reply | Pending:
         return made
 
     return Pending(lambda: snapshot.cache.get_or_make(key, make)[rest])
+
+
+def _after_preparing(snapshot: Snapshot, name: str, rest: str, members: tuple[str, ...]) -> Reply:
+    """A group's reply once its members are prepared (in the render thread)."""
+    try:
+        for scholar_id in members:
+            snapshot.prepare(scholar_id)
+    except NotLoaded:
+        return error_reply(503, NOT_LOADED)
+    if any(sid in snapshot.unprepared for sid in members):
+        return error_reply(503, NOT_LOADED)
+    found = group_reply(snapshot, name, rest)
+    return found if isinstance(found, Reply) else found.make()
 
 
 def group_page(totals: GroupTotals, members: tuple[str, ...]) -> bytes:

@@ -44,7 +44,7 @@ class Metrics:
         )
         oldest.set_function(service.oldest_data_age)
         tracked = Gauge("scholar_stats_authors", "Authors being served", registry=self.registry)
-        tracked.set_function(lambda: len(service.snapshot.authors))
+        tracked.set_function(service.snapshot.tracked)
         cache = service.snapshot.cache
         items = Gauge("scholar_stats_reply_cache_items",
                       "Rendered badges, charts, paper endpoints and parsed profiles in memory",

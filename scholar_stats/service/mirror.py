@@ -4,7 +4,6 @@ down (``DatabaseHealth``)."""
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import dataclasses
 import gc
@@ -12,19 +11,19 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy
-import sqlalchemy.exc
-
 from scholar_stats.core.plan import is_stale, stale_at
-from scholar_stats.errors import (
-    StoreUnavailable,
-)
+from scholar_stats.service.health import DATABASE_DOWN as DATABASE_DOWN
+from scholar_stats.service.health import DATABASE_DOWN_DETAIL as DATABASE_DOWN_DETAIL
+from scholar_stats.service.health import DatabaseHealth as DatabaseHealth
+from scholar_stats.service.health import db_password as db_password
+from scholar_stats.service.health import poll_store as poll_store
+from scholar_stats.service.prepared import times_of, warm_up
 from scholar_stats.service.snapshot import (
     AuthorEntry,
+    NotLoaded,
     Snapshot,
     build_entry,
 )
@@ -46,64 +45,6 @@ STALE_REBUILD_SECONDS = 3600.0  # status.json of stale data names its age; refre
 
 
 ATTEMPT_ID_MARGIN = 1000  # see Service.sync
-
-
-# What a store that cannot be reached raises: the store's own error, and SQLAlchemy's errors
-# for a lost or refused connection (psycopg's and sqlite3's, wrapped). Other database errors
-# (integrity, programming) are bugs, not an outage, and stay 500s with a traceback.
-DATABASE_DOWN: tuple[type[Exception], ...] = (
-    StoreUnavailable, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
-    sqlalchemy.exc.DisconnectionError, sqlalchemy.exc.TimeoutError,
-)
-
-
-DATABASE_DOWN_DETAIL = "the database cannot be reached; public answers continue from memory"
-
-
-def db_password(db_url: str | None) -> str | None:
-    """The database password in ``db_url``, kept out of log lines."""
-    try:
-        return sqlalchemy.make_url(db_url).password if db_url else None
-    except sqlalchemy.exc.ArgumentError:  # the store says what is wrong with it when it opens
-        return None
-
-
-class DatabaseHealth:
-    """Whether the store could be reached at the last try, logged once per change of state.
-
-    The poll, ``/healthz``, ``/metrics`` and the admin routes report here, so a database that
-    stays away for an hour logs one line when it goes and one when it is back, not a traceback
-    per poll.
-    """
-
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        self.problem: str | None = None  # why the last try failed; None while reachable
-        self._secrets = [secret for secret in secrets if secret]
-        self._lock = threading.Lock()
-
-    def failed(self, exc: BaseException) -> None:
-        problem = self.describe(exc)
-        with self._lock:
-            was_up, self.problem = self.problem is None, problem
-        if was_up:
-            log.warning("the database cannot be reached (%s): public answers continue from "
-                        "memory; /metrics and admin requests answer 503 until it is back", problem)
-
-    def reachable(self) -> None:
-        with self._lock:
-            was_down, self.problem = self.problem is not None, None
-        if was_down:
-            log.warning("the database can be reached again")
-
-    def describe(self, exc: BaseException) -> str:
-        """One short line naming the error (the driver's, which SQLAlchemy wraps in ``orig``),
-        without the SQL, its parameters or the database password."""
-        cause = getattr(exc, "orig", None) or exc
-        lines = str(cause).strip().splitlines()
-        text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text[:200]
 
 
 class Service:
@@ -128,6 +69,9 @@ class Service:
         # a poll with nothing new returns after one small query.
         self._synced_marker: tuple[str, int] | None = None
         self._next_age_rebuild = 0.0
+        self.snapshot.loader = self._load
+        self._warm_up: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def store(self) -> Store:
@@ -160,6 +104,40 @@ class Service:
                            stale_at=stale_after, last_success=author.last_success,
                            last_attempt=(author.last_attempt, now.timestamp()))
 
+    def _load(self, scholar_id: str) -> AuthorEntry | None:
+        """The snapshot's loader (an author not prepared yet); ``NotLoaded``: no store."""
+        try:
+            entry = self.build(scholar_id)
+        except DATABASE_DOWN as exc:
+            self.database.failed(exc)
+            raise NotLoaded(scholar_id) from exc
+        if entry is not None:  # the poll rebuilds it when it ages
+            self._next_age_rebuild = min(self._next_age_rebuild, self._rebuild_at(entry))
+        return entry
+
+    def start(self) -> None:
+        """Serve from now on: the tracked authors are listed (one query), each is prepared when
+        first asked for, and all are prepared by a warm-up thread in the background."""
+        store = self.store
+        marker = store.change_marker()
+        self.snapshot.defer({a.scholar_id: times_of(a) for a in store.list_authors()})
+        self._synced_marker = marker
+        self._next_age_rebuild = math.inf
+        self.load_groups()
+        self._warm_up = threading.Thread(target=self.warm_up, name="scholar-stats-warm-up",
+                                         daemon=True)
+        self._warm_up.start()
+
+    def warm_up(self) -> None:
+        """Prepare every author in the background (``prepared.warm_up``)."""
+        while not self._stopping.is_set():
+            try:
+                warm_up(self.snapshot, self._stopping)
+                return
+            except Exception:
+                log.exception("could not prepare authors; trying again in a minute")
+                self._stopping.wait(60.0)
+
     def rebuild(self, scholar_id: str) -> None:
         entry = self.build(scholar_id)
         self.snapshot.update({scholar_id: entry} if entry else {}, () if entry else (scholar_id,))
@@ -169,9 +147,10 @@ class Service:
 
         A poll first compares the store's change marker: when only attempts were recorded, just
         those authors are read; when authors were added or removed, all are listed (rare). Only
-        authors whose attempt/success times changed, or whose data has aged, are rebuilt.
+        authors whose attempt/success times changed, or whose data has aged, are rebuilt
+        (those not prepared yet are only noted: they are prepared from the store when asked).
         The groups are read every time (two small queries): changing one leaves no marker.
-        Returns how many entries were rebuilt.
+        Returns how many authors were rebuilt or noted.
         """
         now = datetime.now(timezone.utc)
         store = self.store
@@ -189,12 +168,14 @@ class Service:
     def _sync_authors(self, store: Store, marker: tuple[str, int], now: datetime,
                       full: bool) -> int:
         previous = self._synced_marker
+        previous_next = self._next_age_rebuild
         current = self.snapshot.authors
         aged = now.timestamp() >= self._next_age_rebuild
         if full or previous is None or marker[0] != previous[0]:
             candidates = store.list_authors()
             ids = {author.scholar_id for author in candidates}
-            removed = [scholar_id for scholar_id in current if scholar_id not in ids]
+            removed = [scholar_id for scholar_id in (*current, *self.snapshot.unprepared)
+                       if scholar_id not in ids]
         elif marker[1] != previous[1] or aged:
             # Attempt ids are handed out before commit; on PostgreSQL a later commit can carry a
             # smaller id, so look back a little further than the last id seen.
@@ -207,8 +188,16 @@ class Service:
         else:
             return 0
         changed: dict[str, AuthorEntry] = {}
+        deferred: dict[str, tuple[datetime | None, datetime | None]] = {}
+        waiting = self.snapshot.unprepared
         for author in candidates:
             entry = None if full else current.get(author.scholar_id)
+            if entry is None and not full:
+                # not prepared: prepared from the store as it then is, when asked (the new row
+                # makes a preparation under way with the old one start again)
+                if waiting.get(author.scholar_id) != times_of(author):
+                    deferred[author.scholar_id] = times_of(author)
+                continue
             if entry is not None and not self._outdated(entry, author, now):
                 continue
             started = time.perf_counter()
@@ -221,21 +210,33 @@ class Service:
                 time.sleep(min(2 * (time.perf_counter() - started), 0.05))
         if full:
             self.snapshot.update(changed, full=True)
-        elif changed or removed:
-            self.snapshot.update(changed, removed)
+        else:
+            if deferred or removed:
+                rows = {author.scholar_id: author for author in candidates}
+                for scholar_id in self.snapshot.defer(deferred, removed):
+                    # prepared since it was looked up, perhaps from the store before this attempt
+                    new = self.build(scholar_id, now, rows[scholar_id])
+                    if new is not None:
+                        changed[scholar_id] = new
+            if changed:
+                self.snapshot.update(changed)
         self._synced_marker = marker
-        self._next_age_rebuild = min(
-            (self._rebuild_at(entry, now) for entry in self.snapshot.authors.values()),
-            default=math.inf,
-        )
+        if full or aged:
+            self._next_age_rebuild = min(
+                (self._rebuild_at(entry) for entry in list(self.snapshot.authors.values())),
+                default=math.inf,
+            )
+        else:  # the entries not rebuilt keep their times: no pass over every author
+            self._next_age_rebuild = min([previous_next, self._next_age_rebuild,
+                                          *(self._rebuild_at(e) for e in changed.values())])
         if changed:
             # Entries live long: keep them out of the cyclic GC's scans, whose full passes over
             # ten thousand authors would otherwise show up as latency spikes.
             gc.freeze()
-        return len(changed)
+        return len(changed) + len(deferred)
 
     @staticmethod
-    def _rebuild_at(entry: AuthorEntry, now: datetime) -> float:
+    def _rebuild_at(entry: AuthorEntry) -> float:
         """When ``entry`` must be rebuilt for its age alone: when its data turns stale, or, once
         stale, hourly (its status.json names the age)."""
         if entry.stale:
@@ -244,16 +245,31 @@ class Service:
 
     def _aged(self, now: datetime) -> list[str]:
         moment = now.timestamp()
-        return [scholar_id for scholar_id, entry in self.snapshot.authors.items()
-                if moment >= self._rebuild_at(entry, now)]
+        return [scholar_id for scholar_id, entry in list(self.snapshot.authors.items())
+                if moment >= self._rebuild_at(entry)]
 
     def _outdated(self, entry: AuthorEntry, author: Any, now: datetime) -> bool:
         built_attempt, _built_at = entry.last_attempt
         same = built_attempt == author.last_attempt and entry.last_success == author.last_success
-        return not same or now.timestamp() >= self._rebuild_at(entry, now)
+        return not same or now.timestamp() >= self._rebuild_at(entry)
+
+    def last_successes(self) -> list[datetime]:
+        """Every served author's last success (prepared or not)."""
+        entries = list(self.snapshot.authors.values())
+        waiting = list(self.snapshot.unprepared.values())
+        return [*(e.last_success for e in entries if e.last_success),
+                *(times[1] for times in waiting if times[1])]
+
+    def stale_authors(self, now: datetime) -> int:
+        """How many served authors' data is stale (as their entries say, or will say)."""
+        entries = list(self.snapshot.authors.values())
+        waiting = list(self.snapshot.unprepared.values())
+        return (sum(1 for e in entries if e.stale)
+                + sum(1 for times in waiting
+                      if is_stale(times[1], now, self.settings.stale_age)))
 
     def oldest_data_age(self) -> float:
-        successes = [e.last_success for e in self.snapshot.authors.values() if e.last_success]
+        successes = self.last_successes()
         if not successes:
             return 0.0
         return max(0.0, time.time() - min(s.timestamp() for s in successes))
@@ -363,6 +379,10 @@ class Service:
 
     def close(self) -> None:
         """Stop the fetches under way at once (each is recorded as stopped), then clean up."""
+        self._stopping.set()
+        if self._warm_up is not None:
+            self._warm_up.join()
+            self._warm_up = None
         if self._engine is not None:
             self._engine.stop()
         if self.scheduler is not None:
@@ -378,20 +398,3 @@ class Service:
         if self._own_store and self._store is not None:
             self._store.close()
             self._store = None
-
-
-async def poll_store(service: Service) -> None:
-    """Pick up changes other processes made to the store, and data turning stale with age."""
-    interval = service.settings.poll_seconds
-    if interval <= 0:
-        return
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(service.sync)
-        except DATABASE_DOWN as exc:  # logged once, not every poll; retried next time
-            service.database.failed(exc)
-        except Exception:
-            log.warning("polling the store failed", exc_info=True)
-        else:
-            service.database.reachable()

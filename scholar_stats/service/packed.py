@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
+from scholar_stats.core.changes import ChangeEvent
 from scholar_stats.core.model import AuthorData, FetchStatus
 from scholar_stats.outputs.catalogue import GS_DATA, HISTORY, STATUS, AuthorState
+from scholar_stats.outputs.changes import ChangeLog
 from scholar_stats.outputs.history import parse_history_csv
 from scholar_stats.service.replies import Reply
 
@@ -39,6 +42,21 @@ def unpack(scholar_id: str, since_year: int | None, files: Mapping[str, Reply],
         scholar_id, unpack_data(scholar_id, since_year, files),
         FetchStatus.from_dict(json.loads(status.body)) if status is not None else None,
         parse_history_csv(history.body) if history is not None else None, stale=stale)
+
+
+def pack_changes(log: ChangeLog) -> bytes:
+    """A change log as compact bytes (its fields in order, deflated): ``changes.json`` and
+    ``changes.xml`` are asked for rarely and are drawn from it when they are."""
+    fields = [log.since, [[e.at, e.kind, e.key, e.title, e.old, e.new] for e in log.events]]
+    return zlib.compress(json.dumps(fields, ensure_ascii=False).encode("utf-8"), 6)
+
+
+def unpack_changes(scholar_id: str, packed: bytes) -> ChangeLog:
+    """The change log :func:`pack_changes` packed, exactly."""
+    since, events = json.loads(zlib.decompress(packed))
+    return ChangeLog(scholar_id, since, tuple(
+        ChangeEvent(at, scholar_id, kind, key, title, old, new)
+        for at, kind, key, title, old, new in events))
 
 
 _DECODER = json.JSONDecoder()

@@ -32,8 +32,10 @@ from scholar_stats.service.replies import Pending, kept
 from scholar_stats.service.snapshot import (
     HTML,
     JS,
+    NOT_LOADED,
     NOT_TRACKED,
     AuthorEntry,
+    NotLoaded,
     Reply,
     Snapshot,
     cache_header,
@@ -156,24 +158,32 @@ def as_response(request: Request, reply: Reply) -> Response:
     return Response(body, status_code=start["status"], headers=headers)
 
 
+READY = Reply.make(b"", HTML)  # an author is prepared (never sent)
+
+
 def add_page_routes(app: FastAPI, snapshot: Snapshot) -> None:
     """``/``, ``/authors/{id}/`` (``/authors/{id}`` redirects there) and ``/scholar-stats.js``."""
     script = Reply.make(catalogue.page_script(), JS, cache=cache_header(snapshot.max_age))
     html: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}}, 400: {}, 404: {}}
 
-    latest: list[Any] = [None, None]  # the authors mapping the index was made of, the index
+    latest: list[Any] = [None, None]  # the snapshot's generation the index was made of, the index
 
     @app.get("/", response_class=Response, responses={200: {"content": {"text/html": {}}}})
     async def index(request: Request) -> Response:
         """The tracked authors with their main numbers (HTML)."""
-        authors = snapshot.authors
-        if latest[0] is authors:
+        if latest[0] == snapshot.generation and not snapshot.unprepared:
             return as_response(request, latest[1])
 
-        def make() -> Reply:  # once per swap of the authors (the first request queued makes it)
-            if latest[0] is not authors:
-                latest[:] = [authors, Reply.make(render_index(list(authors.values())), HTML,
-                                                 cache=cache_header(snapshot.max_age))]
+        def make() -> Reply:  # once per change of the authors (the first request queued makes it)
+            try:
+                snapshot.prepare_all()  # the index lists every author: none is left out
+            except NotLoaded:
+                return error_reply(503, NOT_LOADED)
+            generation = snapshot.generation
+            if latest[0] != generation:
+                authors = list(snapshot.authors.values())
+                latest[:] = [generation, Reply.make(render_index(authors), HTML,
+                                                    cache=cache_header(snapshot.max_age))]
             reply: Reply = latest[1]
             return reply
 
@@ -189,6 +199,11 @@ def add_page_routes(app: FastAPI, snapshot: Snapshot) -> None:
     async def author_page(request: Request, scholar_id: str) -> Response:
         """One author: card, chart, history, most-cited papers, badge snippets (HTML)."""
         entry = snapshot.authors.get(scholar_id)
+        if entry is None and scholar_id in snapshot.unprepared:
+            prepared = await snapshot.renders.settle(Pending(lambda: _prepared(scholar_id)))
+            if prepared.status != 200:
+                return as_response(request, prepared)
+        entry = entry or snapshot.authors.get(scholar_id)  # prepared meanwhile (see Snapshot)
         if entry is None:
             valid = SCHOLAR_ID_RE.fullmatch(scholar_id)
             return as_response(request, error_reply(404 if valid else 400,
@@ -206,6 +221,14 @@ def add_page_routes(app: FastAPI, snapshot: Snapshot) -> None:
 
         found = kept(snapshot.cache, ("page", scholar_id, entry.version, base), make)
         return as_response(request, await snapshot.renders.settle(found))
+
+    def _prepared(scholar_id: str) -> Reply:
+        """The author prepared (in the render thread); an error reply when it cannot be."""
+        try:
+            snapshot.prepare(scholar_id)
+        except NotLoaded:
+            return error_reply(503, NOT_LOADED)
+        return READY
 
     @app.get("/authors/{scholar_id}", include_in_schema=False)
     async def author_page_slash(scholar_id: str) -> Response:

@@ -76,6 +76,14 @@ class Reply:
         return self.etag[:-1] + b'-gz"'
 
 
+@functools.lru_cache(maxsize=8192)
+def shared(body: bytes, ctype: bytes, cache: bytes) -> Reply:
+    """``Reply.make(body, ctype, cache=cache)``, one object for the authors whose answer is the
+    same bytes (the endpoint JSON of one number: ten thousand authors have a few thousand
+    distinct ones). Bounded: what falls out stays with the entries holding it, unshared."""
+    return Reply.make(body, ctype, cache=cache)
+
+
 @functools.lru_cache(maxsize=256)
 def _inflate(packed: bytes) -> bytes:
     """Identity bodies of compact replies; hot authors stay inflated (bytes cache their hash)."""

@@ -15,9 +15,8 @@ import dataclasses
 import functools
 import hashlib
 import sys
-import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -25,6 +24,8 @@ from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE, AuthorData
 from scholar_stats.outputs import badges, catalogue, kit
 from scholar_stats.outputs.catalogue import (
     BADGES,
+    CHANGES_JSON,
+    CHANGES_XML,
     PAPER_SHIELDS,
     PAPERS,
     SERVICE_KEPT,
@@ -33,9 +34,19 @@ from scholar_stats.outputs.catalogue import (
     AuthorState,
 )
 from scholar_stats.outputs.render import dump_json, endpoint_json, metric_label
-from scholar_stats.service.packed import unpack, unpack_data
+from scholar_stats.service.packed import pack_changes, unpack, unpack_changes, unpack_data
+from scholar_stats.service.prepared import NOT_LOADED as NOT_LOADED
+from scholar_stats.service.prepared import NotLoaded as NotLoaded
+from scholar_stats.service.prepared import Snapshot as Snapshot
 from scholar_stats.service.replies import DEFAULT_CACHE_BYTES as DEFAULT_CACHE_BYTES
-from scholar_stats.service.replies import LRU, Pending, RenderThread, Reply, kept
+from scholar_stats.service.replies import (
+    GZIP_MIN_BYTES,
+    Pending,
+    Reply,
+    kept,
+    shared,
+)
+from scholar_stats.service.replies import LRU as LRU
 from scholar_stats.service.replies import NO_CACHE as NO_CACHE
 from scholar_stats.service.replies import footprint as footprint
 
@@ -44,9 +55,12 @@ SVG = catalogue.SVG.encode()
 HTML = b"text/html; charset=utf-8"
 JS = catalogue.JS.encode()
 
+# The change log's files are asked for rarely and take more memory than the rest of an author's
+# answers: an entry keeps the log packed and they are drawn when asked, into the cache.
+ON_DEMAND = {CHANGES_JSON.name: CHANGES_JSON, CHANGES_XML.name: CHANGES_XML}
 # The files kept in every entry with their content type (one bytes object each for all), and
 # those of one name, relative to /authors/{id}/.
-_KEPT = tuple((file, file.media.encode()) for file in SERVICE_KEPT)
+_KEPT = tuple((file, file.media.encode()) for file in SERVICE_KEPT if file.name not in ON_DEMAND)
 KEPT_NAMES = frozenset(f.name for f in SERVICE_KEPT if not f.family)
 # Badge query parameters and the longest value each may have (characters). A label is drawn
 # clamped to 64 characters; longer values are refused rather than kept as cache keys.
@@ -96,6 +110,7 @@ class AuthorEntry:
     last_attempt: Any = None  # what the poller compares with the store
     last_success: Any = None
     name: str = ""  # the author's name, for the service's index page
+    changes: bytes | None = None  # the change log, packed (``packed.pack_changes``)
 
     def data(self) -> AuthorData | None:
         """The profile, unpacked from the reply that serves it (``service/packed.py``)."""
@@ -134,12 +149,18 @@ def build_entry(
     for file, ctype in _KEPT:
         for name, body in file.files(state).items():
             reply = made.get((body, ctype))
-            if reply is None:
+            if reply is None and len(body) < GZIP_MIN_BYTES and file.family:
+                reply = made[body, ctype] = shared(body, ctype, cache)  # shields/<metric>.json
+            elif reply is None:
                 reply = made[body, ctype] = Reply.make(body, ctype, cache=cache, compact=True)
             replies[sys.intern(name)] = reply  # ten thousand authors share one copy of each name
     digest = hashlib.blake2b(digest_size=8)
     for name in sorted(replies):
         digest.update(name.encode() + b"\0" + replies[name].etag)
+    changes = None
+    if state.changes is not None and state.data is not None:  # as the catalogue draws them
+        changes = pack_changes(state.changes)
+        digest.update(b"changes\0" + changes)
     digest.update(b"stale" if state.stale else b"fresh")
     values: Mapping[str, int] | None = None
     labels: Mapping[str, str] = _NO_LABELS
@@ -162,6 +183,7 @@ def build_entry(
         last_attempt=last_attempt,
         last_success=last_success,
         name=author_name,
+        changes=changes,
     )
 
 
@@ -174,34 +196,6 @@ def _paper_counts(snapshot: Snapshot, entry: AuthorEntry) -> dict[str, int]:
         return {} if data is None else catalogue.paper_counts(data)
 
     return snapshot.cache.get_or_make(("papers", entry.scholar_id, entry.version), make)
-
-
-@dataclass
-class Snapshot:
-    """The authors and groups being served. ``authors`` and ``groups`` are replaced, never
-    mutated (``authors`` under ``swap_lock``); ``renders`` makes what is not kept yet."""
-
-    max_age: int
-    authors: Mapping[str, AuthorEntry] = field(default_factory=dict)
-    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> member ids
-    cache: LRU = field(default_factory=lambda: LRU(4096))
-    swap_lock: threading.Lock = field(default_factory=threading.Lock)
-    renders: RenderThread = field(default_factory=RenderThread)
-
-    def update(
-        self, entries: Mapping[str, AuthorEntry], removed: Iterable[str] = (), *, full: bool = False
-    ) -> None:
-        """Swap in new entries (and drop ``removed``) with one reference assignment.
-
-        Readers never lock: they read ``self.authors`` once and get a complete mapping. ``full``
-        replaces everything (authors missing from ``entries`` are dropped).
-        """
-        with self.swap_lock:
-            authors = {} if full else dict(self.authors)
-            authors.update(entries)
-            for scholar_id in removed:
-                authors.pop(scholar_id, None)
-            self.authors = authors
 
 
 NOT_TRACKED = "not tracked"
@@ -231,6 +225,10 @@ def resolve(
         reply = entry.files.get(rest)  # the files kept: most requests end here
         if reply is not None:
             return reply
+    elif scholar_id in snapshot.unprepared:  # built from the store, in the render thread
+        return Pending(functools.partial(_after_preparing, snapshot, scholar_id, rest, query))
+    else:  # prepared between the two looks (see Snapshot)
+        entry = snapshot.authors.get(scholar_id)
     valid = entry is not None or SCHOLAR_ID_RE.fullmatch(scholar_id)
     metric = BADGES.key_of(rest)
     if metric is not None:
@@ -253,6 +251,13 @@ def resolve(
     pub_id = PAPERS.key_of(rest)
     if pub_id is not None and "/" not in pub_id:
         return _paper(snapshot, entry, pub_id)  # the kit's file
+    drawn = ON_DEMAND.get(rest)
+    if drawn is not None:
+        if entry is None:
+            return error_reply(404, NOT_TRACKED)
+        if entry.changes is None:
+            return error_reply(404, "no data yet")
+        return _change_file(snapshot, entry, drawn)
     if rest.startswith(SHIELDS.prefix):
         if SHIELDS.key_of(rest) not in METRIC_NAMES:
             return error_reply(404, "unknown metric", badge=kind)
@@ -278,6 +283,37 @@ def _picture(snapshot: Snapshot, entry: AuthorEntry, file: catalogue.OutputFile)
     return kept(snapshot.cache, (file.name, entry.scholar_id, entry.version), make)
 
 
+def _after_preparing(
+    snapshot: Snapshot, scholar_id: str, rest: str, query: Mapping[str, str]
+) -> Reply:
+    """The reply for an author not prepared when asked for: prepared first (from the store;
+    503 when it cannot be reached), then answered as any other."""
+    try:
+        snapshot.prepare(scholar_id)
+    except NotLoaded:
+        return error_reply(503, NOT_LOADED, badge=_badge_kind(rest))
+    if scholar_id in snapshot.unprepared:  # not swapped in: answered all the same, never wrong
+        return error_reply(503, NOT_LOADED, badge=_badge_kind(rest))
+    found = resolve(snapshot, scholar_id, rest, query)
+    return found if isinstance(found, Reply) else found.make()
+
+
+def _change_file(
+    snapshot: Snapshot, entry: AuthorEntry, file: catalogue.OutputFile
+) -> Reply | Pending:
+    """``changes.json`` or ``changes.xml``, drawn by the catalogue from the entry's packed
+    change log (and its profile, for the feed's author name)."""
+
+    def make() -> Reply:
+        state = AuthorState(entry.scholar_id, entry.data(),
+                            changes=unpack_changes(entry.scholar_id, entry.changes or b""),
+                            stale=entry.stale)
+        return Reply.make(file.draw(state)[""], file.media.encode(),
+                          cache=cache_header(snapshot.max_age), compact=True)
+
+    return kept(snapshot.cache, (file.name, entry.scholar_id, entry.version), make)
+
+
 def _svg_badge(
     snapshot: Snapshot, entry: AuthorEntry | None, metric: str, query: Mapping[str, str]
 ) -> Reply | Pending:
@@ -293,13 +329,14 @@ def _svg_badge(
         if value is not None and len(value) > BADGE_PARAM_LIMITS[name]:
             return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} characters",
                                badge="svg")
-    key = ("badge", entry.scholar_id, entry.version, metric, params)
+    # A badge is drawn from these alone: authors with the same number share it.
+    label, color, label_color, style = params
+    text = entry.labels[metric] if label is None else label
+    key = ("badge", text, values[metric], entry.stale, params)
 
     def make() -> Reply:
-        label, color, label_color, style = params
         try:
-            svg = kit.metric_badge(entry.labels[metric] if label is None else label,
-                                   values[metric], stale=entry.stale, color=color,
+            svg = kit.metric_badge(text, values[metric], stale=entry.stale, color=color,
                                    label_color=label_color, style=style)
         except badges.BadgeParamError as exc:
             return error_reply(400, str(exc), badge="svg")

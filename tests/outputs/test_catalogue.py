@@ -33,7 +33,7 @@ from scholar_stats.outputs.catalogue import (
 from scholar_stats.outputs.changes import ChangeLog
 from scholar_stats.outputs.history import HistoryRow
 from scholar_stats.publish.results import only_volatile_changes
-from scholar_stats.service.snapshot import Reply, Snapshot, build_entry, resolve
+from scholar_stats.service.snapshot import ON_DEMAND, Reply, Snapshot, build_entry, resolve
 
 PACKAGE = ROOT / "scholar_stats"
 SID = "CATALOGUE001"
@@ -183,7 +183,13 @@ def test_the_service_builds_its_answers_from_the_data_without_reading_them_back(
     monkeypatch.undo()
     drawn = draw(dataclasses.replace(state, cache_seconds=60),
                  [f for f in BRANCH_FILES if not f.kit])
-    assert {name: reply.body for name, reply in entry.files.items()} == drawn
+    kept = {name: body for name, body in drawn.items() if name not in ON_DEMAND}
+    assert {name: reply.body for name, reply in entry.files.items()} == kept
+    snapshot = Snapshot(max_age=60, authors={SID: entry})
+    for name in ON_DEMAND:  # the change log's files: drawn from the log kept packed, when asked
+        found = resolve(snapshot, SID, name, {})
+        reply = found if isinstance(found, Reply) else found.make()
+        assert reply.body == drawn[name], name
     assert state.data is not None and entry.values == state.data.metrics.as_dict()
     assert entry.state() == AuthorState(SID, state.data, state.status,
                                                list(state.history or ()), stale=False)

@@ -384,6 +384,7 @@ async def test_healthz_reports_a_broken_database(db_url: str, tmp_path: Path) ->
     app = make_app(db_url)
     async with client_for(app) as c:
         service = app.state.service
+        assert (await c.get(f"/authors/{FRESH}/gs_data.json")).status_code == 200  # prepared
         service.store.engine.dispose()
         service.store.engine.url  # noqa: B018 - still the same engine object
         import sqlalchemy as sa
@@ -393,6 +394,37 @@ async def test_healthz_reports_a_broken_database(db_url: str, tmp_path: Path) ->
         assert r.status_code == 503 and r.json()["database"].startswith("error")
         # public answers do not need the database at all
         assert (await c.get(f"/authors/{FRESH}/gs_data.json")).status_code == 200
+
+
+async def test_an_author_not_prepared_when_the_database_goes_away(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Authors are prepared when first asked for (or by the warm-up, kept from running here):
+    one not prepared when the database goes away gets a 503 (an error badge on badge paths),
+    and its answers once the database is back."""
+    app = make_app(db_url)
+    service = app.state.service
+    service.warm_up = lambda: None
+    async with client_for(app) as c:
+        assert FRESH in service.snapshot.unprepared and STALE in service.snapshot.unprepared
+        assert (await c.get("/healthz")).json()["authors"] == 4
+        assert (await c.get(f"/authors/{STALE}/status.json")).status_code == 200
+        assert STALE in service.snapshot.authors and FRESH not in service.snapshot.authors
+        import sqlalchemy as sa
+
+        working = service.store.engine
+        service.store.engine = sa.create_engine(f"sqlite:///{tmp_path}/missing/dir/x.db")
+        r = await c.get(f"/authors/{FRESH}/gs_data.json")
+        assert r.status_code == 503 and "database" in r.json()["error"]
+        badge = await c.get(f"/authors/{FRESH}/badges/citations.svg")
+        assert badge.status_code == 503 and badge.headers["content-type"] == "image/svg+xml"
+        endpoint = await c.get(f"/authors/{FRESH}/shields/citations.json")
+        assert endpoint.status_code == 200 and endpoint.json()["isError"] is True  # shields
+        assert (await c.get(f"/authors/{FRESH}/")).status_code == 503
+        assert (await c.get(f"/authors/{STALE}/gs_data.json")).status_code == 200  # in memory
+        service.store.engine = working
+        r = await c.get(f"/authors/{FRESH}/gs_data.json")
+        assert r.status_code == 200 and r.json()["scholar_id"] == FRESH
 
 
 async def test_refresh_landing_swaps_the_author(client: httpx.AsyncClient, db_url: str) -> None:

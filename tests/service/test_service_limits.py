@@ -31,6 +31,7 @@ from support.service_helpers import (
     peak_rss_kib,
     running_serve,
     running_server,
+    wait_prepared,
 )
 from support.store_helpers import PG_ENV, pg_schema_url
 from support.waiting import wait_until
@@ -369,6 +370,7 @@ def test_a_broken_database_gives_503s_not_500s(db_url: str, tmp_path: Path) -> N
         with LogRecords() as logs, running_server(app) as base, \
                 httpx.Client(base_url=base) as client:
             service = app.state.service
+            wait_prepared(service)  # answered from memory below
             working = service.store.engine
             service.store.engine = sa.create_engine(f"sqlite:///{tmp_path}/missing/dir/x.db")
             health = client.get("/healthz")

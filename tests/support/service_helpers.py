@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -61,6 +62,11 @@ async def client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+def wait_prepared(service: Any) -> None:
+    """Until the service's warm-up has prepared every author (answers from memory alone)."""
+    wait_until(lambda: not service.snapshot.unprepared, "every author prepared", timeout=30)
 
 
 def free_port() -> int:
