@@ -182,8 +182,8 @@ def test_no_public_request_queries_the_database_and_none_needs_it(
 
 def test_the_services_sqlite_connections_keep_a_small_page_cache(tmp_path: Path) -> None:
     """The service reads each author once and keeps its answers itself: its connections ask
-    SQLite for a 1 MiB page cache (8 MiB elsewhere), some 20 MB less resident with 10,000
-    authors, one cache per pooled connection."""
+    SQLite for a 1 MiB page cache (8 MiB elsewhere): one cache per pooled connection, up to
+    8 MiB each of pages never read again."""
     from scholar_stats.service.mirror import Service
     from scholar_stats.service.settings import SERVICE_PAGE_CACHE_KIB
 
