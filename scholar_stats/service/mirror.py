@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from scholar_stats.store.database import Store
     from scholar_stats.store.values import TrackedAuthor
 from scholar_stats.service.metrics import Metrics
-from scholar_stats.service.settings import ServiceSettings
+from scholar_stats.service.settings import SERVICE_PAGE_CACHE_KIB, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Service:
         if self._store is None:
             from scholar_stats.store.database import Store
 
-            self._store = Store(self.settings.db_url)
+            self._store = Store(self.settings.db_url, page_cache_kib=SERVICE_PAGE_CACHE_KIB)
         return self._store
 
     # building the snapshot (runs in worker threads, never on a public request)

@@ -15,10 +15,9 @@ import functools
 import heapq
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import jinja2
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
@@ -42,6 +41,9 @@ from scholar_stats.service.snapshot import (
     error_reply,
 )
 
+if TYPE_CHECKING:
+    import jinja2
+
 MOST_CITED = 20
 HISTORY_ROWS = 366  # a year of days; the rest is in history.csv
 TEXT_LIMIT = 2000  # the longest text a profile may hold (parse.check_record)
@@ -62,6 +64,10 @@ def shown(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
+    """The pages' templates; jinja2 is imported when the first page is drawn (some 2 MB a
+    service answering only badges and endpoints never needs)."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("scholar_stats.service", "templates"),
         autoescape=True,  # every page is HTML: escape everything, always

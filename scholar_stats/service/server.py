@@ -17,7 +17,11 @@ from scholar_stats.errors import (
     ScholarStatsError,
 )
 from scholar_stats.service.app import create_app
-from scholar_stats.service.settings import ServiceSettings, service_settings
+from scholar_stats.service.settings import (
+    SERVICE_PAGE_CACHE_KIB,
+    ServiceSettings,
+    service_settings,
+)
 from scholar_stats.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -37,7 +41,7 @@ def cli_serve(args: Any) -> int:
     try:
         # opened (and migrated) here, before uvicorn starts: a database that cannot be used is
         # exit 10 and one line, not a traceback from inside uvicorn's startup
-        with Store(settings.db_url) as store:
+        with Store(settings.db_url, page_cache_kib=SERVICE_PAGE_CACHE_KIB) as store:
             log.warning("serving on %s (scheduler %s, admin routes %s, %d worker%s)",
                         _base_url(args.host, sock.getsockname()[1]),
                         "on" if settings.scheduler else "off",

@@ -10,6 +10,13 @@ from scholar_stats import config
 from scholar_stats.settings import FetchSettings
 from scholar_stats.sources.choice import SourceSettings
 
+# SQLite's page cache of each of the service's connections (KiB; the store's default is 8 MiB):
+# the service reads an author once and keeps its answers in its own memory, so a large cache per
+# pooled connection (warm-up, render thread, poll) only holds pages never read again, up to
+# 8 MiB each (157 MB against 135 MB seen with 10,000 authors when several had filled; see
+# docs/scale.md).
+SERVICE_PAGE_CACHE_KIB = 1024
+
 
 @dataclass(frozen=True)
 class ServiceSettings:

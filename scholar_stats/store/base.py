@@ -16,7 +16,12 @@ from sqlalchemy.engine import Connection, Engine
 from scholar_stats.errors import StoreUnavailable, UsageError
 from scholar_stats.extras import missing_extra
 from scholar_stats.parsers import DB_FORMS
-from scholar_stats.store.connect import default_db_url, make_engine, parse_db_url
+from scholar_stats.store.connect import (
+    PAGE_CACHE_KIB,
+    default_db_url,
+    make_engine,
+    parse_db_url,
+)
 from scholar_stats.store.schema import (
     MARKER,
     MARKER_TABLE,
@@ -38,11 +43,12 @@ class StoreBase:
     """Owns the engine and its transactions; opening creates or upgrades the schema."""
 
     def __init__(
-        self, url: str | None = None, *, busy_timeout: float = 30.0
+        self, url: str | None = None, *, busy_timeout: float = 30.0,
+        page_cache_kib: int = PAGE_CACHE_KIB,
     ) -> None:
         self.url = url or default_db_url()
         self._parsed_url = parse_db_url(self.url)
-        self.engine = self._open_engine(busy_timeout)
+        self.engine = self._open_engine(busy_timeout, page_cache_kib)
         # scholar_id -> (profile time, {pub_id: (row id, count)}): spares re-reading 200 rows
         # per fetch; trusted only while the profile's stored time still matches.
         self._pubs: dict[str, tuple[datetime, dict[str, tuple[int, int]]]] = {}
@@ -172,11 +178,11 @@ class StoreBase:
         """The URL without its password, safe for messages."""
         return self._parsed_url.render_as_string(hide_password=True)
 
-    def _open_engine(self, busy_timeout: float) -> Engine:
+    def _open_engine(self, busy_timeout: float, page_cache_kib: int) -> Engine:
         """The engine; a URL SQLAlchemy cannot use (unknown dialect, missing driver) is a
         ``UsageError``, a SQLite folder that cannot be made ``StoreUnavailable``."""
         try:
-            return make_engine(self._parsed_url, busy_timeout)
+            return make_engine(self._parsed_url, busy_timeout, page_cache_kib)
         except OSError as exc:  # the SQLite file's folder
             raise StoreUnavailable(
                 f"cannot create the folder of the database {self.display_url}: "

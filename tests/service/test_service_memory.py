@@ -178,3 +178,25 @@ def test_no_public_request_queries_the_database_and_none_needs_it(
                 service.store.engine = working
     changed = [path for path in PUBLIC if after[path] != before[path]]
     assert not changed, changed
+
+
+def test_the_services_sqlite_connections_keep_a_small_page_cache(tmp_path: Path) -> None:
+    """The service reads each author once and keeps its answers itself: its connections ask
+    SQLite for a 1 MiB page cache (8 MiB elsewhere): one cache per pooled connection, up to
+    8 MiB each of pages never read again."""
+    from scholar_stats.service.mirror import Service
+    from scholar_stats.service.settings import SERVICE_PAGE_CACHE_KIB
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+
+    def cache_size(store: Store) -> int:
+        with store.engine.connect() as conn:
+            return int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+
+    with Store(url) as store:
+        assert cache_size(store) == -8192
+    service = Service(ServiceSettings(db_url=url, scheduler=False))
+    try:
+        assert cache_size(service.store) == -SERVICE_PAGE_CACHE_KIB == -1024
+    finally:
+        service.store.close()
