@@ -39,9 +39,9 @@ def lean(*args: str, env: dict[str, str] | None = None, block: str | None = None
                           check=False)
 
 
-def test_the_simulated_base_install_hides_the_extras_and_keeps_the_base() -> None:
-    """Guards the tests below: the extras' packages really are gone, the base's are there."""
-    code = (
+def importable_probe(modules: list[str]) -> str:
+    """Python source that prints, as JSON, which of ``modules`` import where it runs."""
+    return (
         "import importlib, json\n"
         "def has(m):\n"
         "    try:\n"
@@ -49,8 +49,13 @@ def test_the_simulated_base_install_hides_the_extras_and_keeps_the_base() -> Non
         "        return True\n"
         "    except ModuleNotFoundError:\n"
         "        return False\n"
-        f"print(json.dumps({{m: has(m) for m in {[*EXTRAS_ONLY, *BASE]!r}}}))\n"
+        f"print(json.dumps({{m: has(m) for m in {modules!r}}}))\n"
     )
+
+
+def test_the_simulated_base_install_hides_the_extras_and_keeps_the_base() -> None:
+    """Guards the tests below: the extras' packages really are gone, the base's are there."""
+    code = importable_probe([*EXTRAS_ONLY, *BASE])
     run = lean("-c", code)
     assert run.returncode == 0, run.stderr
     found = json.loads(run.stdout)
@@ -146,17 +151,8 @@ def test_the_action_installs_with_the_excludes_file() -> None:
 
 
 def test_the_action_install_leaves_out_sphinx_and_keeps_what_scholarly_imports() -> None:
-    code = (
-        "import importlib, json\n"
-        "def has(m):\n"
-        "    try:\n"
-        "        importlib.import_module(m)\n"
-        "        return True\n"
-        "    except ModuleNotFoundError:\n"
-        "        return False\n"
-        f"print(json.dumps({{m: has(m) for m in {[*LEFT_OUT, *KEPT]!r}}}))\n"
-        "import scholarly.author_parser, scholar_stats.commands.action\n"
-    )
+    code = (importable_probe([*LEFT_OUT, *KEPT])
+            + "import scholarly.author_parser, scholar_stats.commands.action\n")
     run = lean("-c", code, excludes=EXCLUDES)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == {**dict.fromkeys(LEFT_OUT, False),
