@@ -292,7 +292,7 @@ def _after_preparing(
         snapshot.prepare(scholar_id)
     except NotLoaded:
         return error_reply(503, NOT_LOADED, badge=_badge_kind(rest))
-    if scholar_id in snapshot.unprepared:  # not swapped in: answered all the same, never wrong
+    if scholar_id in snapshot.unprepared:  # not swapped in (a newer attempt came): no old answer
         return error_reply(503, NOT_LOADED, badge=_badge_kind(rest))
     found = resolve(snapshot, scholar_id, rest, query)
     return found if isinstance(found, Reply) else found.make()
