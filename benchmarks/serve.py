@@ -392,20 +392,26 @@ def measure_workers(args: argparse.Namespace, work: Path, db: str, workers: int,
               f"{'p99':>5} {'/nginx':>7} {'/bare':>6}")
         idle_p99 = 0.0
 
-        def measure(url: str) -> tuple[float, float]:
-            """Median req/s and median p99 of ``--repeat`` runs: single runs on a 2-core machine
-            shared with wrk vary by tens of percent."""
-            runs = [wrk(url, args.duration, args.connections) for _ in range(args.repeat)]
-            return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+        def measure(*urls: str) -> list[tuple[float, float]]:
+            """Median req/s and median p99 of ``--repeat`` runs of each of ``urls``, taken in
+            turn (service, bare, nginx, service, ...): single runs on a 2-core machine shared
+            with wrk vary by tens of percent, and a machine that slows down or speeds up
+            meanwhile then moves all three alike, not the ratios."""
+            runs: list[list[tuple[float, float]]] = [[] for _ in urls]
+            for _ in range(args.repeat):
+                for url, kept in zip(urls, runs, strict=True):
+                    kept.append(wrk(url, args.duration, args.connections))
+            return [(statistics.median(r[0] for r in kept), statistics.median(r[1] for r in kept))
+                    for kept in runs]
 
         for name, path in paths.items():
-            rps, p99 = measure(base + path)
+            urls = [base + path, f"http://127.0.0.1:{bare_port}{path}"]
+            if nginx is not None:
+                urls.append(f"http://127.0.0.1:{nginx_port}{path}")
+            (rps, p99), (b_rps, b_p99), *static_run = measure(*urls)
             if name == "endpoint JSON":
                 idle_p99 = p99
-            b_rps, b_p99 = measure(f"http://127.0.0.1:{bare_port}{path}")
-            n_rps, n_p99 = (float("nan"), float("nan"))
-            if nginx is not None:
-                n_rps, n_p99 = measure(f"http://127.0.0.1:{nginx_port}{path}")
+            n_rps, n_p99 = static_run[0] if static_run else (float("nan"), float("nan"))
             print(f"{name:24} {rps:8.0f} {p99:5.1f} {b_rps:8.0f} {b_p99:5.1f} {n_rps:8.0f} "
                   f"{n_p99:5.1f} {rps / n_rps:7.1%} {rps / b_rps:6.1%}")
         print(f"\nfirst answer with {args.authors} authors in {first:.1f} s")

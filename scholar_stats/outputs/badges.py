@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import functools
 import html
-import importlib.resources
+import importlib.util
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO, cast
+from pathlib import Path
 
 from scholar_stats.core.text import without_bidi
-
-if TYPE_CHECKING:
-    from badgepy.precalculated_text_measurer import PrecalculatedTextMeasurer
 
 STYLES = ("flat", "flat-square", "plastic", "for-the-badge", "social")
 MAX_TEXT = 64
@@ -103,20 +101,38 @@ def picture_text(text: str, limit: int = MAX_TEXT) -> str:
     return kept if len(kept) <= limit else kept[: limit - 1] + "…"
 
 
-@functools.lru_cache(maxsize=1)
-def _measurer() -> PrecalculatedTextMeasurer:
-    """badgepy's width table, loaded once on first use (not at import time)."""
-    from badgepy.precalculated_text_measurer import PrecalculatedTextMeasurer
+@dataclass(frozen=True)
+class _Widths:
+    """badgepy's precalculated table: px x 10 of each character, and of each kerning pair."""
 
-    path = importlib.resources.files("badgepy").joinpath("default-widths.json")
-    with path.open(encoding="utf-8") as stream:
-        # badgepy asks for a TextIO; a resource opened in text mode is one, typed as IO[str]
-        return PrecalculatedTextMeasurer.from_json(cast("TextIO", stream))
+    mean: float  # a character the table does not hold
+    characters: dict[str, float]
+    kerning: dict[str, float]
+
+
+@functools.lru_cache(maxsize=1)
+def _widths() -> _Widths:
+    """badgepy's ``default-widths.json``, read once on first use (not at import time), from
+    badgepy's folder without importing the package: its ``__init__`` imports requests, jinja2
+    and more for the drawing done here (9 MB of the service's memory)."""
+    spec = importlib.util.find_spec("badgepy")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("No module named 'badgepy'", name="badgepy")
+    table = json.loads((Path(spec.submodule_search_locations[0]) / "default-widths.json")
+                       .read_text("utf-8"))
+    return _Widths(table["mean-character-length"], table["character-lengths"],
+                   table["kerning-pairs"])
 
 
 def text_width(text: str) -> float:
-    """Width in px of ``text`` in 11 px Verdana, as shields measures it."""
-    return float(_measurer().text_width(text)) / 10.0
+    """Width in px of ``text`` in 11 px Verdana, as shields measures it (badgepy's
+    ``PrecalculatedTextMeasurer.text_width``, on its table)."""
+    table = _widths()
+    width = 0.0
+    for index, char in enumerate(text):
+        width += table.characters.get(char, table.mean)
+        width -= table.kerning.get(text[index:index + 2], 0)
+    return width / 10.0
 
 
 def _rgb(color: str) -> tuple[int, int, int]:

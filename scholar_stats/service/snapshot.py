@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -26,6 +25,7 @@ from scholar_stats.outputs.catalogue import (
     BADGES,
     CHANGES_JSON,
     CHANGES_XML,
+    GS_DATA,
     PAPER_SHIELDS,
     PAPERS,
     SERVICE_KEPT,
@@ -34,7 +34,15 @@ from scholar_stats.outputs.catalogue import (
     AuthorState,
 )
 from scholar_stats.outputs.render import dump_json, endpoint_json, metric_label
-from scholar_stats.service.packed import pack_changes, unpack, unpack_changes, unpack_data
+from scholar_stats.service.packed import (
+    PACKED,
+    pack_changes,
+    pack_files,
+    unpack,
+    unpack_changes,
+    unpack_data,
+    unpack_files,
+)
 from scholar_stats.service.prepared import NOT_LOADED as NOT_LOADED
 from scholar_stats.service.prepared import NotLoaded as NotLoaded
 from scholar_stats.service.prepared import Snapshot as Snapshot
@@ -55,18 +63,26 @@ SVG = catalogue.SVG.encode()
 HTML = b"text/html; charset=utf-8"
 JS = catalogue.JS.encode()
 
-# The change log's files are asked for rarely and take more memory than the rest of an author's
-# answers: an entry keeps the log packed and they are drawn when asked, into the cache.
-ON_DEMAND = {CHANGES_JSON.name: CHANGES_JSON, CHANGES_XML.name: CHANGES_XML}
-# The files kept in every entry with their content type (one bytes object each for all), and
-# those of one name, relative to /authors/{id}/.
+# The files asked for less than the badges, drawn when asked (into the cache) from what an entry
+# keeps packed: the change log's files from the log, status.json and history.csv from their
+# bodies deflated together.
+ON_DEMAND = {file.name: file for file in (CHANGES_JSON, CHANGES_XML, *PACKED)}
+# The files kept as replies in every entry with their content type (one bytes object each for
+# all), those of one name, and where each file's reply is in an entry's ``replies`` (a tuple:
+# ten thousand dicts of eleven names took 6.5 MB), relative to /authors/{id}/.
 _KEPT = tuple((file, file.media.encode()) for file in SERVICE_KEPT if file.name not in ON_DEMAND)
-KEPT_NAMES = frozenset(f.name for f in SERVICE_KEPT if not f.family)
+KEPT_NAMES = frozenset(f.name for f, _ in _KEPT if not f.family)
+KEPT_SLOTS = {name: slot for slot, name in enumerate(
+    name for file, _ in _KEPT
+    for name in ((file.path(metric) for metric in METRIC_NAMES) if file.family else (file.name,)))}
+_NO_REPLIES: tuple[Reply | None, ...] = (None,) * len(KEPT_SLOTS)
+# Where each metric's number is in an entry's ``values``.
+METRIC_SLOTS = {metric: slot for slot, metric in enumerate(METRIC_NAMES)}
 # Badge query parameters and the longest value each may have (characters). A label is drawn
 # clamped to 64 characters; longer values are refused rather than kept as cache keys.
 BADGE_PARAM_LIMITS = {"label": 256, "color": 32, "labelColor": 32, "style": 32}
 BADGE_QUERY = tuple(BADGE_PARAM_LIMITS)
-_NO_PARAMS = (None,) * len(BADGE_QUERY)
+_NO_PARAMS: tuple[str | None, ...] = (None,) * len(BADGE_QUERY)
 # The longest query string answered (bytes, as sent): four parameters at their limits fit,
 # percent-encoded; a longer one gets 414 before it is parsed.
 MAX_QUERY_BYTES = 2048
@@ -76,6 +92,7 @@ MAX_QUERY_BYTES = 2048
 ERROR_MAX_AGE = 60
 
 
+@functools.lru_cache(maxsize=16)  # one bytes object for every entry, not one each
 def cache_header(max_age: int) -> bytes:
     return f"public, max-age={max_age}".encode()
 
@@ -101,9 +118,9 @@ class AuthorEntry:
 
     scholar_id: str
     version: str  # changes whenever any served byte may change
-    files: Mapping[str, Reply]  # relpath -> reply (the catalogue's files kept by the service)
-    values: Mapping[str, int] | None  # metric -> value; None before the first success
-    labels: Mapping[str, str]
+    replies: tuple[Reply | None, ...]  # the replies of the files kept, by ``KEPT_SLOTS``
+    values: tuple[int, ...] | None  # each metric's number, by ``METRIC_SLOTS``; None before
+    labels: Mapping[str, str]  # the first success
     stale: bool
     stale_at: float  # epoch seconds when the data turns stale (inf when it already is or no data)
     since_year: int | None = None  # the year the 5-year numbers count from
@@ -111,15 +128,30 @@ class AuthorEntry:
     last_success: Any = None
     name: str = ""  # the author's name, for the service's index page
     changes: bytes | None = None  # the change log, packed (``packed.pack_changes``)
+    packed: bytes | None = None  # status.json and history.csv, deflated (``packed.pack_files``)
+
+    def number(self, metric: str) -> int | None:
+        """One metric's number (``None`` before the first success)."""
+        return None if self.values is None else self.values[METRIC_SLOTS[metric]]
+
+    @property
+    def files(self) -> dict[str, Reply]:
+        """Name -> reply of the files kept (a dict made when asked: requests use ``replies``)."""
+        return {name: reply for name, slot in KEPT_SLOTS.items()
+                if (reply := self.replies[slot]) is not None}
 
     def data(self) -> AuthorData | None:
         """The profile, unpacked from the reply that serves it (``service/packed.py``)."""
-        return unpack_data(self.scholar_id, self.since_year, self.files)
+        return unpack_data(self.scholar_id, self.since_year, self.replies[_GS_DATA_SLOT])
 
     def state(self) -> AuthorState:
         """The state the entry was drawn from, unpacked: what the kit, the pages and groups
         are drawn from when asked."""
-        return unpack(self.scholar_id, self.since_year, self.files, self.stale)
+        return unpack(self.scholar_id, self.since_year, self.replies[_GS_DATA_SLOT], self.packed,
+                      self.stale)
+
+
+_GS_DATA_SLOT = KEPT_SLOTS[GS_DATA.name]
 
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
@@ -153,28 +185,35 @@ def build_entry(
                 reply = made[body, ctype] = shared(body, ctype, cache)  # shields/<metric>.json
             elif reply is None:
                 reply = made[body, ctype] = Reply.make(body, ctype, cache=cache, compact=True)
-            replies[sys.intern(name)] = reply  # ten thousand authors share one copy of each name
+            replies[name] = reply
     digest = hashlib.blake2b(digest_size=8)
     for name in sorted(replies):
         digest.update(name.encode() + b"\0" + replies[name].etag)
+    packed = pack_files(catalogue.draw(state, PACKED))
+    if packed is not None:
+        digest.update(b"packed\0" + packed)
     changes = None
     if state.changes is not None and state.data is not None:  # as the catalogue draws them
         changes = pack_changes(state.changes)
         digest.update(b"changes\0" + changes)
     digest.update(b"stale" if state.stale else b"fresh")
-    values: Mapping[str, int] | None = None
+    values: tuple[int, ...] | None = None
     labels: Mapping[str, str] = _NO_LABELS
     author_name = ""
     data = state.data
     if data is not None:
         author_name = str(data.gs_data.get("name") or "")
-        values = MappingProxyType(data.metrics.as_dict())
+        numbers = data.metrics.as_dict()
+        values = tuple(numbers[metric] for metric in METRIC_NAMES)
         labels = _shared_labels(tuple((m, metric_label(m, data.since_year))
                                       for m in METRIC_NAMES))
+    kept_replies = tuple(replies.pop(name, None) for name in KEPT_SLOTS) if replies else _NO_REPLIES
+    if replies:  # a family's key the table does not know (KEPT_SLOTS): a bug, not input
+        raise ValueError(f"no slot for {sorted(replies)}")
     return AuthorEntry(
         scholar_id=state.scholar_id,
         version=digest.hexdigest(),
-        files=MappingProxyType(replies),
+        replies=kept_replies,
         values=values,
         labels=labels,
         stale=state.stale,
@@ -184,6 +223,7 @@ def build_entry(
         last_success=last_success,
         name=author_name,
         changes=changes,
+        packed=packed,
     )
 
 
@@ -222,9 +262,11 @@ def resolve(
     reply that is not kept yet is :class:`Pending` (made in the render thread)."""
     entry = snapshot.authors.get(scholar_id)
     if entry is not None:  # tracked ids are valid ids
-        reply = entry.files.get(rest)  # the files kept: most requests end here
-        if reply is not None:
-            return reply
+        slot = KEPT_SLOTS.get(rest)
+        if slot is not None:
+            reply = entry.replies[slot]  # the files kept: most requests end here
+            if reply is not None:
+                return reply
     elif scholar_id in snapshot.unprepared:  # built from the store, in the render thread
         return Pending(functools.partial(_after_preparing, snapshot, scholar_id, rest, query))
     else:  # prepared between the two looks (see Snapshot)
@@ -255,9 +297,9 @@ def resolve(
     if drawn is not None:
         if entry is None:
             return error_reply(404, NOT_TRACKED)
-        if entry.changes is None:
+        if entry.packed is None if drawn in PACKED else entry.changes is None:
             return error_reply(404, "no data yet")
-        return _change_file(snapshot, entry, drawn)
+        return _drawn_file(snapshot, entry, drawn)
     if rest.startswith(SHIELDS.prefix):
         if SHIELDS.key_of(rest) not in METRIC_NAMES:
             return error_reply(404, "unknown metric", badge=kind)
@@ -265,7 +307,8 @@ def resolve(
         return error_reply(404, "not found")
     if entry is None:
         return error_reply(404, NOT_TRACKED, badge=kind)
-    reply = entry.files.get(rest)
+    slot = KEPT_SLOTS.get(rest)
+    reply = None if slot is None else entry.replies[slot]
     if reply is None:
         return error_reply(404, "no data yet", badge=kind)
     return reply
@@ -298,18 +341,25 @@ def _after_preparing(
     return found if isinstance(found, Reply) else found.make()
 
 
-def _change_file(
+def _drawn_file(
     snapshot: Snapshot, entry: AuthorEntry, file: catalogue.OutputFile
 ) -> Reply | Pending:
-    """``changes.json`` or ``changes.xml``, drawn by the catalogue from the entry's packed
-    change log (and its profile, for the feed's author name)."""
+    """A file of :data:`ON_DEMAND`: ``status.json`` or ``history.csv`` from their packed bodies,
+    ``changes.json`` or ``changes.xml`` drawn by the catalogue from the entry's packed change
+    log (and its profile, for the feed's author name); "no data yet" when it has none."""
 
     def make() -> Reply:
-        state = AuthorState(entry.scholar_id, entry.data(),
-                            changes=unpack_changes(entry.scholar_id, entry.changes or b""),
-                            stale=entry.stale)
-        return Reply.make(file.draw(state)[""], file.media.encode(),
-                          cache=cache_header(snapshot.max_age), compact=True)
+        if file in PACKED:
+            body = unpack_files(entry.packed).get(file.name)
+        else:
+            state = AuthorState(entry.scholar_id, entry.data(),
+                                changes=unpack_changes(entry.scholar_id, entry.changes or b""),
+                                stale=entry.stale)
+            body = file.draw(state).get("")
+        if body is None:
+            return error_reply(404, "no data yet")
+        return Reply.make(body, file.media.encode(), cache=cache_header(snapshot.max_age),
+                          compact=True)
 
     return kept(snapshot.cache, (file.name, entry.scholar_id, entry.version), make)
 
@@ -317,26 +367,32 @@ def _change_file(
 def _svg_badge(
     snapshot: Snapshot, entry: AuthorEntry | None, metric: str, query: Mapping[str, str]
 ) -> Reply | Pending:
-    if metric not in METRIC_NAMES:
+    slot = METRIC_SLOTS.get(metric)
+    if slot is None:
         return error_reply(404, "unknown metric", badge="svg")
     if entry is None:
         return error_reply(404, NOT_TRACKED, badge="svg")
-    values = entry.values  # narrowed here, for make() below
-    if values is None:
+    if entry.values is None:
         return error_reply(404, "no data yet", badge="svg")
-    params = tuple(query.get(name) for name in BADGE_QUERY) if query else _NO_PARAMS
-    for name, value in zip(BADGE_QUERY, params, strict=True):
-        if value is not None and len(value) > BADGE_PARAM_LIMITS[name]:
-            return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} characters",
-                               badge="svg")
+    number = entry.values[slot]
+    params = _NO_PARAMS
+    if query:
+        params = tuple(query.get(name) for name in BADGE_QUERY)
+        for name, value in zip(BADGE_QUERY, params, strict=True):
+            if value is not None and len(value) > BADGE_PARAM_LIMITS[name]:
+                return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} "
+                                   "characters", badge="svg")
     # A badge is drawn from these alone: authors with the same number share it.
     label, color, label_color, style = params
     text = entry.labels[metric] if label is None else label
-    key = ("badge", text, values[metric], entry.stale, params)
+    key = ("badge", text, number, entry.stale, params)
+    reply: Reply | None = snapshot.cache.get(key)  # most requests end here
+    if reply is not None:
+        return reply
 
     def make() -> Reply:
         try:
-            svg = kit.metric_badge(text, values[metric], stale=entry.stale, color=color,
+            svg = kit.metric_badge(text, number, stale=entry.stale, color=color,
                                    label_color=label_color, style=style)
         except badges.BadgeParamError as exc:
             return error_reply(400, str(exc), badge="svg")

@@ -173,6 +173,32 @@ def test_width_follows_measured_text() -> None:
     assert 40 < badges.text_width("citations") < 55  # shields measures 47 px
 
 
+def test_widths_are_badgepys_measure_of_its_table() -> None:
+    """The width table is read from badgepy's file without importing badgepy (whose package
+    imports requests and jinja2): every width is what badgepy's own measurer gives."""
+    import importlib.resources
+    import random
+    import subprocess
+    import sys
+
+    from badgepy.precalculated_text_measurer import PrecalculatedTextMeasurer
+
+    table = importlib.resources.files("badgepy").joinpath("default-widths.json")
+    with table.open(encoding="utf-8") as stream:
+        measurer = PrecalculatedTextMeasurer.from_json(stream)
+    rng = random.Random(7)
+    texts = ["citations", "h-index since 2021", "AVATAR To Wa", "Ωμέγα ☃ 東京 é", "", *HOSTILE]
+    texts += ["".join(chr(rng.randint(32, 0x3000)) for _ in range(20)) for _ in range(500)]
+    for text in texts:
+        assert badges.text_width(text) == float(measurer.text_width(text)) / 10.0, text
+    drawn = subprocess.run(
+        [sys.executable, "-c", "import sys; from scholar_stats.outputs import badges; "
+         "badges.render_badge(badges.make_badge('citations', '12')); "
+         "print(sorted(m for m in ('badgepy', 'requests', 'jinja2') if m in sys.modules))"],
+        capture_output=True, text=True, check=True)
+    assert drawn.stdout.strip() == "[]"
+
+
 def test_error_badge_is_red_and_says_why() -> None:
     svg = badges.error_badge("not tracked")
     assert badges.ERROR_COLOR.encode() in svg

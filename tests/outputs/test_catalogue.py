@@ -186,11 +186,12 @@ def test_the_service_builds_its_answers_from_the_data_without_reading_them_back(
     kept = {name: body for name, body in drawn.items() if name not in ON_DEMAND}
     assert {name: reply.body for name, reply in entry.files.items()} == kept
     snapshot = Snapshot(max_age=60, authors={SID: entry})
-    for name in ON_DEMAND:  # the change log's files: drawn from the log kept packed, when asked
+    for name in ON_DEMAND:  # drawn from what the entry keeps packed, when asked
         found = resolve(snapshot, SID, name, {})
         reply = found if isinstance(found, Reply) else found.make()
         assert reply.body == drawn[name], name
-    assert state.data is not None and entry.values == state.data.metrics.as_dict()
+    assert state.data is not None
+    assert dict(zip(METRIC_NAMES, entry.values or (), strict=True)) == state.data.metrics.as_dict()
     assert entry.state() == AuthorState(SID, state.data, state.status,
                                                list(state.history or ()), stale=False)
 
