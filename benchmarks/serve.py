@@ -7,10 +7,10 @@ In one run, on 127.0.0.1 only:
 2. for each worker count (``--workers``, default 1 and 2) starts ``scholar-stats serve
    --workers N --no-scheduler`` (uvicorn, uvloop + httptools, store poll every second), nginx
    with N worker processes serving the bytes the service sends, and a bare ASGI app under the
-   same uvicorn with N workers (the ceiling of the stack);
-3. drives all three with wrk (64 connections, one thread, a separate process) for: endpoint
-   JSON, SVG badge, ``gs_data.json`` of the 300-publication author; prints requests/s, p99 and
-   the ratios;
+   same uvicorn with N workers sending them, headers included (the ceiling of the stack);
+3. drives all three with wrk (64 connections, one thread, a separate process), in turn, for:
+   endpoint JSON, SVG badge, ``gs_data.json`` of the 300-publication author; prints requests/s,
+   p99 and the ratios;
 4. times the first answer (a badge's endpoint JSON of the last author in the store) from the
    moment the process starts, asks once for every author's endpoint JSON, SVG badge and
    ``gs_data.json``, and reads the service's resident memory (all its processes) after the run;
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import re
@@ -131,16 +132,21 @@ def start_service(db: str, port: int, workers: int) -> subprocess.Popen[bytes]:
          "--no-scheduler", "--workers", str(workers)], env=env)
 
 
+HEADERS = ".headers.json"  # beside each file the bare app serves: the service's headers for it
+
+
 def bare_app() -> Any:
     """The ceiling of the stack (``--bare``): a pure ASGI app under the same uvicorn settings,
-    answering each path with its prepared bytes and nothing else (no ETag, gzip or CORS)."""
+    answering each path with the bytes the service sends for it, status line, headers (but the
+    date uvicorn adds) and body, prepared, and doing nothing else (no lookup, no negotiation)."""
     root = Path(os.environ["BENCH_STATIC"])
-    files = {"/" + str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    files = {"/" + str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*")
+             if p.is_file() and not p.name.endswith(HEADERS)}
     starts = {
         path: {"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"image/svg+xml" if path.endswith(".svg") else b"application/json"),
-            (b"content-length", str(len(body)).encode())]}
-        for path, body in files.items()
+            (name.encode(), value.encode())
+            for name, value in json.loads((root / (path[1:] + HEADERS)).read_text())]}
+        for path in files
     }
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -368,11 +374,14 @@ def measure_workers(args: argparse.Namespace, work: Path, db: str, workers: int,
         import httpx
 
         static = work / f"static-{workers}"
-        for path in paths.values():  # nginx serves exactly the bytes the service sends
-            body = httpx.get(base + path, headers={"Accept-Encoding": "identity"}).content
+        for path in paths.values():  # nginx and the bare app send the bytes the service sends
+            answer = httpx.get(base + path, headers={"Accept-Encoding": "identity"})
             target = static / path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(body)
+            target.write_bytes(answer.content)
+            sent = [[name.decode(), value.decode()] for name, value in answer.headers.raw
+                    if name.lower() != b"date"]  # uvicorn adds its own, to the bare app's too
+            target.with_name(target.name + HEADERS).write_text(json.dumps(sent))
         if shutil.which("nginx"):
             nginx_port = free_port()
             nginx = start_nginx(static, nginx_port, work, workers)
@@ -386,8 +395,9 @@ def measure_workers(args: argparse.Namespace, work: Path, db: str, workers: int,
         wait_http(f"http://127.0.0.1:{bare_port}{paths['endpoint JSON']}", timeout=30)
         wrk(base + paths["endpoint JSON"], 2, args.connections)  # warm up
         print(f"req/s and p99 (ms) with wrk, {args.connections} connections; 'bare' is a pure "
-              "ASGI app under the same uvicorn\nsending the same bytes (the ceiling of the stack), "
-              f"nginx the static baseline; all three with {workers} worker process(es).")
+              "ASGI app under the same uvicorn\nsending the same bytes, headers included (the "
+              "ceiling of the stack), nginx the static baseline; all three with\n"
+              f"{workers} worker process(es).")
         print(f"\n{'path':24} {'service':>8} {'p99':>5} {'bare':>8} {'p99':>5} {'nginx':>8} "
               f"{'p99':>5} {'/nginx':>7} {'/bare':>6}")
         idle_p99 = 0.0

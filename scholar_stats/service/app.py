@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from scholar_stats.core.model import METRIC_NAMES
 from scholar_stats.outputs.catalogue import BADGES, CATALOGUE, PAPER_SHIELDS, PAPERS, SHIELDS
-from scholar_stats.service.fastpath import FastPath
+from scholar_stats.service.fastpath import ASGIApp, FastPath
 from scholar_stats.service.snapshot import (
     MAX_QUERY_BYTES,
     query_too_long,
@@ -88,6 +89,14 @@ class ServiceApp(FastAPI):
             await super().__call__(scope, receive, send)
 
 
+def served(app: FastAPI) -> ASGIApp:
+    """What uvicorn runs for ``app``: its fast path, which hands every other request to
+    FastAPI (as ``ServiceApp.__call__`` does, one call later)."""
+    if isinstance(app, ServiceApp) and app.fast_path is not None:
+        return app.fast_path
+    return app
+
+
 def create_app(settings: ServiceSettings, *, store: Store | None = None) -> FastAPI:
     """The FastAPI app; public author paths are answered by the fast path in front of it.
 
@@ -121,7 +130,10 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
         else:
             await FastAPI.__call__(app, scope, receive, send)
 
-    rest = AdminGuard(behind, settings.admin_token) if settings.admin_token else behind
+    rest: Any = AdminGuard(behind, settings.admin_token) if settings.admin_token else behind
+    # X-Forwarded-Proto (the snippets' scheme) and X-Forwarded-For, believed from the proxies of
+    # forwarded_allow_ips only: read for what FastAPI answers; no public answer depends on them
+    rest = ProxyHeadersMiddleware(rest, trusted_hosts=list(settings.forwarded_allow_ips))
     app.fast_path = FastPath(rest, service.snapshot, service.metrics.count)
 
     def public(rest: Callable[..., str], summary: str, media: str) -> Callable[..., Any]:

@@ -16,7 +16,8 @@ from scholar_stats.errors import (
     CannotListen,
     ScholarStatsError,
 )
-from scholar_stats.service.app import create_app
+from scholar_stats.service.app import create_app, served
+from scholar_stats.service.fastpath import ASGIApp
 from scholar_stats.service.settings import (
     SERVICE_PAGE_CACHE_KIB,
     ServiceSettings,
@@ -56,21 +57,21 @@ def cli_serve(args: Any) -> int:
     return 0
 
 
-# uvicorn as ``serve`` runs it: quiet, no access log, no Server header; X-Forwarded-Proto and
-# X-Forwarded-For believed from the proxies of SCHOLAR_STATS_FORWARDED_ALLOW_IPS only; a
-# connection idle for 5 s after an answer is closed.
+# uvicorn as ``serve`` runs it: quiet, no access log, no Server header; a connection idle for
+# 5 s after an answer is closed. X-Forwarded-Proto and X-Forwarded-For are read by the app,
+# behind its fast path (``app.create_app``), not by uvicorn in front of every request: no
+# public answer depends on them.
 UVICORN_OPTIONS: dict[str, Any] = {
-    "log_level": "warning", "access_log": False, "server_header": False, "proxy_headers": True,
+    "log_level": "warning", "access_log": False, "server_header": False, "proxy_headers": False,
     "timeout_keep_alive": 5,
 }
 
 
-def uvicorn_config(app: Any, settings: ServiceSettings, **more: Any) -> Any:
-    """uvicorn's configuration of ``serve`` for ``app`` (an app or a factory)."""
+def uvicorn_config(app: Any, **more: Any) -> Any:
+    """uvicorn's configuration of ``serve`` for ``app`` (an ASGI app or a factory)."""
     import uvicorn
 
-    return uvicorn.Config(app, **UVICORN_OPTIONS, **more,
-                          forwarded_allow_ips=list(settings.forwarded_allow_ips))
+    return uvicorn.Config(app, **UVICORN_OPTIONS, **more)
 
 
 # Refreshes rebuild answers in worker threads; a GIL switch interval of 0.5 ms (Python's
@@ -123,7 +124,7 @@ def run_server(app: FastAPI, settings: ServiceSettings, sock: socket.socket) -> 
     import uvicorn
 
     sys.setswitchinterval(SWITCH_INTERVAL)
-    server = uvicorn.Server(uvicorn_config(app, settings))
+    server = uvicorn.Server(uvicorn_config(served(app)))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # Ctrl-C after a graceful shutdown, as uvicorn.run treats it
@@ -162,7 +163,7 @@ def run_workers(settings: ServiceSettings, workers: int, sock: socket.socket,
             notifier = attach_notifier(engine, settings.notify, settings.fetch)
             scheduler = RefreshScheduler(engine)
             scheduler.start()
-        config = uvicorn_config(WorkerApp(settings.for_worker(), redact.known()), settings,
+        config = uvicorn_config(WorkerApp(settings.for_worker(), redact.known()),
                                 factory=True, workers=workers)
         Multiprocess(config, sockets=[sock]).run()
     finally:
@@ -180,7 +181,7 @@ class WorkerApp:
     settings: ServiceSettings
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
-    def __call__(self) -> FastAPI:
+    def __call__(self) -> ASGIApp:
         redact.install(self.secrets)
         sys.setswitchinterval(SWITCH_INTERVAL)
-        return create_app(self.settings)
+        return served(create_app(self.settings))
