@@ -58,12 +58,13 @@ def cli_serve(args: Any) -> int:
 
 
 # uvicorn as ``serve`` runs it: quiet, no access log, no Server header; a connection idle for
-# 5 s after an answer is closed. X-Forwarded-Proto and X-Forwarded-For are read by the app,
-# behind its fast path (``app.create_app``), not by uvicorn in front of every request: no
-# public answer depends on them.
+# 5 s after an answer is closed; no WebSocket (the service has no such route: uvicorn's
+# implementation is not even imported, 1 MB). X-Forwarded-Proto and X-Forwarded-For are read by
+# the app, behind its fast path (``app.create_app``), not by uvicorn in front of every request:
+# no public answer depends on them.
 UVICORN_OPTIONS: dict[str, Any] = {
     "log_level": "warning", "access_log": False, "server_header": False, "proxy_headers": False,
-    "timeout_keep_alive": 5,
+    "timeout_keep_alive": 5, "ws": "none",
 }
 
 
