@@ -4,9 +4,9 @@ A refresh builds a new immutable :class:`AuthorEntry` (``service/entry.py``) fro
 state (``export.author_state``: what ``export --out`` draws its files from), drawn by the
 catalogue (``outputs/catalogue.py``), and the service swaps it in with one reference
 assignment, so a request sees either the old entry or the new one, never a mix. Answering a
-request is two lookups; the kit (badges, with custom query parameters too, the chart, the card, paper
-endpoints) is drawn once from the entry's state, in the render thread (a :class:`Pending` until
-then), and kept in a bounded LRU keyed by the entry's version.
+request is two lookups; the kit (badges, with custom query parameters too, the chart, the
+card, paper endpoints) is drawn once from the entry's state, in the render thread (a
+:class:`Pending` until then), and kept in a bounded LRU keyed by the entry's version.
 """
 
 from __future__ import annotations
@@ -94,6 +94,8 @@ def _paper_counts(snapshot: Snapshot, entry: AuthorEntry) -> dict[str, int]:
 
 
 NOT_TRACKED = "not tracked"
+# The path of each metric's badge: one lookup, where ``BADGES.key_of`` takes three steps.
+_BADGE_METRICS = {BADGES.path(metric): metric for metric in METRIC_NAMES}
 
 
 def _badge_kind(rest: str) -> str | None:
@@ -127,7 +129,7 @@ def resolve(
     else:  # prepared between the two looks (see Snapshot)
         entry = snapshot.authors.get(scholar_id)
     valid = entry is not None or SCHOLAR_ID_RE.fullmatch(scholar_id)
-    metric = BADGES.key_of(rest)
+    metric = _BADGE_METRICS.get(rest) or BADGES.key_of(rest)
     if metric is not None:
         if not valid:
             return error_reply(400, "invalid scholar id", badge="svg")
