@@ -154,7 +154,8 @@ def resolve(
     if drawn is not None:
         if entry is None:
             return error_reply(404, NOT_TRACKED)
-        if entry.packed is None if drawn in PACKED else entry.changes is None:
+        drawn_from = entry.packed if drawn in PACKED else entry.changes
+        if drawn_from is None:
             return error_reply(404, "no data yet")
         return _drawn_file(snapshot, entry, drawn)
     if rest.startswith(SHIELDS.prefix):
