@@ -71,12 +71,6 @@ class AuthorEntry:
         """One metric's number (``None`` before the first success)."""
         return None if self.values is None else self.values[METRIC_SLOTS[metric]]
 
-    @property
-    def files(self) -> dict[str, Reply]:
-        """Name -> reply of the files kept (a dict made when asked: requests use ``replies``)."""
-        return {name: reply for name, slot in KEPT_SLOTS.items()
-                if (reply := self.replies[slot]) is not None}
-
     def data(self) -> AuthorData | None:
         """The profile, unpacked from the reply that serves it (``service/packed.py``)."""
         return unpack_data(self.scholar_id, self.since_year, self.replies[_GS_DATA_SLOT])

@@ -49,7 +49,7 @@ def cli_serve(args: Any) -> int:
                         "on" if settings.admin_token else "off", workers,
                         "" if workers == 1 else "s")
             if workers == 1:
-                run_server(create_app(settings, store=store), settings, sock)
+                run_server(create_app(settings, store=store), sock)
             else:
                 run_workers(settings, workers, sock, store)
     finally:
@@ -120,7 +120,7 @@ def _base_url(host: str, port: int) -> str:
     return f"http://{_host_for_url(host)}:{port}"
 
 
-def run_server(app: FastAPI, settings: ServiceSettings, sock: socket.socket) -> None:
+def run_server(app: FastAPI, sock: socket.socket) -> None:
     """Run ``app`` under uvicorn (uvloop and httptools when installed) on the bound ``sock``."""
     import uvicorn
 

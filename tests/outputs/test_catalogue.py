@@ -33,6 +33,7 @@ from scholar_stats.outputs.catalogue import (
 from scholar_stats.outputs.changes import ChangeLog
 from scholar_stats.outputs.history import HistoryRow
 from scholar_stats.publish.results import only_volatile_changes
+from scholar_stats.service.entry import KEPT_SLOTS
 from scholar_stats.service.snapshot import ON_DEMAND, Reply, Snapshot, build_entry, resolve
 
 PACKAGE = ROOT / "scholar_stats"
@@ -184,7 +185,8 @@ def test_the_service_builds_its_answers_from_the_data_without_reading_them_back(
     drawn = draw(dataclasses.replace(state, cache_seconds=60),
                  [f for f in BRANCH_FILES if not f.kit])
     kept = {name: body for name, body in drawn.items() if name not in ON_DEMAND}
-    assert {name: reply.body for name, reply in entry.files.items()} == kept
+    assert {name: reply.body for name, slot in KEPT_SLOTS.items()
+            if (reply := entry.replies[slot]) is not None} == kept
     snapshot = Snapshot(max_age=60, authors={SID: entry})
     for name in ON_DEMAND:  # drawn from what the entry keeps packed, when asked
         found = resolve(snapshot, SID, name, {})
