@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from typing import Any
 
 from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
 from scholar_stats.outputs import badges, catalogue, kit
@@ -232,7 +233,6 @@ def _svg_badge(
         return error_reply(404, NOT_TRACKED, badge="svg")
     if entry.values is None:
         return error_reply(404, "no data yet", badge="svg")
-    number = entry.values[slot]
     params = _NO_PARAMS
     if query:
         params = tuple(query.get(name) for name in BADGE_QUERY)
@@ -241,22 +241,23 @@ def _svg_badge(
                 return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} "
                                    "characters", badge="svg")
     # A badge is drawn from these alone: authors with the same number share it.
-    label, color, label_color, style = params
-    text = entry.labels[metric] if label is None else label
-    key = ("badge", text, number, entry.stale, params)
+    key = ("badge", entry.labels[metric] if params[0] is None else params[0],
+           entry.values[slot], entry.stale, params)
     reply: Reply | None = snapshot.cache.get(key)  # most requests end here
     if reply is not None:
         return reply
+    return kept(snapshot.cache, key, functools.partial(_draw_badge, key, snapshot.max_age))
 
-    def make() -> Reply:
-        try:
-            svg = kit.metric_badge(text, number, stale=entry.stale, color=color,
-                                   label_color=label_color, style=style)
-        except badges.BadgeParamError as exc:
-            return error_reply(400, str(exc), badge="svg")
-        return Reply.make(svg, SVG, cache=cache_header(snapshot.max_age))
 
-    return kept(snapshot.cache, key, make)
+def _draw_badge(key: tuple[Any, ...], max_age: int) -> Reply:
+    """The badge of a key :func:`_svg_badge` made: ("badge", label, number, stale, params)."""
+    _, text, number, stale, (_, color, label_color, style) = key
+    try:
+        svg = kit.metric_badge(text, number, stale=stale, color=color, label_color=label_color,
+                               style=style)
+    except badges.BadgeParamError as exc:
+        return error_reply(400, str(exc), badge="svg")
+    return Reply.make(svg, SVG, cache=cache_header(max_age))
 
 
 def _paper(snapshot: Snapshot, entry: AuthorEntry | None, pub_id: str) -> Reply | Pending:
