@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from scholar_stats.core.model import AuthorData, FetchStatus
+from scholar_stats.core.model import METRIC_NAMES, AuthorData, FetchStatus
 from scholar_stats.outputs.changes import ChangeLog, render_changes_json, render_changes_xml
 from scholar_stats.outputs.history import HistoryRow, render_history_csv
 from scholar_stats.outputs.kit import card_svg, chart_svg, metric_badge, paper_endpoint
@@ -355,6 +355,9 @@ _NAMED: Mapping[str, OutputFile] = {f.name: f for f in CATALOGUE if not f.family
 
 _SERVED = [f for f in CATALOGUE if f.service and not f.top]
 _LABELS = {f.name: f.counted_as or f.name for f in _SERVED if not f.family}
+# The metric families' paths too (badges/citations.svg): most requests are found in one lookup.
+_LABELS.update((f.path(metric), f.counted_as or f.name) for f in _SERVED
+               if "<metric>" in f.name for metric in METRIC_NAMES)
 _FOLDER_LABELS = tuple((f.prefix, f.counted_as or f.name) for f in _SERVED if f.family)
 
 

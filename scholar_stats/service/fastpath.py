@@ -14,6 +14,7 @@ import functools
 import hashlib
 import importlib.resources
 import re
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -34,8 +35,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Counts = defaultdict[tuple[str, int], int]  # (route label, status) -> requests answered
 
 PREFIX = "/authors/"
+_AFTER_PREFIX = len(PREFIX)
+_GET_OR_HEAD = frozenset(("GET", "HEAD"))
 _EMPTY: dict[str, str] = {}
 _SVG_CSP = b"default-src 'none'; style-src 'unsafe-inline'"
 
@@ -109,46 +113,49 @@ def reply_messages(
             inm = value
         elif key == b"accept-encoding":
             accept = value
-    if reply.gz is None:
-        variant, body, etag = None, reply.body, reply.etag
-    elif accept is not None and _accepts_gzip(accept):
-        variant, body, etag = True, reply.gz, reply.gz_etag
+    gz, body = reply.gz, reply.stored
+    variant: bool | None
+    if gz is not None and accept is not None and _accepts_gzip(accept):
+        variant, body, etag = True, gz, reply.gz_etag
     else:
-        variant, body, etag = False, reply.body, reply.etag
+        variant, etag = None if gz is None else False, reply.etag
+        if body is None:  # a compact reply: its identity body inflated (``Reply.body``)
+            body = reply.body
     fixed = _fixed_headers(reply.ctype, reply.cache, variant)
     status = reply.status
     if inm is not None and status == 200 and _etag_matches(inm, etag):
-        out = [h for h in fixed if h[0] not in (b"content-type", b"content-encoding")]
-        out.append((b"etag", etag))
+        out = (*(h for h in fixed if h[0] not in (b"content-type", b"content-encoding")),
+               (b"etag", etag))
         status, body = 304, b""
     else:
-        out = [*fixed, (b"etag", etag), (b"content-length", b"%d" % len(body))]
+        # RUF005: one concatenation, where unpacking builds a list and converts it (per request)
+        out = fixed + ((b"etag", etag), (b"content-length", b"%d" % len(body)))  # noqa: RUF005
     if method == "HEAD":
         body = b""
     return {"type": "http.response.start", "status": status, "headers": out}, body
 
 
 class FastPath:
-    """ASGI middleware: answers public author paths from ``snapshot``, passes the rest on."""
+    """ASGI middleware: answers public author paths from ``snapshot``, passes the rest on;
+    each answer is counted in ``counts`` (the service's requests metric)."""
 
     def __init__(
         self,
         app: ASGIApp,
         snapshot: Snapshot,
-        count: Callable[[str, int], None] | None = None,
+        counts: Counts | None = None,
     ) -> None:
         self.app = app
         self.snapshot = snapshot
-        self.count = count
+        self.counts = counts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        method: str = scope["method"]
-        if method in ("GET", "HEAD") and path.startswith(PREFIX):
-            scholar_id, slash, rest = path[len(PREFIX):].partition("/")
+        if path.startswith(PREFIX) and scope["method"] in _GET_OR_HEAD:
+            scholar_id, slash, rest = path[_AFTER_PREFIX:].partition("/")
             if slash and rest:
                 raw = scope["query_string"]
                 if not raw:
@@ -158,17 +165,16 @@ class FastPath:
                     found = resolve(self.snapshot, scholar_id, rest, query)
                 else:  # never parsed: its values could only be refused, or kept as cache keys
                     found = query_too_long(rest)
-                if isinstance(found, Reply):
-                    reply = found
-                else:
-                    reply = await self.snapshot.renders.settle(found)
-                start, body = reply_messages(reply, method, scope["headers"])
+                if not isinstance(found, Reply):
+                    found = await self.snapshot.renders.settle(found)
+                start, body = reply_messages(found, scope["method"], scope["headers"])
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
-                if self.count is not None:
-                    self.count(route_label(rest), start["status"])
+                if self.counts is not None:
+                    self.counts[route_label(rest), start["status"]] += 1
                 return
-        if self.count is None:
+        counts = self.counts
+        if counts is None:
             await self.app(scope, receive, send)
             return
         status = [500]
@@ -181,7 +187,7 @@ class FastPath:
         try:
             await self.app(scope, receive, send_counting)
         finally:
-            self.count(_other_route(path), status[0])
+            counts[_other_route(path), status[0]] += 1
 
 
 def _other_route(path: str) -> str:
