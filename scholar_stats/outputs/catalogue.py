@@ -354,10 +354,11 @@ _NAMED: Mapping[str, OutputFile] = {f.name: f for f in CATALOGUE if not f.family
 
 
 _SERVED = [f for f in CATALOGUE if f.service and not f.top]
-_LABELS = {f.name: f.counted_as or f.name for f in _SERVED if not f.family}
-# The metric families' paths too (badges/citations.svg): most requests are found in one lookup.
-_LABELS.update((f.path(metric), f.counted_as or f.name) for f in _SERVED
-               if "<metric>" in f.name for metric in METRIC_NAMES)
+# The label of each file of one name, and of the metric families' paths (badges/citations.svg):
+# most requests are found in one lookup.
+ROUTE_LABELS = {f.name: f.counted_as or f.name for f in _SERVED if not f.family}
+ROUTE_LABELS.update((f.path(metric), f.counted_as or f.name) for f in _SERVED
+                    if "<metric>" in f.name for metric in METRIC_NAMES)
 _FOLDER_LABELS = tuple((f.prefix, f.counted_as or f.name) for f in _SERVED if f.family)
 
 
@@ -365,7 +366,7 @@ def route_label(path: str) -> str:
     """What the service's requests metric calls a request for ``path`` of an author: a bounded
     set of labels, whatever is asked (a family's label for anything under its folder). Asked
     on every request: a lookup."""
-    label = _LABELS.get(path)
+    label = ROUTE_LABELS.get(path)
     if label is not None:
         return label
     for prefix, label in _FOLDER_LABELS:
