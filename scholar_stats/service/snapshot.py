@@ -240,9 +240,10 @@ def _svg_badge(
             if value is not None and len(value) > BADGE_PARAM_LIMITS[name]:
                 return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} "
                                    "characters", badge="svg")
+    label = params[0]  # BADGE_QUERY's first
     # A badge is drawn from these alone: authors with the same number share it.
-    key = ("badge", entry.labels[metric] if params[0] is None else params[0],
-           entry.values[slot], entry.stale, params)
+    key = ("badge", entry.labels[metric] if label is None else label, entry.values[slot],
+           entry.stale, params)
     reply: Reply | None = snapshot.cache.get(key)  # most requests end here
     if reply is not None:
         return reply
