@@ -134,7 +134,8 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
     # X-Forwarded-Proto (the snippets' scheme) and X-Forwarded-For, believed from the proxies of
     # forwarded_allow_ips only: read for what FastAPI answers; no public answer depends on them
     rest = ProxyHeadersMiddleware(rest, trusted_hosts=list(settings.forwarded_allow_ips))
-    app.fast_path = FastPath(rest, service.snapshot, service.metrics.request_counts)
+    app.fast_path = FastPath(rest, service.snapshot, service.metrics.request_counts,
+                             service.metrics.kept_ok)
 
     def public(rest: Callable[..., str], summary: str, media: str) -> Callable[..., Any]:
         """A declared route answering exactly like the fast path (used if a request gets here)."""

@@ -20,14 +20,18 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from scholar_stats.outputs.catalogue import ROUTE_LABELS, SCRIPT, route_label
+from scholar_stats.service.entry import KEPT_SLOTS
 from scholar_stats.service.snapshot import (
+    BADGE_METRICS,
     HTML,
     MAX_QUERY_BYTES,
     SVG,
+    Pending,
     Reply,
     Snapshot,
     query_too_long,
     resolve,
+    svg_badge,
 )
 
 Scope = MutableMapping[str, Any]
@@ -113,50 +117,60 @@ def _answer_headers(
             (b"content-length", b"%d" % length))
 
 
-def reply_messages(
+def answer(
     reply: Reply, method: str, headers: list[tuple[bytes, bytes]]
-) -> tuple[Message, bytes]:
-    """The ``http.response.start`` message and body for ``reply`` given the request headers."""
+) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
+    """Status, headers and body answering a request with ``headers`` by ``reply``: its gzip
+    variant when accepted, a 304 when ``If-None-Match`` names the ETag sent, no body to HEAD."""
     inm = accept = None
     for key, value in headers:
         if key == b"if-none-match":
             inm = value
         elif key == b"accept-encoding":
             accept = value
-    gz, body = reply.gz, reply.stored
-    variant: bool | None
-    if gz is not None and accept is not None and _accepts_gzip(accept):
-        variant, body, etag = True, gz, reply.gz_etag
-    else:
-        variant, etag = None if gz is None else False, reply.etag
+    gz = reply.gz
+    if gz is None or accept is None or not _accepts_gzip(accept):
+        etag, body = reply.etag, reply.stored
+        variant = None if gz is None else False
         if body is None:  # a compact reply: its identity body inflated (``Reply.body``)
             body = reply.body
-    status = reply.status
-    if inm is not None and status == 200 and _etag_matches(inm, etag):
-        fixed = _fixed_headers(reply.ctype, reply.cache, variant)
-        out = (*(h for h in fixed if h[0] not in (b"content-type", b"content-encoding")),
-               (b"etag", etag))
-        status, body = 304, b""
     else:
-        out = _answer_headers(reply.ctype, reply.cache, variant, etag, len(body))
-    if method == "HEAD":
-        body = b""
+        variant, body, etag = True, gz, reply.gz_etag
+    if inm is not None and reply.status == 200 and _etag_matches(inm, etag):
+        fixed = _fixed_headers(reply.ctype, reply.cache, variant)
+        return 304, (*(h for h in fixed if h[0] not in (b"content-type", b"content-encoding")),
+                     (b"etag", etag)), b""
+    out = _answer_headers(reply.ctype, reply.cache, variant, etag, len(body))
+    return reply.status, out, b"" if method == "HEAD" else body
+
+
+def reply_messages(
+    reply: Reply, method: str, headers: list[tuple[bytes, bytes]]
+) -> tuple[Message, bytes]:
+    """The ``http.response.start`` message and body for ``reply`` given the request headers."""
+    status, out, body = answer(reply, method, headers)
     return {"type": "http.response.start", "status": status, "headers": out}, body
 
 
 class FastPath:
     """ASGI middleware: answers public author paths from ``snapshot``, passes the rest on;
-    each answer is counted in ``counts`` (the service's requests metric)."""
+    each answer is counted in ``counts`` (the service's requests metric).
+
+    A 200 from a reply every entry keeps (``gs_data.json``, the endpoint JSON files) is counted
+    in ``kept_ok``, by the reply's slot, where incrementing a list item hashes nothing; the
+    metric adds them up when scraped (``metrics.Metrics``)."""
 
     def __init__(
         self,
         app: ASGIApp,
         snapshot: Snapshot,
         counts: Counts | None = None,
+        kept_ok: list[int] | None = None,
     ) -> None:
         self.app = app
         self.snapshot = snapshot
         self.counts = counts
+        self.kept_ok = kept_ok
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -167,8 +181,20 @@ class FastPath:
             scholar_id, slash, rest = path[_AFTER_PREFIX:].partition("/")
             if slash and rest:
                 raw = scope["query_string"]
-                if not raw:
-                    found = resolve(self.snapshot, scholar_id, rest, _EMPTY)
+                found: Reply | Pending | None = None
+                slot = None
+                if not raw:  # resolve()'s common cases, here: most requests end with them
+                    entry = self.snapshot.authors.get(scholar_id)
+                    if entry is not None:
+                        slot = KEPT_SLOTS.get(rest)
+                        if slot is not None:
+                            found = entry.replies[slot]
+                        else:
+                            metric = BADGE_METRICS.get(rest)
+                            if metric is not None:
+                                found = svg_badge(self.snapshot, entry, metric, _EMPTY)
+                    if found is None:
+                        found = resolve(self.snapshot, scholar_id, rest, _EMPTY)
                 elif len(raw) <= MAX_QUERY_BYTES:
                     query = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
                     found = resolve(self.snapshot, scholar_id, rest, query)
@@ -176,28 +202,30 @@ class FastPath:
                     found = query_too_long(rest)
                 if not isinstance(found, Reply):
                     found = await self.snapshot.renders.settle(found)
-                start, body = reply_messages(found, scope["method"], scope["headers"])
-                await send(start)
+                status, headers, body = answer(found, scope["method"], scope["headers"])
+                await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
-                if self.counts is not None:
+                if slot is not None and status == 200 and self.kept_ok is not None:
+                    self.kept_ok[slot] += 1
+                elif self.counts is not None:
                     label = ROUTE_LABELS.get(rest) or route_label(rest)  # mostly the first
-                    self.counts[label, start["status"]] += 1
+                    self.counts[label, status] += 1
                 return
         counts = self.counts
         if counts is None:
             await self.app(scope, receive, send)
             return
-        status = [500]
+        status_sent = [500]
 
         async def send_counting(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status[0] = message["status"]
+                status_sent[0] = message["status"]
             await send(message)
 
         try:
             await self.app(scope, receive, send_counting)
         finally:
-            counts[_other_route(path), status[0]] += 1
+            counts[_other_route(path), status_sent[0]] += 1
 
 
 def _other_route(path: str) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+
+from scholar_stats.outputs.catalogue import ROUTE_LABELS
+from scholar_stats.service.entry import KEPT_SLOTS
 
 if TYPE_CHECKING:
     from scholar_stats.service.mirror import Service
@@ -24,7 +28,9 @@ class Metrics:
         # Counter takes a lock per increment, a method call costs a frame), turned into a
         # counter family when scraped.
         self.request_counts: defaultdict[tuple[str, int], int] = defaultdict(int)
-        self.registry.register(_RequestCounts(self.request_counts))
+        # ... and the 200s of the replies every entry keeps, by their slot (``FastPath``)
+        self.kept_ok = [0] * len(KEPT_SLOTS)
+        self.registry.register(_RequestCounts(self.request_counts, self.kept_ok))
         self.registry.register(_StoreActivity(service))
         self.fetches = Counter(
             "scholar_stats_fetch_outcomes", "Fetch attempts made by this process, by outcome",
@@ -63,10 +69,12 @@ class Metrics:
 
 
 class _RequestCounts:
-    """A prometheus collector reading ``Metrics.request_counts`` at scrape time."""
+    """A prometheus collector reading ``Metrics.request_counts`` and ``kept_ok`` at scrape
+    time."""
 
-    def __init__(self, counts: Mapping[tuple[str, int], int]) -> None:
+    def __init__(self, counts: Mapping[tuple[str, int], int], kept_ok: list[int]) -> None:
         self.counts = counts
+        self.kept_ok = kept_ok
 
     def describe(self) -> list[Any]:
         return []
@@ -76,7 +84,12 @@ class _RequestCounts:
 
         family = CounterMetricFamily("scholar_stats_http_requests", "HTTP requests answered",
                                      labels=["route", "status"])
-        for (route, status), value in sorted(dict(self.counts).items()):
+        counts = collections.Counter(dict(self.counts))
+        for name, slot in KEPT_SLOTS.items():
+            counts[ROUTE_LABELS[name], 200] += self.kept_ok[slot]
+        for (route, status), value in sorted(counts.items()):
+            if not value:
+                continue
             family.add_metric([route, str(status)], value)
         yield family
 

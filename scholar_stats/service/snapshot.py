@@ -96,7 +96,7 @@ def _paper_counts(snapshot: Snapshot, entry: AuthorEntry) -> dict[str, int]:
 
 NOT_TRACKED = "not tracked"
 # The path of each metric's badge: one lookup, where ``BADGES.key_of`` takes three steps.
-_BADGE_METRICS = {BADGES.path(metric): metric for metric in METRIC_NAMES}
+BADGE_METRICS = {BADGES.path(metric): metric for metric in METRIC_NAMES}
 
 
 def _badge_kind(rest: str) -> str | None:
@@ -130,11 +130,11 @@ def resolve(
     else:  # prepared between the two looks (see Snapshot)
         entry = snapshot.authors.get(scholar_id)
     valid = entry is not None or SCHOLAR_ID_RE.fullmatch(scholar_id)
-    metric = _BADGE_METRICS.get(rest) or BADGES.key_of(rest)
+    metric = BADGE_METRICS.get(rest) or BADGES.key_of(rest)
     if metric is not None:
         if not valid:
             return error_reply(400, "invalid scholar id", badge="svg")
-        return _svg_badge(snapshot, entry, metric, query)
+        return svg_badge(snapshot, entry, metric, query)
     kind = _badge_kind(rest)
     if not valid:
         return error_reply(400, "invalid scholar id", badge=kind)
@@ -223,7 +223,7 @@ def _drawn_file(
     return kept(snapshot.cache, (file.name, entry.scholar_id, entry.version), make)
 
 
-def _svg_badge(
+def svg_badge(
     snapshot: Snapshot, entry: AuthorEntry | None, metric: str, query: Mapping[str, str]
 ) -> Reply | Pending:
     slot = METRIC_SLOTS.get(metric)
@@ -251,7 +251,7 @@ def _svg_badge(
 
 
 def _draw_badge(key: tuple[Any, ...], max_age: int) -> Reply:
-    """The badge of a key :func:`_svg_badge` made: ("badge", label, number, stale, params)."""
+    """The badge of a key :func:`svg_badge` made: ("badge", label, number, stale, params)."""
     _, text, number, stale, (_, color, label_color, style) = key
     try:
         svg = kit.metric_badge(text, number, stale=stale, color=color, label_color=label_color,
