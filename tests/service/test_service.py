@@ -349,6 +349,23 @@ async def test_admin_routes_need_the_right_token(client: httpx.AsyncClient) -> N
     assert (await client.post(f"/authors/{STALE}/refresh")).status_code == 401
 
 
+async def test_requests_metric_counts_every_answer_of_a_kept_file(
+    client: httpx.AsyncClient,
+) -> None:
+    """The 200s of the files every entry keeps are counted apart from the rest (by slot, on the
+    fast path); the metric shows them added up by route, beside their 304s and HEADs."""
+    first = await client.get(f"/authors/{FRESH}/shields/h-index.json")
+    await client.get(f"/authors/{FRESH}/gs_data_shieldsio.json")
+    await client.head(f"/authors/{FRESH}/shields/citations.json")
+    again = await client.get(f"/authors/{FRESH}/shields/h-index.json",
+                             headers={"If-None-Match": first.headers["etag"]})
+    assert first.status_code == 200 and again.status_code == 304
+    metrics = (await client.get("/metrics")).text
+    assert 'scholar_stats_http_requests_total{route="endpoint_json",status="200"} 3.0' in metrics
+    assert 'scholar_stats_http_requests_total{route="endpoint_json",status="304"} 1.0' in metrics
+    assert 'route="gs_data.json"' not in metrics  # no zero counts for routes never asked
+
+
 async def test_admin_routes_absent_without_token(db_url: str) -> None:
     async with client_for(make_app(db_url, admin_token=None)) as c:
         assert (await c.post("/authors", json={"ids": [FRESH]})).status_code in (404, 405)
