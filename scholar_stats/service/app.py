@@ -135,7 +135,7 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
     # forwarded_allow_ips only: read for what FastAPI answers; no public answer depends on them
     rest = ProxyHeadersMiddleware(rest, trusted_hosts=list(settings.forwarded_allow_ips))
     app.fast_path = FastPath(rest, service.snapshot, service.metrics.request_counts,
-                             service.metrics.kept_ok)
+                             service.metrics.ok_counts)
 
     def public(rest: Callable[..., str], summary: str, media: str) -> Callable[..., Any]:
         """A declared route answering exactly like the fast path (used if a request gets here)."""

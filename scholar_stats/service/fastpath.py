@@ -46,6 +46,11 @@ _AFTER_PREFIX = len(PREFIX)
 _GET_OR_HEAD = frozenset(("GET", "HEAD"))
 _EMPTY: dict[str, str] = {}
 _SVG_CSP = b"default-src 'none'; style-src 'unsafe-inline'"
+# The paths asked for most, each with a place in a list where their 200s are counted
+# (``FastPath.ok_counts``): the replies every entry keeps, at their slots, then the metrics'
+# badges (path -> metric and place).
+COUNTED = (*sorted(KEPT_SLOTS, key=KEPT_SLOTS.__getitem__), *BADGE_METRICS)
+_BADGES = {path: (metric, COUNTED.index(path)) for path, metric in BADGE_METRICS.items()}
 
 
 @functools.lru_cache(maxsize=1)
@@ -156,21 +161,21 @@ class FastPath:
     """ASGI middleware: answers public author paths from ``snapshot``, passes the rest on;
     each answer is counted in ``counts`` (the service's requests metric).
 
-    A 200 from a reply every entry keeps (``gs_data.json``, the endpoint JSON files) is counted
-    in ``kept_ok``, by the reply's slot, where incrementing a list item hashes nothing; the
-    metric adds them up when scraped (``metrics.Metrics``)."""
+    A 200 of a path in :data:`COUNTED` is counted in ``ok_counts``, at the path's place there,
+    where incrementing a list item hashes nothing; the metric adds them up when scraped
+    (``metrics.Metrics``)."""
 
     def __init__(
         self,
         app: ASGIApp,
         snapshot: Snapshot,
         counts: Counts | None = None,
-        kept_ok: list[int] | None = None,
+        ok_counts: list[int] | None = None,
     ) -> None:
         self.app = app
         self.snapshot = snapshot
         self.counts = counts
-        self.kept_ok = kept_ok
+        self.ok_counts = ok_counts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,16 +187,17 @@ class FastPath:
             if slash and rest:
                 raw = scope["query_string"]
                 found: Reply | Pending | None = None
-                slot = None
+                counted = None  # the path's place in COUNTED
                 if not raw:  # resolve()'s common cases, here: most requests end with them
                     entry = self.snapshot.authors.get(scholar_id)
                     if entry is not None:
-                        slot = KEPT_SLOTS.get(rest)
-                        if slot is not None:
-                            found = entry.replies[slot]
+                        counted = KEPT_SLOTS.get(rest)
+                        if counted is not None:
+                            found = entry.replies[counted]
                         else:
-                            metric = BADGE_METRICS.get(rest)
-                            if metric is not None:
+                            badge = _BADGES.get(rest)
+                            if badge is not None:
+                                metric, counted = badge
                                 found = svg_badge(self.snapshot, entry, metric, _EMPTY)
                     if found is None:
                         found = resolve(self.snapshot, scholar_id, rest, _EMPTY)
@@ -205,8 +211,8 @@ class FastPath:
                 status, headers, body = answer(found, scope["method"], scope["headers"])
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
-                if slot is not None and status == 200 and self.kept_ok is not None:
-                    self.kept_ok[slot] += 1
+                if counted is not None and status == 200 and self.ok_counts is not None:
+                    self.ok_counts[counted] += 1
                 elif self.counts is not None:
                     label = ROUTE_LABELS.get(rest) or route_label(rest)  # mostly the first
                     self.counts[label, status] += 1

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from scholar_stats.outputs.catalogue import ROUTE_LABELS
-from scholar_stats.service.entry import KEPT_SLOTS
+from scholar_stats.service.fastpath import COUNTED
 
 if TYPE_CHECKING:
     from scholar_stats.service.mirror import Service
@@ -28,9 +28,9 @@ class Metrics:
         # Counter takes a lock per increment, a method call costs a frame), turned into a
         # counter family when scraped.
         self.request_counts: defaultdict[tuple[str, int], int] = defaultdict(int)
-        # ... and the 200s of the replies every entry keeps, by their slot (``FastPath``)
-        self.kept_ok = [0] * len(KEPT_SLOTS)
-        self.registry.register(_RequestCounts(self.request_counts, self.kept_ok))
+        # ... and the 200s of the paths asked for most, by their place in fastpath.COUNTED
+        self.ok_counts = [0] * len(COUNTED)
+        self.registry.register(_RequestCounts(self.request_counts, self.ok_counts))
         self.registry.register(_StoreActivity(service))
         self.fetches = Counter(
             "scholar_stats_fetch_outcomes", "Fetch attempts made by this process, by outcome",
@@ -69,12 +69,12 @@ class Metrics:
 
 
 class _RequestCounts:
-    """A prometheus collector reading ``Metrics.request_counts`` and ``kept_ok`` at scrape
+    """A prometheus collector reading ``Metrics.request_counts`` and ``ok_counts`` at scrape
     time."""
 
-    def __init__(self, counts: Mapping[tuple[str, int], int], kept_ok: list[int]) -> None:
+    def __init__(self, counts: Mapping[tuple[str, int], int], ok_counts: list[int]) -> None:
         self.counts = counts
-        self.kept_ok = kept_ok
+        self.ok_counts = ok_counts
 
     def describe(self) -> list[Any]:
         return []
@@ -85,8 +85,8 @@ class _RequestCounts:
         family = CounterMetricFamily("scholar_stats_http_requests", "HTTP requests answered",
                                      labels=["route", "status"])
         counts = collections.Counter(dict(self.counts))
-        for name, slot in KEPT_SLOTS.items():
-            counts[ROUTE_LABELS[name], 200] += self.kept_ok[slot]
+        for path, ok in zip(COUNTED, self.ok_counts, strict=True):
+            counts[ROUTE_LABELS[path], 200] += ok
         for (route, status), value in sorted(counts.items()):
             if not value:
                 continue

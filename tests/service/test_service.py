@@ -349,20 +349,24 @@ async def test_admin_routes_need_the_right_token(client: httpx.AsyncClient) -> N
     assert (await client.post(f"/authors/{STALE}/refresh")).status_code == 401
 
 
-async def test_requests_metric_counts_every_answer_of_a_kept_file(
+async def test_requests_metric_counts_the_paths_asked_for_most(
     client: httpx.AsyncClient,
 ) -> None:
-    """The 200s of the files every entry keeps are counted apart from the rest (by slot, on the
-    fast path); the metric shows them added up by route, beside their 304s and HEADs."""
+    """The 200s of the paths asked for most (the files every entry keeps, the metrics' badges)
+    are counted apart from the rest, on the fast path; the metric shows them added up by route,
+    beside their 304s."""
     first = await client.get(f"/authors/{FRESH}/shields/h-index.json")
     await client.get(f"/authors/{FRESH}/gs_data_shieldsio.json")
     await client.head(f"/authors/{FRESH}/shields/citations.json")
+    for _ in range(2):
+        assert (await client.get(f"/authors/{FRESH}/badges/h-index.svg")).status_code == 200
     again = await client.get(f"/authors/{FRESH}/shields/h-index.json",
                              headers={"If-None-Match": first.headers["etag"]})
     assert first.status_code == 200 and again.status_code == 304
     metrics = (await client.get("/metrics")).text
     assert 'scholar_stats_http_requests_total{route="endpoint_json",status="200"} 3.0' in metrics
     assert 'scholar_stats_http_requests_total{route="endpoint_json",status="304"} 1.0' in metrics
+    assert 'scholar_stats_http_requests_total{route="badge_svg",status="200"} 2.0' in metrics
     assert 'route="gs_data.json"' not in metrics  # no zero counts for routes never asked
 
 
