@@ -169,8 +169,8 @@ class FastPath:
         self,
         app: ASGIApp,
         snapshot: Snapshot,
-        counts: Counts | None = None,
-        ok_counts: list[int] | None = None,
+        counts: Counts,
+        ok_counts: list[int],
     ) -> None:
         self.app = app
         self.snapshot = snapshot
@@ -211,16 +211,12 @@ class FastPath:
                 status, headers, body = answer(found, scope["method"], scope["headers"])
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
-                if counted is not None and status == 200 and self.ok_counts is not None:
+                if counted is not None and status == 200:
                     self.ok_counts[counted] += 1
-                elif self.counts is not None:
+                else:
                     label = ROUTE_LABELS.get(rest) or route_label(rest)  # mostly the first
                     self.counts[label, status] += 1
                 return
-        counts = self.counts
-        if counts is None:
-            await self.app(scope, receive, send)
-            return
         status_sent = [500]
 
         async def send_counting(message: Message) -> None:
@@ -231,7 +227,7 @@ class FastPath:
         try:
             await self.app(scope, receive, send_counting)
         finally:
-            counts[_other_route(path), status_sent[0]] += 1
+            self.counts[_other_route(path), status_sent[0]] += 1
 
 
 def _other_route(path: str) -> str:
