@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import gc
 import logging
 import math
 import threading
@@ -20,7 +19,7 @@ from scholar_stats.service.health import DATABASE_DOWN_DETAIL as DATABASE_DOWN_D
 from scholar_stats.service.health import DatabaseHealth as DatabaseHealth
 from scholar_stats.service.health import db_password as db_password
 from scholar_stats.service.health import poll_store as poll_store
-from scholar_stats.service.prepared import times_of, warm_up
+from scholar_stats.service.prepared import freeze_survivors, times_of, warm_up
 from scholar_stats.service.snapshot import (
     AuthorEntry,
     NotLoaded,
@@ -232,7 +231,7 @@ class Service:
         if changed:
             # Entries live long: keep them out of the cyclic GC's scans, whose full passes over
             # ten thousand authors would otherwise show up as latency spikes.
-            gc.freeze()
+            freeze_survivors()
         return len(changed) + len(deferred)
 
     @staticmethod

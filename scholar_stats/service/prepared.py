@@ -166,7 +166,15 @@ def warm_up(snapshot: Snapshot, stopping: threading.Event) -> None:
             except NotLoaded:  # logged once by the service's DatabaseHealth; tried again later
                 stopping.wait(5.0)
                 break
-            gc.freeze()
+            freeze_survivors()
+    freeze_survivors()
+
+
+def freeze_survivors() -> None:
+    """Keep what is alive now out of the cyclic garbage collector's scans (``gc.freeze``),
+    after collecting what is not: a garbage cycle frozen is never freed (SQLAlchemy's
+    statements, one per author read, left 5 MB so with 10,000 authors)."""
+    gc.collect()
     gc.freeze()
 
 

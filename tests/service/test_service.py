@@ -3,8 +3,10 @@ error path, HTTP caching, compression, CORS, admin auth, snapshot swaps."""
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
+import weakref
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -529,6 +531,37 @@ async def test_an_idle_poll_does_not_list_the_authors(
         other_process.remove_author(STALE)
     assert service.sync() == 0 and listings == [1]  # a removal needs the whole list
     assert (await client.get(f"/authors/{STALE}/status.json")).status_code == 404
+
+
+async def test_the_poll_freezes_no_garbage_cycle(
+    client: httpx.AsyncClient, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poll keeps the entries it rebuilt out of the collector's scans (``gc.freeze``); a
+    garbage cycle its reads left (SQLAlchemy's statements make some) must be freed first, or
+    every refresh would leave memory behind for good."""
+    service = client._transport.app.state.service  # type: ignore[attr-defined]
+    await client.get(f"/authors/{STALE}/status.json")  # prepared: the poll rebuilds it
+    left: list[weakref.ref[object]] = []
+    original = service.build
+
+    def build(*args: object, **kwargs: object) -> object:
+        left.append(weakref.ref(Cycle()))  # unreachable once made: a garbage cycle
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "build", build)
+    with Store(db_url) as other_process:
+        record_outcome(other_process, success(STALE, {"P00000000000": 779}, later()), later())
+    gc.disable()  # only the poll collects: no automatic pass may free them first
+    try:
+        assert service.sync() == 1
+    finally:
+        gc.enable()
+    assert left and [ref for ref in left if ref() is not None] == []
+
+
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
 
 
 async def test_admin_refresh_fetches_in_background(db_url: str, fake_scholar) -> None:
