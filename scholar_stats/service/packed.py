@@ -7,11 +7,12 @@ against 1.7 KB for 30 papers), so an entry keeps the state packed: the profile i
 that serves ``gs_data.json`` (one copy, not two), the last attempt and the history as the
 bodies of ``status.json`` and ``history.csv`` deflated together (:func:`pack_files`: they are
 asked for far less than the badges, and a reply of each took 0.8 KB per author where the
-deflated pair takes 0.3 KB). :func:`unpack` gives the state back.
+deflated pair takes 0.08 KB, against a preset dictionary). :func:`unpack` gives the state back.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import zlib
@@ -19,7 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from scholar_stats.core.changes import ChangeEvent
-from scholar_stats.core.model import AuthorData, FetchStatus
+from scholar_stats.core.model import METRIC_NAMES, AuthorData, FetchStatus, HistoryRow
+from scholar_stats.outputs import catalogue
 from scholar_stats.outputs.catalogue import HISTORY, STATUS, AuthorState
 from scholar_stats.outputs.changes import ChangeLog
 from scholar_stats.outputs.history import parse_history_csv
@@ -55,18 +57,37 @@ def pack_files(files: Mapping[str, bytes]) -> bytes | None:
     bodies = [files.get(file.name) for file in PACKED]
     if all(body is None for body in bodies):
         return None
-    # surrogateescape: any bytes come back as they were, valid UTF-8 or not
-    texts = [None if body is None else body.decode("utf-8", "surrogateescape") for body in bodies]
-    return zlib.compress(json.dumps(texts).encode("ascii"), 6)
+    deflate = zlib.compressobj(6, zdict=_preset())
+    return deflate.compress(_texts(bodies)) + deflate.flush()
 
 
 def unpack_files(packed: bytes | None) -> dict[str, bytes]:
     """Name -> body of the files :func:`pack_files` packed, exactly."""
     if packed is None:
         return {}
-    texts = json.loads(zlib.decompress(packed))
+    inflate = zlib.decompressobj(zdict=_preset())
+    texts = json.loads(inflate.decompress(packed) + inflate.flush())
     return {file.name: text.encode("utf-8", "surrogateescape")
             for file, text in zip(PACKED, texts, strict=True) if text is not None}
+
+
+def _texts(bodies: list[bytes | None]) -> bytes:
+    # surrogateescape: any bytes come back as they were, valid UTF-8 or not
+    texts = [None if body is None else body.decode("utf-8", "surrogateescape") for body in bodies]
+    return json.dumps(texts).encode("ascii")
+
+
+@functools.cache
+def _preset() -> bytes:
+    """zlib's preset dictionary for :func:`pack_files`: what every author's files share
+    (``status.json``'s members, ``history.csv``'s header), drawn by the same renderers for a
+    made-up author. Only the ids, times and numbers are left to deflate: 80 bytes an author
+    where there were 250."""
+    when = "2026-01-01T00:00:00+00:00"
+    status = FetchStatus("", "ok", 0, ": ok", when, when, 1, 1.0, 2021, stale=False)
+    history = [HistoryRow(when[:10], dict.fromkeys(METRIC_NAMES, 0))]
+    files = catalogue.draw(AuthorState("", status=status, history=history), PACKED)
+    return _texts([files.get(file.name) for file in PACKED])
 
 
 def pack_changes(log: ChangeLog) -> bytes:
