@@ -1,5 +1,6 @@
-"""What an entry keeps packed comes back exactly, and small: ``status.json`` and ``history.csv``
-deflated against a preset dictionary of what every author's files share."""
+"""What an entry keeps, small: ``status.json`` and ``history.csv`` deflated against a preset
+dictionary of what every author's files share (and back exactly), and one reply for the
+authors whose endpoint JSON is the same bytes, in a table of bounded size."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from scholar_stats.core.model import FetchStatus, HistoryRow
 from scholar_stats.outputs import catalogue
 from scholar_stats.outputs.catalogue import HISTORY, STATUS, AuthorState
 from scholar_stats.service.packed import PACKED, pack_files, unpack_files
+from scholar_stats.service.replies import SHARED_BODIES, shared
 
 WHEN = "2026-12-05T04:51:21+00:00"
 
@@ -49,3 +51,24 @@ def test_what_every_author_shares_is_not_kept_per_author() -> None:
     packed = pack_files(files)
     assert packed is not None and len(alone) > 220
     assert len(packed) < len(alone) / 2
+
+
+def test_authors_with_the_same_answer_share_one_reply() -> None:
+    json_type, cache = b"application/json", b"public, max-age=3600"
+    body = b'{"schemaVersion": 1, "label": "h-index", "message": "12"}'
+    one = shared(body, json_type, cache)
+    assert shared(bytes(body), json_type, cache) is one
+    assert one.body == body and one.cache == cache and one.ctype == json_type
+    other = shared(body, json_type, b"public, max-age=60")
+    assert other is not one and other.cache == b"public, max-age=60"
+
+
+def test_the_shared_replies_are_bounded() -> None:
+    """Ten thousand authors' citation counts are mostly distinct: the table is emptied when
+    full, never grows past its bound, and shares again from then on."""
+    json_type, cache = b"application/json", b"public, max-age=123"
+    made = [shared(b"%d" % n, json_type, cache) for n in range(SHARED_BODIES * 2 + 10)]
+    assert len({id(reply) for reply in made}) == len(made)
+    assert shared(b"%d" % (SHARED_BODIES * 2 + 9), json_type, cache) is made[-1]
+    from scholar_stats.service import replies
+    assert 0 < len(replies._SHARED[json_type, cache]) <= SHARED_BODIES
