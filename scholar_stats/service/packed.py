@@ -84,7 +84,9 @@ def _preset() -> bytes:
     made-up author. Only the ids, times and numbers are left to deflate: 80 bytes an author
     where there were 250."""
     when = "2026-01-01T00:00:00+00:00"
-    status = FetchStatus("", "ok", 0, ": ok", when, when, 1, 1.0, 2021, stale=False)
+    status = FetchStatus(scholar_id="", outcome="ok", exit_code=0, message=": ok",
+                         last_attempt=when, last_success=when, requests=1,
+                         duration_seconds=1.0, since_year=2021, stale=False)
     history = [HistoryRow(when[:10], dict.fromkeys(METRIC_NAMES, 0))]
     files = catalogue.draw(AuthorState("", status=status, history=history), PACKED)
     return _texts([files.get(file.name) for file in PACKED])
