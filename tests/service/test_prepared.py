@@ -12,6 +12,8 @@ import threading
 import weakref
 from collections.abc import Callable
 
+from support.service_helpers import GarbageCycle
+
 from scholar_stats.outputs.catalogue import AuthorState
 from scholar_stats.service.prepared import WARM_BATCH, warm_up
 from scholar_stats.service.snapshot import (
@@ -76,13 +78,6 @@ def test_a_preparation_that_keeps_losing_never_answers_from_an_old_entry() -> No
     assert snapshot.authors[SID].version == "built under ('attempt', 4)"
 
 
-class Cycle:
-    """Garbage that only the cyclic collector frees (as SQLAlchemy's statements are)."""
-
-    def __init__(self) -> None:
-        self.me = self
-
-
 def test_the_warm_up_freezes_no_garbage_cycle() -> None:
     """The warm-up keeps the entries it made out of the collector's scans (``gc.freeze``); a
     garbage cycle left by a build and frozen with them would never be freed: 5 MB with 10,000
@@ -90,10 +85,10 @@ def test_the_warm_up_freezes_no_garbage_cycle() -> None:
     snapshot = Snapshot(max_age=60)
     ids = [f"WARMAUTHOR{i:02d}" for i in range(3 * WARM_BATCH // 2)]
     snapshot.defer({sid: ("attempt", 1) for sid in ids})
-    left: list[weakref.ref[Cycle]] = []
+    left: list[weakref.ref[GarbageCycle]] = []
 
     def load(scholar_id: str) -> AuthorEntry:
-        left.append(weakref.ref(Cycle()))  # unreachable once made: a garbage cycle
+        left.append(weakref.ref(GarbageCycle()))  # unreachable once made: a garbage cycle
         return build_entry(AuthorState(scholar_id), max_age=60, stale_at=math.inf)
 
     snapshot.loader = load

@@ -22,6 +22,7 @@ from support.service_helpers import (
     STALE,
     TOKEN,
     UNTRACKED,
+    GarbageCycle,
     client_for,
     fill_store,
     now,
@@ -545,7 +546,7 @@ async def test_the_poll_freezes_no_garbage_cycle(
     original = service.build
 
     def build(*args: object, **kwargs: object) -> object:
-        left.append(weakref.ref(Cycle()))  # unreachable once made: a garbage cycle
+        left.append(weakref.ref(GarbageCycle()))  # unreachable once made: a garbage cycle
         return original(*args, **kwargs)
 
     monkeypatch.setattr(service, "build", build)
@@ -557,11 +558,6 @@ async def test_the_poll_freezes_no_garbage_cycle(
     finally:
         gc.enable()
     assert left and [ref for ref in left if ref() is not None] == []
-
-
-class Cycle:
-    def __init__(self) -> None:
-        self.me = self
 
 
 async def test_admin_refresh_fetches_in_background(db_url: str, fake_scholar) -> None:

@@ -236,3 +236,11 @@ class LogRecords(logging.Handler):
     def __exit__(self, *exc: object) -> None:
         for name in ("", "uvicorn"):
             logging.getLogger(name).removeHandler(self)
+
+
+class GarbageCycle:
+    """Garbage that only the cyclic collector frees, as SQLAlchemy's statements are: what a
+    build may leave for ``gc.freeze`` to keep for good if it is not collected first."""
+
+    def __init__(self) -> None:
+        self.me = self
