@@ -257,6 +257,20 @@ def test_badge_parameters_over_their_limits(db_url: str) -> None:
         assert r.status_code == 414 and r.json() == {"error": too_long}
 
 
+def test_the_reply_cache_keeps_what_was_used_since_it_was_kept() -> None:
+    """The oldest item, asked for again, outlives one newer that was not."""
+    cache = LRU(size=3, max_bytes=10**9)
+    for key in ("a", "b", "c"):
+        cache.get_or_make((key,), lambda key=key: key)
+    assert cache.get(("a",)) == "a"
+    cache.get_or_make(("d",), lambda: "d")
+    assert sorted(cache._items) == [("a",), ("c",), ("d",)]
+    for key in ("e", "f"):  # "a" is not asked for again: it goes in its turn
+        cache.get_or_make((key,), lambda key=key: key)
+    assert sorted(cache._items) == [("d",), ("e",), ("f",)]
+    assert len(cache) == 3 and cache.bytes == sum(cache._costs.values())
+
+
 def test_the_reply_cache_is_bounded_in_items_and_bytes() -> None:
     def reply(size: int) -> Reply:
         return Reply(200, b"x" * size, b"image/svg+xml", b'"etag"', None, b"no-cache")
