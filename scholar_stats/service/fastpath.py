@@ -20,8 +20,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from scholar_stats.outputs.catalogue import ROUTE_LABELS, SCRIPT, route_label
-from scholar_stats.service.entry import KEPT_SLOTS
+from scholar_stats.service.entry import KEPT_SLOTS, METRIC_SLOTS
 from scholar_stats.service.snapshot import (
+    BADGE,
     BADGE_METRICS,
     HTML,
     MAX_QUERY_BYTES,
@@ -50,7 +51,8 @@ _SVG_CSP = b"default-src 'none'; style-src 'unsafe-inline'"
 # (``FastPath.ok_counts``): the replies every entry keeps, at their slots, then the metrics'
 # badges (path -> metric and place).
 COUNTED = (*sorted(KEPT_SLOTS, key=KEPT_SLOTS.__getitem__), *BADGE_METRICS)
-_BADGES = {path: (metric, COUNTED.index(path)) for path, metric in BADGE_METRICS.items()}
+_BADGES = {path: (metric, COUNTED.index(path), METRIC_SLOTS[metric])
+           for path, metric in BADGE_METRICS.items()}
 
 
 @functools.lru_cache(maxsize=1)
@@ -112,21 +114,20 @@ def _fixed_headers(
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=1024)  # the answers asked for most (some 0.5 KB each)
-def _answer_headers(
-    ctype: bytes, cache: bytes, gzip_variant: bool | None, etag: bytes, length: int
-) -> tuple[tuple[bytes, bytes], ...]:
-    """All the headers of a 200 answer (uvicorn adds the date): looked up, not built, for the
-    replies served again and again."""
-    return (*_fixed_headers(ctype, cache, gzip_variant), (b"etag", etag),
-            (b"content-length", b"%d" % length))
+# The start messages of the 200 answers sent most, by ETag (with the content type and caching
+# they were built for, which a reply of the same body could differ in): one lookup of bytes
+# that keep their hash, where building the message and looking its headers up in an lru_cache
+# of five values took 1,500 more instructions a request (benchmarks/hot_path.py). Emptied when
+# full. The ETag names the body, and so its length and whether it has a gzip form; the
+# messages are only read (as uvicorn does).
+_STARTS: dict[bytes, tuple[bytes, bytes, Message]] = {}
+STARTS_KEPT = 1024
 
 
-def answer(
-    reply: Reply, method: str, headers: list[tuple[bytes, bytes]]
-) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
-    """Status, headers and body answering a request with ``headers`` by ``reply``: its gzip
-    variant when accepted, a 304 when ``If-None-Match`` names the ETag sent, no body to HEAD."""
+def answer(reply: Reply, method: str, headers: list[tuple[bytes, bytes]]) -> tuple[Message, bytes]:
+    """The ``http.response.start`` message and the body answering a request with ``headers``
+    by ``reply``: its gzip variant when accepted, a 304 when ``If-None-Match`` names the ETag
+    sent, no body to HEAD."""
     inm = accept = None
     for key, value in headers:
         if key == b"if-none-match":
@@ -141,20 +142,27 @@ def answer(
             body = reply.body
     else:
         variant, body, etag = True, gz, reply.gz_etag
-    if inm is not None and reply.status == 200 and _etag_matches(inm, etag):
+    status = reply.status
+    if inm is not None and status == 200 and _etag_matches(inm, etag):
         fixed = _fixed_headers(reply.ctype, reply.cache, variant)
-        return 304, (*(h for h in fixed if h[0] not in (b"content-type", b"content-encoding")),
-                     (b"etag", etag)), b""
-    out = _answer_headers(reply.ctype, reply.cache, variant, etag, len(body))
-    return reply.status, out, b"" if method == "HEAD" else body
+        not_modified = (*(h for h in fixed if h[0] not in (b"content-type", b"content-encoding")),
+                        (b"etag", etag))
+        return _start(304, not_modified), b""
+    known = _STARTS.get(etag) if status == 200 else None
+    if known is not None and known[0] is reply.ctype and known[1] is reply.cache:
+        start = known[2]
+    else:
+        start = _start(status, (*_fixed_headers(reply.ctype, reply.cache, variant),
+                                (b"etag", etag), (b"content-length", b"%d" % len(body))))
+        if status == 200:
+            if len(_STARTS) >= STARTS_KEPT:
+                _STARTS.clear()
+            _STARTS[etag] = (reply.ctype, reply.cache, start)
+    return start, b"" if method == "HEAD" else body  # HEAD: the length GET would be sent
 
 
-def reply_messages(
-    reply: Reply, method: str, headers: list[tuple[bytes, bytes]]
-) -> tuple[Message, bytes]:
-    """The ``http.response.start`` message and body for ``reply`` given the request headers."""
-    status, out, body = answer(reply, method, headers)
-    return {"type": "http.response.start", "status": status, "headers": out}, body
+def _start(status: int, headers: tuple[tuple[bytes, bytes], ...]) -> Message:
+    return {"type": "http.response.start", "status": status, "headers": headers}
 
 
 class FastPath:
@@ -197,8 +205,13 @@ class FastPath:
                         else:
                             badge = _BADGES.get(rest)
                             if badge is not None:
-                                metric, counted = badge
-                                found = svg_badge(self.snapshot, entry, metric, _EMPTY)
+                                metric, counted, slot = badge
+                                if entry.values is not None:  # svg_badge's key, drawn or not
+                                    found = self.snapshot.cache.get((
+                                        BADGE, entry.labels[metric], entry.values[slot],
+                                        entry.stale))
+                                if found is None:
+                                    found = svg_badge(self.snapshot, entry, metric, _EMPTY)
                     if found is None:
                         found = resolve(self.snapshot, scholar_id, rest, _EMPTY)
                 elif len(raw) <= MAX_QUERY_BYTES:
@@ -208,9 +221,10 @@ class FastPath:
                     found = query_too_long(rest)
                 if not isinstance(found, Reply):
                     found = await self.snapshot.renders.settle(found)
-                status, headers, body = answer(found, scope["method"], scope["headers"])
-                await send({"type": "http.response.start", "status": status, "headers": headers})
+                start, body = answer(found, scope["method"], scope["headers"])
+                await send(start)
                 await send({"type": "http.response.body", "body": body})
+                status = start["status"]
                 if counted is not None and status == 200:
                     self.ok_counts[counted] += 1
                 else:

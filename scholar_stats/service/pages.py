@@ -26,7 +26,7 @@ from scholar_stats.core.model import METRIC_NAMES, SCHOLAR_ID_RE
 from scholar_stats.outputs import catalogue
 from scholar_stats.outputs.badges import STYLES, picture_text
 from scholar_stats.outputs.catalogue import BADGES, SCRIPT, SHIELDS
-from scholar_stats.service.fastpath import reply_messages
+from scholar_stats.service.fastpath import answer
 from scholar_stats.service.replies import Pending, kept
 from scholar_stats.service.snapshot import (
     HTML,
@@ -159,7 +159,7 @@ def page_base(request: Request) -> str | None:
 
 def as_response(request: Request, reply: Reply) -> Response:
     """A prepared reply as FastAPI's answer to ``request`` (gzip, ETag, HEAD negotiated)."""
-    start, body = reply_messages(reply, request.method, request.headers.raw)
+    start, body = answer(reply, request.method, request.headers.raw)
     headers = {k.decode(): v.decode() for k, v in start["headers"] if k != b"content-length"}
     return Response(body, status_code=start["status"], headers=headers)
 

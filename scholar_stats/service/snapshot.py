@@ -95,6 +95,9 @@ def _paper_counts(snapshot: Snapshot, entry: AuthorEntry) -> dict[str, int]:
 
 
 NOT_TRACKED = "not tracked"
+# The first item of a badge's key in the cache: (BADGE, label, number, stale), then the color,
+# labelColor and style asked for, if any (``svg_badge``; the fast path looks the first form up).
+BADGE = "badge"
 # The path of each metric's badge: one lookup, where ``BADGES.key_of`` takes three steps.
 BADGE_METRICS = {BADGES.path(metric): metric for metric in METRIC_NAMES}
 
@@ -233,17 +236,18 @@ def svg_badge(
         return error_reply(404, NOT_TRACKED, badge="svg")
     if entry.values is None:
         return error_reply(404, "no data yet", badge="svg")
-    params = _NO_PARAMS
-    if query:
+    if not query:  # the default badge, asked for most: a flat key hashes and compares fastest
+        key: tuple[Any, ...] = (BADGE, entry.labels[metric], entry.values[slot], entry.stale)
+    else:
         params = tuple(query.get(name) for name in BADGE_QUERY)
         for name, value in zip(BADGE_QUERY, params, strict=True):
             if value is not None and len(value) > BADGE_PARAM_LIMITS[name]:
                 return error_reply(400, f"{name} longer than {BADGE_PARAM_LIMITS[name]} "
                                    "characters", badge="svg")
-    label = params[0]  # BADGE_QUERY's first
-    # A badge is drawn from these alone: authors with the same number share it.
-    key = ("badge", entry.labels[metric] if label is None else label, entry.values[slot],
-           entry.stale, params)
+        label, *styling = params  # BADGE_QUERY's order
+        key = (BADGE, entry.labels[metric] if label is None else label, entry.values[slot],
+               entry.stale, *styling)
+    # A badge is drawn from its key alone: authors with the same number share it.
     reply: Reply | None = snapshot.cache.get(key)  # most requests end here
     if reply is not None:
         return reply
@@ -251,8 +255,9 @@ def svg_badge(
 
 
 def _draw_badge(key: tuple[Any, ...], max_age: int) -> Reply:
-    """The badge of a key :func:`svg_badge` made: ("badge", label, number, stale, params)."""
-    _, text, number, stale, (_, color, label_color, style) = key
+    """The badge of a key :func:`svg_badge` made (see :data:`BADGE`)."""
+    _, text, number, stale, *styling = key
+    color, label_color, style = styling or _NO_PARAMS[1:]
     try:
         svg = kit.metric_badge(text, number, stale=stale, color=color, label_color=label_color,
                                style=style)

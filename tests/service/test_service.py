@@ -37,6 +37,7 @@ from scholar_stats.outputs.export import author_files
 from scholar_stats.outputs.groups import group_record
 from scholar_stats.outputs.render import dump_json
 from scholar_stats.refresh.record import record_outcome
+from scholar_stats.service import fastpath
 from scholar_stats.service.app import create_app
 from scholar_stats.service.packed import dump_record, load_record
 from scholar_stats.service.settings import ServiceSettings
@@ -139,6 +140,22 @@ async def test_badges_chart_and_papers(client: httpx.AsyncClient) -> None:
         assert r.json() == {"schemaVersion": 1, "label": "citations",
                             "message": str(counts["P00000000005"]), "color": "#007ec6",
                             "cacheSeconds": 3600}
+
+
+async def test_a_badge_drawn_once_is_found_by_the_fast_path_alone(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path looks a default badge up under the key ``svg_badge`` keeps it by."""
+    first = {m: await client.get(f"/authors/{FRESH}/badges/{m}.svg") for m in METRIC_NAMES}
+
+    def the_long_way(*args: object) -> None:
+        raise AssertionError("a badge kept was looked up by svg_badge")
+
+    monkeypatch.setattr(fastpath, "svg_badge", the_long_way)
+    for metric, drawn in first.items():
+        again = await client.get(f"/authors/{FRESH}/badges/{metric}.svg")
+        assert again.status_code == 200 and again.content == drawn.content, metric
+        assert again.headers["etag"] == drawn.headers["etag"]
 
 
 async def test_badge_query_parameters(client: httpx.AsyncClient) -> None:
