@@ -251,7 +251,8 @@ def create_app(settings: ServiceSettings, *, store: Store | None = None) -> Fast
             "scheduler": scheduler,
             "authors": service.snapshot.tracked(),
             "stale_authors": service.stale_authors(datetime.now(timezone.utc)),
-            "last_success": max(successes).isoformat() if successes else None,
+            "last_success": (datetime.fromtimestamp(max(successes), timezone.utc).isoformat()
+                             if successes else None),
         }
         return JSONResponse(body, status_code=200 if database == "ok" else 503,
                             headers={"cache-control": "no-store"})

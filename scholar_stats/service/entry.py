@@ -13,8 +13,8 @@ import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
-from typing import Any
 
 from scholar_stats.core.model import METRIC_NAMES, AuthorData
 from scholar_stats.outputs import catalogue
@@ -59,10 +59,12 @@ class AuthorEntry:
     values: tuple[int, ...] | None  # each metric's number, by ``METRIC_SLOTS``; None before
     labels: Mapping[str, str]  # the first success
     stale: bool
-    stale_at: float  # epoch seconds when the data turns stale (inf when it already is or no data)
+    rebuild_at: float  # epoch seconds when the entry must be rebuilt for its age alone
     since_year: int | None = None  # the year the 5-year numbers count from
-    last_attempt: Any = None  # what the poller compares with the store
-    last_success: Any = None
+    # The store's last attempt and last success, in epoch seconds (floats: 24 bytes each, where
+    # datetimes took 48), which the poll compares with the store's.
+    attempted: float | None = None
+    succeeded: float | None = None
     name: str = ""  # the author's name, for the service's index page
     changes: bytes | None = None  # the change log, packed (``packed.pack_changes``)
     packed: bytes | None = None  # status.json and history.csv, deflated (``packed.pack_files``)
@@ -85,6 +87,12 @@ class AuthorEntry:
 _GS_DATA_SLOT = KEPT_SLOTS[GS_DATA.name]
 
 
+def epoch(moment: datetime | None) -> float | None:
+    """A time from the store as an entry keeps it (epoch seconds); the store's are whole
+    milliseconds, which come back exactly (``datetime.fromtimestamp``)."""
+    return None if moment is None else moment.timestamp()
+
+
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
@@ -94,13 +102,19 @@ def _shared_labels(items: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
     return MappingProxyType(dict(items))
 
 
+@functools.lru_cache(maxsize=64)
+def _shared_year(year: int | None) -> int | None:
+    """One int object for every entry of a year (ints past 256 are made anew each time)."""
+    return year
+
+
 def build_entry(
     state: AuthorState,
     *,
     max_age: int,
-    stale_at: float,
-    last_attempt: Any = None,
-    last_success: Any = None,
+    rebuild_at: float,
+    attempted: float | None = None,
+    succeeded: float | None = None,
 ) -> AuthorEntry:
     """An entry drawn from the author's state by the catalogue: the files the service keeps,
     the numbers and labels of the badges, the name of the index page; the state itself is
@@ -148,10 +162,10 @@ def build_entry(
         values=values,
         labels=labels,
         stale=state.stale,
-        stale_at=stale_at,
-        since_year=data.since_year if data is not None else None,
-        last_attempt=last_attempt,
-        last_success=last_success,
+        rebuild_at=rebuild_at,
+        since_year=_shared_year(data.since_year) if data is not None else None,
+        attempted=attempted,
+        succeeded=succeeded,
         name=author_name,
         changes=changes,
         packed=packed,

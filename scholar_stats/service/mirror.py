@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from scholar_stats.core.plan import is_stale, stale_at
+from scholar_stats.service.entry import epoch
 from scholar_stats.service.health import DATABASE_DOWN as DATABASE_DOWN
 from scholar_stats.service.health import DATABASE_DOWN_DETAIL as DATABASE_DOWN_DETAIL
 from scholar_stats.service.health import DatabaseHealth as DatabaseHealth
@@ -98,10 +99,13 @@ class Service:
                              author=author)
         stale = is_stale(author.last_success, now, self.settings.stale_age)
         turns = stale_at(author.last_success, self.settings.stale_age)
-        stale_after = math.inf if stale or turns is None else turns.timestamp()
+        # rebuilt for its age alone when its data turns stale, or, once stale, hourly (its
+        # status.json names the age)
+        rebuild_at = (now.timestamp() + STALE_REBUILD_SECONDS if stale
+                      else math.inf if turns is None else turns.timestamp())
         return build_entry(dataclasses.replace(state, stale=stale), max_age=self.settings.max_age,
-                           stale_at=stale_after, last_success=author.last_success,
-                           last_attempt=(author.last_attempt, now.timestamp()))
+                           rebuild_at=rebuild_at, attempted=epoch(author.last_attempt),
+                           succeeded=epoch(author.last_success))
 
     def _load(self, scholar_id: str) -> AuthorEntry | None:
         """The snapshot's loader (an author not prepared yet); ``NotLoaded``: no store."""
@@ -111,7 +115,7 @@ class Service:
             self.database.failed(exc)
             raise NotLoaded(scholar_id) from exc
         if entry is not None:  # the poll rebuilds it when it ages
-            self._next_age_rebuild = min(self._next_age_rebuild, self._rebuild_at(entry))
+            self._next_age_rebuild = min(self._next_age_rebuild, entry.rebuild_at)
         return entry
 
     def start(self) -> None:
@@ -222,42 +226,34 @@ class Service:
         self._synced_marker = marker
         if full or aged:
             self._next_age_rebuild = min(
-                (self._rebuild_at(entry) for entry in list(self.snapshot.authors.values())),
+                (entry.rebuild_at for entry in list(self.snapshot.authors.values())),
                 default=math.inf,
             )
         else:  # the entries not rebuilt keep their times: no pass over every author
             self._next_age_rebuild = min([previous_next, self._next_age_rebuild,
-                                          *(self._rebuild_at(e) for e in changed.values())])
+                                          *(e.rebuild_at for e in changed.values())])
         if changed:
             # Entries live long: keep them out of the cyclic GC's scans, whose full passes over
             # ten thousand authors would otherwise show up as latency spikes.
             freeze_survivors()
         return len(changed) + len(deferred)
 
-    @staticmethod
-    def _rebuild_at(entry: AuthorEntry) -> float:
-        """When ``entry`` must be rebuilt for its age alone: when its data turns stale, or, once
-        stale, hourly (its status.json names the age)."""
-        if entry.stale:
-            return entry.last_attempt[1] + STALE_REBUILD_SECONDS
-        return entry.stale_at
-
     def _aged(self, now: datetime) -> list[str]:
         moment = now.timestamp()
         return [scholar_id for scholar_id, entry in list(self.snapshot.authors.items())
-                if moment >= self._rebuild_at(entry)]
+                if moment >= entry.rebuild_at]
 
     def _outdated(self, entry: AuthorEntry, author: Any, now: datetime) -> bool:
-        built_attempt, _built_at = entry.last_attempt
-        same = built_attempt == author.last_attempt and entry.last_success == author.last_success
-        return not same or now.timestamp() >= self._rebuild_at(entry)
+        same = (entry.attempted == epoch(author.last_attempt)
+                and entry.succeeded == epoch(author.last_success))
+        return not same or now.timestamp() >= entry.rebuild_at
 
-    def last_successes(self) -> list[datetime]:
-        """Every served author's last success (prepared or not)."""
+    def last_successes(self) -> list[float]:
+        """Every served author's last success (prepared or not), in epoch seconds."""
         entries = list(self.snapshot.authors.values())
         waiting = list(self.snapshot.unprepared.values())
-        return [*(e.last_success for e in entries if e.last_success),
-                *(times[1] for times in waiting if times[1])]
+        return [*(e.succeeded for e in entries if e.succeeded is not None),
+                *(times[1].timestamp() for times in waiting if times[1])]
 
     def stale_authors(self, now: datetime) -> int:
         """How many served authors' data is stale (as their entries say, or will say)."""
@@ -271,7 +267,7 @@ class Service:
         successes = self.last_successes()
         if not successes:
             return 0.0
-        return max(0.0, time.time() - min(s.timestamp() for s in successes))
+        return max(0.0, time.time() - min(successes))
 
     # refreshes
 

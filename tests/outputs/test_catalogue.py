@@ -151,7 +151,7 @@ def test_the_service_serves_the_kit_the_catalogue_draws(stale: bool) -> None:
     (a 200 with ``isError``: shields reads no other answer)."""
     state = full_state(stale)
     snapshot = Snapshot(max_age=60)
-    snapshot.update({SID: build_entry(state, max_age=60, stale_at=math.inf)})
+    snapshot.update({SID: build_entry(state, max_age=60, rebuild_at=math.inf)})
     for path, body in draw(dataclasses.replace(state, cache_seconds=60), KIT).items():
         reply = served(snapshot, path)
         assert (reply.status, reply.body) == (200, body), path
@@ -180,7 +180,7 @@ def test_the_service_builds_its_answers_from_the_data_without_reading_them_back(
     monkeypatch.setattr(json, "loads", refused)
     monkeypatch.setattr(json.JSONDecoder, "decode", refused)
     monkeypatch.setattr(json.JSONDecoder, "raw_decode", refused)
-    entry = build_entry(state, max_age=60, stale_at=math.inf)
+    entry = build_entry(state, max_age=60, rebuild_at=math.inf)
     monkeypatch.undo()
     drawn = draw(dataclasses.replace(state, cache_seconds=60),
                  [f for f in BRANCH_FILES if not f.kit])

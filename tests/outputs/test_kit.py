@@ -217,7 +217,7 @@ def test_the_service_takes_an_authors_name_and_numbers_from_its_data() -> None:
     from scholar_stats.service.snapshot import build_entry
 
     data = hostile_data(HOSTILE[1])
-    entry = build_entry(AuthorState(SID, data), max_age=60, stale_at=0.0)
+    entry = build_entry(AuthorState(SID, data), max_age=60, rebuild_at=0.0)
     assert entry.name == HOSTILE[1] and entry.values == tuple(data.metrics.as_dict().values())
     assert entry.labels["citations-5y"] == "citations since 2021"
     assert entry.data() == data  # what the kit and the pages are drawn from when asked

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import zlib
+from datetime import datetime, timezone
 
 import pytest
+from support.store_helpers import gs_data
 
-from scholar_stats.core.model import FetchStatus, HistoryRow
+from scholar_stats.core.model import AuthorData, FetchStatus, HistoryRow
 from scholar_stats.outputs import catalogue
 from scholar_stats.outputs.catalogue import HISTORY, STATUS, AuthorState
+from scholar_stats.service.entry import build_entry, epoch
 from scholar_stats.service.packed import PACKED, pack_files, unpack_files
 from scholar_stats.service.replies import SHARED_BODIES, shared
 
@@ -72,3 +75,17 @@ def test_the_shared_replies_are_bounded() -> None:
     assert shared(b"%d" % (SHARED_BODIES * 2 + 9), json_type, cache) is made[-1]
     from scholar_stats.service import replies
     assert 0 < len(replies._SHARED[json_type, cache]) <= SHARED_BODIES
+
+
+def test_entries_keep_their_times_as_floats_and_share_their_year() -> None:
+    """Per author, the store's times as two floats (a datetime takes twice a float, and the
+    pair of the last attempt and the build's time took a tuple more), and one int object for a
+    year every author counts the 5-year numbers from (an int past 256 is made anew each time)."""
+    when = datetime(2026, 12, 5, 4, 51, 21, 123000, tzinfo=timezone.utc)  # whole milliseconds
+    entries = [build_entry(AuthorState(sid, AuthorData(sid, gs_data(sid, {}), int("2021"))),
+                           max_age=60, rebuild_at=0.0, attempted=epoch(when),
+                           succeeded=epoch(when))
+               for sid in ("SYN000000017", "SYN000000018")]
+    assert entries[0].since_year == 2021 and entries[0].since_year is entries[1].since_year
+    assert isinstance(entries[0].attempted, float) and isinstance(entries[0].succeeded, float)
+    assert datetime.fromtimestamp(entries[0].succeeded, timezone.utc) == when  # back exactly

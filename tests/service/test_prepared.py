@@ -40,7 +40,7 @@ def racing_loader(snapshot: Snapshot, newer_attempts: int) -> tuple[
         built_under.append(times)
         if len(built_under) <= newer_attempts:
             snapshot.defer({scholar_id: ("attempt", len(built_under) + 1)})
-        entry = build_entry(AuthorState(scholar_id), max_age=60, stale_at=math.inf)
+        entry = build_entry(AuthorState(scholar_id), max_age=60, rebuild_at=math.inf)
         return dataclasses.replace(entry, version=f"built under {times}")
 
     return load, built_under
@@ -89,7 +89,7 @@ def test_the_warm_up_freezes_no_garbage_cycle() -> None:
 
     def load(scholar_id: str) -> AuthorEntry:
         left.append(weakref.ref(GarbageCycle()))  # unreachable once made: a garbage cycle
-        return build_entry(AuthorState(scholar_id), max_age=60, stale_at=math.inf)
+        return build_entry(AuthorState(scholar_id), max_age=60, rebuild_at=math.inf)
 
     snapshot.loader = load
     gc.disable()  # only the warm-up collects: no automatic pass may free them first

@@ -9,7 +9,7 @@ import json
 import weakref
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 import httpx
@@ -27,6 +27,7 @@ from support.service_helpers import (
     fill_store,
     now,
     pubs,
+    wait_prepared,
 )
 from support.store_helpers import gs_data, success
 
@@ -37,7 +38,7 @@ from scholar_stats.outputs.export import author_files
 from scholar_stats.outputs.groups import group_record
 from scholar_stats.outputs.render import dump_json
 from scholar_stats.refresh.record import record_outcome
-from scholar_stats.service import fastpath
+from scholar_stats.service import fastpath, mirror
 from scholar_stats.service.app import create_app
 from scholar_stats.service.packed import dump_record, load_record
 from scholar_stats.service.settings import ServiceSettings
@@ -403,12 +404,17 @@ async def test_admin_routes_absent_without_token(db_url: str) -> None:
         assert (await c.get(f"/authors/{FRESH}/gs_data.json")).status_code == 200
 
 
-async def test_healthz_and_metrics(client: httpx.AsyncClient) -> None:
+async def test_healthz_and_metrics(client: httpx.AsyncClient, db_url: str) -> None:
     health = await client.get("/healthz")
     assert health.status_code == 200
     body = health.json()
     assert body["database"] == "ok" and body["scheduler"] == "disabled"
-    assert body["authors"] == 4 and body["stale_authors"] == 2 and body["last_success"]
+    with Store(db_url) as store:
+        newest = max(a.last_success for a in store.list_authors() if a.last_success)
+    assert body["authors"] == 4 and body["stale_authors"] == 2
+    assert body["last_success"] == newest.isoformat()
+    wait_prepared(client._transport.app.state.service)  # type: ignore[attr-defined]
+    assert (await client.get("/healthz")).json()["last_success"] == newest.isoformat()
     await client.get(f"/authors/{FRESH}/gs_data.json")
     await client.get(f"/authors/{UNTRACKED}/gs_data.json")
     metrics = (await client.get("/metrics")).text
@@ -549,6 +555,40 @@ async def test_an_idle_poll_does_not_list_the_authors(
         other_process.remove_author(STALE)
     assert service.sync() == 0 and listings == [1]  # a removal needs the whole list
     assert (await client.get(f"/authors/{STALE}/status.json")).status_code == 404
+
+
+async def test_an_entry_is_rebuilt_when_its_data_turns_stale_then_hourly(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is recorded, yet the answers change with age: the badge turns grey when the data
+    turns stale, and stale data's status.json (which names its age) is drawn again hourly."""
+    service = client._transport.app.state.service  # type: ignore[attr-defined]
+    wait_prepared(service)
+    grey = 'fill="#9f9f9f"'
+    assert grey not in (await client.get(f"/authors/{FRESH}/badges/citations.svg")).text
+    start = datetime.now(timezone.utc)
+    moment = [start]
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Clock:
+            return moment[0]  # type: ignore[return-value]
+
+    monkeypatch.setattr(mirror, "datetime", Clock)
+
+    def sync_at(later: timedelta) -> int:
+        moment[0] = start + later
+        return int(service.sync())
+
+    hour, minute = timedelta(hours=1), timedelta(minutes=1)
+    stale_age = timedelta(seconds=service.settings.stale_age)
+    assert sync_at(30 * minute) == 0
+    assert sync_at(hour + minute) == 2  # STALE and EMPTY: stale already
+    assert sync_at(hour + 30 * minute) == 0
+    assert sync_at(stale_age + minute) == 4  # FRESH and BIG turn stale
+    assert grey in (await client.get(f"/authors/{FRESH}/badges/citations.svg")).text
+    assert sync_at(stale_age + 30 * minute) == 0
+    assert sync_at(stale_age + hour + 2 * minute) == 4
 
 
 async def test_the_poll_freezes_no_garbage_cycle(
