@@ -206,7 +206,7 @@ class FastPath:
                             badge = _BADGES.get(rest)
                             if badge is not None:
                                 metric, counted, slot = badge
-                                if entry.values is not None:  # svg_badge's key, drawn or not
+                                if entry.values is not None:  # drawn already? (BADGE)
                                     found = self.snapshot.cache.get((
                                         BADGE, entry.labels[metric], entry.values[slot],
                                         entry.stale))

@@ -65,6 +65,7 @@ def cli_serve(args: Any) -> int:
 UVICORN_OPTIONS: dict[str, Any] = {
     "log_level": "warning", "access_log": False, "server_header": False, "proxy_headers": False,
     "timeout_keep_alive": 5, "ws": "none",
+    "interface": "asgi3",  # uvicorn would take a bound coroutine method for ASGI 2 (``served``)
 }
 
 
