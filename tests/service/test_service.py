@@ -561,7 +561,8 @@ async def test_an_entry_is_rebuilt_when_its_data_turns_stale_then_hourly(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Nothing is recorded, yet the answers change with age: the badge turns grey when the data
-    turns stale, and stale data's status.json (which names its age) is drawn again hourly."""
+    turns stale, and an entry of stale data (whose status.json names its age) is rebuilt
+    hourly; each poll in between rebuilds nothing."""
     service = client._transport.app.state.service  # type: ignore[attr-defined]
     wait_prepared(service)
     grey = 'fill="#9f9f9f"'
