@@ -7,12 +7,15 @@ which are the same run after run whatever else the machine does, for:
 
 * the bare app: an ASGI callable that sends prepared bytes (``serve.py``'s ``--bare`` app);
 * the service's fast path (``app.served``, what uvicorn runs) answering an endpoint JSON, an SVG
-  badge and a ``gs_data.json`` from memory, with the counting of requests the service does.
+  badge and a ``gs_data.json`` from memory, with the counting of requests the service does;
+* the same endpoint JSON asked for on 2,000 paths in turn (every author's ten metrics), more
+  than the fast path remembers (``fastpath.PATHS_KNOWN``): traffic spread over many authors.
 
 Each figure is (instructions of 5,000 requests - instructions of 1,000) / 4,000, in a fresh
 process whose every author was prepared first (no warm-up thread running meanwhile); requests
 are driven by calling the app with a no-op ``send`` (no socket, no uvicorn: what is left is the
-app's own work). ``PYTHONHASHSEED=0`` fixes string hashes, so dict layouts are the same too.
+app's own work). Each request's path is a new string, as uvicorn makes it (hashing it is part
+of the cost). ``PYTHONHASHSEED=0`` fixes string hashes, so dict layouts are the same too.
 
 Needs: valgrind on PATH (apt-get install -y valgrind). Takes a few minutes.
 
@@ -45,6 +48,7 @@ TARGETS = {
     "endpoint JSON": "shields/citations.json",
     "SVG badge": "badges/citations.svg",
     "gs_data.json": "gs_data.json",
+    "endpoint, spread": "shields/{metric}.json",  # on every author, each metric in turn
 }
 FEW, MANY = 1000, 5000
 
@@ -53,6 +57,7 @@ def child(db: str, target: str, count: int) -> None:
     """Answer ``count`` requests for ``target`` (run under callgrind)."""
     import serve
 
+    from scholar_stats.core.model import METRIC_NAMES
     from scholar_stats.service.app import create_app, served
     from scholar_stats.service.settings import ServiceSettings
 
@@ -62,7 +67,12 @@ def child(db: str, target: str, count: int) -> None:
     for thread in threading.enumerate():  # every author prepared, by the warm-up alone
         if thread.name == "scholar-stats-warm-up":
             thread.join()
-    path = f"/authors/{serve.author_id(PROBE)}/{TARGETS[target]}"
+    file = TARGETS[target]
+    if "{metric}" in file:
+        paths = [f"/authors/{scholar_id}/{file.format(metric=metric)}".encode()
+                 for scholar_id in sorted(service.snapshot.authors) for metric in METRIC_NAMES]
+    else:
+        paths = [f"/authors/{serve.author_id(PROBE)}/{file}".encode()]
     fast_path = served(app)
 
     async def send(message: Any) -> None:
@@ -71,20 +81,29 @@ def child(db: str, target: str, count: int) -> None:
     async def receive() -> Any:
         return {}
 
-    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"",
+    scope = {"type": "http", "method": "GET", "path": "", "query_string": b"",
              "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"wrk")]}
-    asyncio.run(fast_path(dict(scope), receive, send))  # kept (a badge is drawn when first asked)
-    start = {"type": "http.response.start", "status": 200, "headers": []}
-    body = {"type": "http.response.body", "body": b"x" * 100}
+    async def ask_each() -> None:  # kept (a badge is drawn when first asked)
+        for raw_path in paths:
+            await fast_path({**scope, "path": raw_path.decode()}, receive, send)
+
+    asyncio.run(ask_each())
+    # as serve.py's bare app: the messages of each path, prepared
+    starts = {path.decode(): {"type": "http.response.start", "status": 200, "headers": []}
+              for path in paths}
+    bodies = {path.decode(): {"type": "http.response.body", "body": b"x" * 100} for path in paths}
 
     async def bare(scope: Any, receive: Any, send: Any) -> None:
-        await send(start)
-        await send(body)
+        path = scope["path"]
+        await send(starts[path])
+        await send(bodies[path])
 
     app_under_test = bare if target == "bare" else fast_path
     gc.freeze()
-    for _ in range(count):
-        coroutine = app_under_test(dict(scope), receive, send)
+    for number in range(count):
+        request = dict(scope)
+        request["path"] = paths[number % len(paths)].decode()  # a new string, as uvicorn's
+        coroutine = app_under_test(request, receive, send)
         # SIM105: suppress() would add a context manager to every answer measured
         try:  # noqa: SIM105  see above
             coroutine.send(None)
