@@ -1,10 +1,10 @@
 """A thin pure-ASGI answer for the public ``GET``/``HEAD /authors/...`` paths, in front of FastAPI.
 
 FastAPI's per-route machinery (request objects, dependency solving, response classes) costs far
-more than looking up prepared bytes, so these paths are answered here: parse the path, look the
-reply up in the snapshot (or have the render thread make it), negotiate gzip and
-``If-None-Match``, send. FastAPI still declares the same routes (for the OpenAPI schema) and
-answers everything else.
+more than looking up prepared bytes, so these paths are answered here: find the reply
+remembered for the path, or parse the path and look the reply up in the snapshot (or have the
+render thread make it), negotiate gzip and ``If-None-Match``, send. FastAPI still declares the
+same routes (for the OpenAPI schema) and answers everything else.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from scholar_stats.outputs.catalogue import ROUTE_LABELS, SCRIPT, route_label
-from scholar_stats.service.entry import KEPT_SLOTS, METRIC_SLOTS
+from scholar_stats.service.entry import KEPT_SLOTS
 from scholar_stats.service.snapshot import (
-    BADGE,
     BADGE_METRICS,
     HTML,
     MAX_QUERY_BYTES,
@@ -51,8 +50,7 @@ _SVG_CSP = b"default-src 'none'; style-src 'unsafe-inline'"
 # (``FastPath.ok_counts``): the replies every entry keeps, at their slots, then the metrics'
 # badges (path -> metric and place).
 COUNTED = (*sorted(KEPT_SLOTS, key=KEPT_SLOTS.__getitem__), *BADGE_METRICS)
-_BADGES = {path: (metric, COUNTED.index(path), METRIC_SLOTS[metric])
-           for path, metric in BADGE_METRICS.items()}
+_BADGES = {path: (metric, COUNTED.index(path)) for path, metric in BADGE_METRICS.items()}
 
 
 @functools.lru_cache(maxsize=1)
@@ -122,6 +120,7 @@ def _fixed_headers(
 # messages are only read (as uvicorn does).
 _STARTS: dict[bytes, tuple[bytes, bytes, Message]] = {}
 STARTS_KEPT = 1024
+PATHS_KNOWN = 1024  # paths remembered with their reply (``FastPath.known``): some 200 KB
 
 
 def answer(reply: Reply, method: str, headers: list[tuple[bytes, bytes]]) -> tuple[Message, bytes]:
@@ -171,7 +170,14 @@ class FastPath:
 
     A 200 of a path in :data:`COUNTED` is counted in ``ok_counts``, at the path's place there,
     where incrementing a list item hashes nothing; the metric adds them up when scraped
-    (``metrics.Metrics``)."""
+    (``metrics.Metrics``).
+
+    Such a path, answered from an entry, is remembered in ``known`` with its reply and the
+    snapshot's ``generation`` read before looking it up; asked again (without a query) while
+    the generation is the same, it is answered with that reply, without splitting the path or
+    looking anything up. Any change to the authors changes the generation (after the change),
+    so a remembered reply is never older than the entry a lookup would find. Bounded by
+    :data:`PATHS_KNOWN`, emptied when full: a path asked for often is soon remembered again."""
 
     def __init__(
         self,
@@ -184,53 +190,63 @@ class FastPath:
         self.snapshot = snapshot
         self.counts = counts
         self.ok_counts = ok_counts
+        self.known: dict[str, tuple[int, Reply, int, str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(PREFIX) and scope["method"] in _GET_OR_HEAD:
+        counted: int | None  # the path's place in COUNTED, if it is there
+        known = self.known.get(path)
+        if (known is not None and known[0] == self.snapshot.generation
+                and not scope["query_string"] and scope["method"] in _GET_OR_HEAD):
+            _, reply, counted, rest = known  # answered before, from the same authors
+        else:
             scholar_id, slash, rest = path[_AFTER_PREFIX:].partition("/")
-            if slash and rest:
-                raw = scope["query_string"]
-                found: Reply | Pending | None = None
-                counted = None  # the path's place in COUNTED
-                if not raw:  # resolve()'s common cases, here: most requests end with them
-                    entry = self.snapshot.authors.get(scholar_id)
-                    if entry is not None:
-                        counted = KEPT_SLOTS.get(rest)
-                        if counted is not None:
-                            found = entry.replies[counted]
-                        else:
-                            badge = _BADGES.get(rest)
-                            if badge is not None:
-                                metric, counted, slot = badge
-                                if entry.values is not None:  # drawn already? (BADGE)
-                                    found = self.snapshot.cache.get((
-                                        BADGE, entry.labels[metric], entry.values[slot],
-                                        entry.stale))
-                                if found is None:
-                                    found = svg_badge(self.snapshot, entry, metric, _EMPTY)
-                    if found is None:
-                        found = resolve(self.snapshot, scholar_id, rest, _EMPTY)
-                elif len(raw) <= MAX_QUERY_BYTES:
-                    query = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
-                    found = resolve(self.snapshot, scholar_id, rest, query)
-                else:  # never parsed: its values could only be refused, or kept as cache keys
-                    found = query_too_long(rest)
-                if not isinstance(found, Reply):
-                    found = await self.snapshot.renders.settle(found)
-                start, body = answer(found, scope["method"], scope["headers"])
-                await send(start)
-                await send({"type": "http.response.body", "body": body})
-                status = start["status"]
-                if counted is not None and status == 200:
-                    self.ok_counts[counted] += 1
-                else:
-                    label = ROUTE_LABELS.get(rest) or route_label(rest)  # mostly the first
-                    self.counts[label, status] += 1
+            if not (slash and rest and path.startswith(PREFIX)
+                    and scope["method"] in _GET_OR_HEAD):
+                await self._other(path, scope, receive, send)
                 return
+            generation = self.snapshot.generation  # read first: what is found is as new
+            raw = scope["query_string"]
+            found: Reply | Pending | None = None
+            counted = None
+            if not raw:  # resolve()'s commonest cases first: a kept file, a default badge
+                entry = self.snapshot.authors.get(scholar_id)
+                if entry is not None:
+                    counted = KEPT_SLOTS.get(rest)
+                    if counted is not None:
+                        found = entry.replies[counted]
+                    else:
+                        badge = _BADGES.get(rest)
+                        if badge is not None:
+                            metric, counted = badge
+                            found = svg_badge(self.snapshot, entry, metric, _EMPTY)
+                if found is None:
+                    found = resolve(self.snapshot, scholar_id, rest, _EMPTY)
+            elif len(raw) <= MAX_QUERY_BYTES:
+                query = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+                found = resolve(self.snapshot, scholar_id, rest, query)
+            else:  # never parsed: its values could only be refused, or kept as cache keys
+                found = query_too_long(rest)
+            reply = found if isinstance(found, Reply) else await self.snapshot.renders.settle(found)
+            if counted is not None and reply.status == 200:
+                if len(self.known) >= PATHS_KNOWN:
+                    self.known.clear()
+                self.known[path] = (generation, reply, counted, COUNTED[counted])  # shared str
+        start, body = answer(reply, scope["method"], scope["headers"])
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
+        status = start["status"]
+        if counted is not None and status == 200:
+            self.ok_counts[counted] += 1
+        else:
+            label = ROUTE_LABELS.get(rest) or route_label(rest)  # mostly the first
+            self.counts[label, status] += 1
+
+    async def _other(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand the request to the app behind, counting its answer."""
         status_sent = [500]
 
         async def send_counting(message: Message) -> None:

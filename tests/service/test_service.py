@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -143,20 +144,68 @@ async def test_badges_chart_and_papers(client: httpx.AsyncClient) -> None:
                             "cacheSeconds": 3600}
 
 
-async def test_a_badge_drawn_once_is_found_by_the_fast_path_alone(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+async def test_a_path_answered_is_answered_again_without_a_look_up(db_url: str) -> None:
+    """The fast path remembers the reply of a public path it answered with a 200 (a file every
+    entry keeps, a default badge) and answers the path again with it, GET, HEAD and 304 alike,
+    until the authors change; a path with a query is looked up every time."""
+    app = make_app(db_url)
+    files = [*(f"badges/{m}.svg" for m in METRIC_NAMES), "shields/citations.json", "gs_data.json"]
+    async with client_for(app) as client:
+        wait_prepared(app.state.service)  # a path is remembered once its author is prepared
+        snapshot = app.state.service.snapshot
+        looked_up = snapshot.authors = LookUps(snapshot.authors)
+        first = {f: await client.get(f"/authors/{FRESH}/{f}") for f in files}
+        assert looked_up.ids == [FRESH] * len(files)
+        assert all(r.status_code == 200 for r in first.values())
+        for file, drawn in first.items():
+            path = f"/authors/{FRESH}/{file}"
+            again, head = await client.get(path), await client.head(path)
+            assert (again.content, again.headers) == (drawn.content, drawn.headers), file
+            assert head.headers["content-length"] == drawn.headers["content-length"], file
+            unchanged = await client.get(path, headers={"If-None-Match": drawn.headers["etag"]})
+            assert unchanged.status_code == 304, file
+        assert looked_up.ids == [FRESH] * len(files)
+        await client.get(f"/authors/{FRESH}/badges/citations.svg?label=x")
+        await client.get(f"/authors/{FRESH}/badges/citations.svg?label=x")
+        assert looked_up.ids == [FRESH] * (len(files) + 2)
+        metrics = (await client.get("/metrics")).text
+        badges = len(METRIC_NAMES)  # each: GET twice, HEAD, then If-None-Match
+        for route, status, answered in [
+            ("badge_svg", 200, 3 * badges + 2), ("badge_svg", 304, badges),  # 2: with a query
+            ("endpoint_json", 304, 1), ("gs_data.json", 200, 3),
+        ]:
+            assert f'{{route="{route}",status="{status}"}} {answered}.0' in metrics
+
+        snapshot.update({FRESH: snapshot.authors[FRESH]})  # the authors changed: looked up again
+        looked_up = snapshot.authors = LookUps(snapshot.authors)
+        again = await client.get(f"/authors/{FRESH}/gs_data.json")
+        assert looked_up.ids == [FRESH] and again.content == first["gs_data.json"].content
+
+
+class LookUps(dict[str, Any]):
+    """A snapshot's authors that note the ids looked up."""
+
+    def __init__(self, authors: dict[str, Any]) -> None:
+        super().__init__(authors)
+        self.ids: list[str] = []
+
+    def get(self, scholar_id: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.ids.append(scholar_id)
+        return super().get(scholar_id, default)
+
+
+async def test_the_paths_remembered_are_bounded(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The fast path looks a default badge up under the key ``svg_badge`` keeps it by."""
-    first = {m: await client.get(f"/authors/{FRESH}/badges/{m}.svg") for m in METRIC_NAMES}
-
-    def the_long_way(*args: object) -> None:
-        raise AssertionError("a badge kept was looked up by svg_badge")
-
-    monkeypatch.setattr(fastpath, "svg_badge", the_long_way)
-    for metric, drawn in first.items():
-        again = await client.get(f"/authors/{FRESH}/badges/{metric}.svg")
-        assert again.status_code == 200 and again.content == drawn.content, metric
-        assert again.headers["etag"] == drawn.headers["etag"]
+    monkeypatch.setattr(fastpath, "PATHS_KNOWN", 3)
+    app = make_app(db_url)
+    async with client_for(app) as client:
+        wait_prepared(app.state.service)
+        for metric in METRIC_NAMES:
+            answered = await client.get(f"/authors/{FRESH}/shields/{metric}.json")
+            assert answered.status_code == 200
+            assert 0 < len(app.fast_path.known) <= 3
+        assert f"/authors/{FRESH}/shields/{METRIC_NAMES[-1]}.json" in app.fast_path.known
 
 
 async def test_badge_query_parameters(client: httpx.AsyncClient) -> None:
