@@ -8,7 +8,7 @@ which are the same run after run whatever else the machine does, for:
 * the bare app: an ASGI callable that sends prepared bytes (``serve.py``'s ``--bare`` app);
 * the service's fast path (``app.served``, what uvicorn runs) answering an endpoint JSON, an SVG
   badge and a ``gs_data.json`` from memory, with the counting of requests the service does;
-* the same endpoint JSON asked for on 2,000 paths in turn (every author's ten metrics), more
+* the endpoint JSON asked for on 1,400 paths in turn (every author's seven metrics), more
   than the fast path remembers (``fastpath.PATHS_KNOWN``): traffic spread over many authors.
 
 Each figure is (instructions of 5,000 requests - instructions of 1,000) / 4,000, in a fresh

@@ -96,7 +96,7 @@ def _paper_counts(snapshot: Snapshot, entry: AuthorEntry) -> dict[str, int]:
 
 NOT_TRACKED = "not tracked"
 # The first item of a badge's key in the cache: (BADGE, label, number, stale), then the color,
-# labelColor and style asked for, if any (``svg_badge``; the fast path looks the first form up).
+# labelColor and style asked for, if any (``svg_badge``).
 BADGE = "badge"
 # The path of each metric's badge: one lookup, where ``BADGES.key_of`` takes three steps.
 BADGE_METRICS = {BADGES.path(metric): metric for metric in METRIC_NAMES}
