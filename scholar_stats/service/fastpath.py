@@ -118,7 +118,7 @@ def _fixed_headers(
 # of five values took 1,500 more instructions a request (benchmarks/hot_path.py). Emptied when
 # full. The ETag names the body, and so its length and whether it has a gzip form; the
 # messages are only read (as uvicorn does).
-_STARTS: dict[bytes, tuple[bytes, bytes, Message]] = {}
+_STARTS: dict[bytes, tuple[bytes, bytes, Message, bytes]] = {}  # and its header lines
 STARTS_KEPT = 1024
 PATHS_KNOWN = 1024  # paths remembered with their reply (``FastPath.known``): some 190 KB
 
@@ -133,14 +133,7 @@ def answer(reply: Reply, method: str, headers: list[tuple[bytes, bytes]]) -> tup
             inm = value
         elif key == b"accept-encoding":
             accept = value
-    gz = reply.gz
-    if gz is None or accept is None or not _accepts_gzip(accept):
-        etag, body = reply.etag, reply.stored
-        variant = None if gz is None else False
-        if body is None:  # a compact reply: its identity body inflated (``Reply.body``)
-            body = reply.body
-    else:
-        variant, body, etag = True, gz, reply.gz_etag
+    etag, body, variant = _variant(reply, accept)
     status = reply.status
     if inm is not None and status == 200 and _etag_matches(inm, etag):
         fixed = _fixed_headers(reply.ctype, reply.cache, variant)
@@ -151,13 +144,32 @@ def answer(reply: Reply, method: str, headers: list[tuple[bytes, bytes]]) -> tup
     if known is not None and known[0] is reply.ctype and known[1] is reply.cache:
         start = known[2]
     else:
-        start = _start(status, (*_fixed_headers(reply.ctype, reply.cache, variant),
-                                (b"etag", etag), (b"content-length", b"%d" % len(body))))
+        headers_sent = (*_fixed_headers(reply.ctype, reply.cache, variant), (b"etag", etag),
+                        (b"content-length", b"%d" % len(body)))
+        start = _start(status, headers_sent)
         if status == 200:
             if len(_STARTS) >= STARTS_KEPT:
                 _STARTS.clear()
-            _STARTS[etag] = (reply.ctype, reply.cache, start)
+            _STARTS[etag] = (reply.ctype, reply.cache, start, _header_lines(headers_sent))
     return start, b"" if method == "HEAD" else body  # HEAD: the length GET would be sent
+
+
+def _variant(reply: Reply, accept: bytes | None) -> tuple[bytes, bytes, bool | None]:
+    """The ETag and body of the variant of ``reply`` an ``Accept-Encoding`` of ``accept``
+    gets, and which it is (None: ``reply`` has no gzip variant; else whether it is that)."""
+    gz = reply.gz
+    if gz is not None and accept is not None and _accepts_gzip(accept):
+        return reply.gz_etag, gz, True
+    body = reply.stored
+    if body is None:  # a compact reply: its identity body inflated (``Reply.body``)
+        body = reply.body
+    return reply.etag, body, None if gz is None else False
+
+
+def _header_lines(headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
+    """``headers`` as uvicorn writes them after the status line and its own (the date), and the
+    blank line that ends them: what :meth:`FastPath.wire` sends."""
+    return b"".join(b"%s: %s\r\n" % header for header in headers) + b"\r\n"
 
 
 def _start(status: int, headers: tuple[tuple[bytes, bytes], ...]) -> Message:
@@ -190,7 +202,8 @@ class FastPath:
         self.snapshot = snapshot
         self.counts = counts
         self.ok_counts = ok_counts
-        self.known: dict[str, tuple[int, Reply, int, str]] = {}
+        # raw path -> generation, reply, place in COUNTED, route label
+        self.known: dict[bytes, tuple[int, Reply, int, str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -198,7 +211,7 @@ class FastPath:
             return
         path: str = scope["path"]
         counted: int | None  # the path's place in COUNTED, if it is there
-        known = self.known.get(path)
+        known = self.known.get(scope["raw_path"])
         if (known is not None and known[0] == self.snapshot.generation
                 and not scope["query_string"] and scope["method"] in _GET_OR_HEAD):
             _, reply, counted, rest = known  # answered before, from the same authors
@@ -234,7 +247,7 @@ class FastPath:
             if counted is not None and reply.status == 200:
                 if len(self.known) >= PATHS_KNOWN:
                     self.known.clear()
-                self.known[path] = (generation, reply, counted, COUNTED[counted])  # shared str
+                self.known[scope["raw_path"]] = (generation, reply, counted, COUNTED[counted])
         start, body = answer(reply, scope["method"], scope["headers"])
         await send(start)
         await send({"type": "http.response.body", "body": body})
@@ -244,6 +257,32 @@ class FastPath:
         else:
             label = ROUTE_LABELS.get(rest) or route_label(rest)  # mostly the first
             self.counts[label, status] += 1
+
+    def wire(self, url: bytes, method: bytes, headers: list[tuple[bytes, bytes]]
+             ) -> tuple[bytes, bytes] | None:
+        """The header lines and body of the answer to a request whose headers were just
+        parsed, for :class:`~scholar_stats.service.protocol.FastPathProtocol` to send after the
+        status line and the date, without an ASGI cycle: the same bytes :meth:`__call__` would
+        send through uvicorn for a remembered path asked for (GET or HEAD) while the generation
+        is the same, once that answer's start is kept (``_STARTS``). None for anything else
+        (a query, ``If-None-Match``, a path not remembered), which goes through ASGI."""
+        known = self.known.get(url)  # the target as sent: a query or an absolute URL misses
+        if (known is None or known[0] != self.snapshot.generation
+                or (method != b"GET" and method != b"HEAD")):
+            return None
+        accept = None
+        for key, value in headers:
+            if key == b"if-none-match":
+                return None
+            if key == b"accept-encoding":
+                accept = value
+        reply = known[1]
+        etag, body, _ = _variant(reply, accept)
+        start = _STARTS.get(etag)
+        if start is None or start[0] is not reply.ctype or start[1] is not reply.cache:
+            return None
+        self.ok_counts[known[2]] += 1
+        return start[3], b"" if method == b"HEAD" else body
 
     async def _other(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         """Hand the request to the app behind, counting its answer."""

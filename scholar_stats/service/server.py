@@ -70,10 +70,13 @@ UVICORN_OPTIONS: dict[str, Any] = {
 
 
 def uvicorn_config(app: Any, **more: Any) -> Any:
-    """uvicorn's configuration of ``serve`` for ``app`` (an ASGI app or a factory)."""
+    """uvicorn's configuration of ``serve`` for ``app`` (an ASGI app or a factory): its
+    httptools protocol, with the fast path's remembered paths answered in it."""
     import uvicorn
 
-    return uvicorn.Config(app, **UVICORN_OPTIONS, **more)
+    from scholar_stats.service.protocol import FastPathProtocol
+
+    return uvicorn.Config(app, **UVICORN_OPTIONS, http=FastPathProtocol, **more)
 
 
 # Refreshes rebuild answers in worker threads; a GIL switch interval of 0.5 ms (Python's

@@ -23,6 +23,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from scholar_stats.refresh.record import record_outcome
+from scholar_stats.service.app import served
+from scholar_stats.service.server import uvicorn_config
 from scholar_stats.store.database import Store
 from support.paths import ROOT
 from support.store_helpers import success
@@ -77,9 +79,10 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(app: FastAPI) -> Iterator[str]:
-    """A real uvicorn on a free loopback port, in a thread; yields its base URL."""
+    """A real uvicorn on a free loopback port, in a thread, configured as ``serve`` runs it
+    (its protocol, the fast path in front); yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn_config(served(app), host="127.0.0.1", port=port, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
