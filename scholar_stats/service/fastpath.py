@@ -202,8 +202,8 @@ class FastPath:
         self.snapshot = snapshot
         self.counts = counts
         self.ok_counts = ok_counts
-        # raw path -> generation, reply, place in COUNTED, route label
-        self.known: dict[bytes, tuple[int, Reply, int, str]] = {}
+        # path -> generation, reply, place in COUNTED, route label
+        self.known: dict[str, tuple[int, Reply, int, str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -211,7 +211,7 @@ class FastPath:
             return
         path: str = scope["path"]
         counted: int | None  # the path's place in COUNTED, if it is there
-        known = self.known.get(scope["raw_path"])
+        known = self.known.get(path)
         if (known is not None and known[0] == self.snapshot.generation
                 and not scope["query_string"] and scope["method"] in _GET_OR_HEAD):
             _, reply, counted, rest = known  # answered before, from the same authors
@@ -247,7 +247,7 @@ class FastPath:
             if counted is not None and reply.status == 200:
                 if len(self.known) >= PATHS_KNOWN:
                     self.known.clear()
-                self.known[scope["raw_path"]] = (generation, reply, counted, COUNTED[counted])
+                self.known[path] = (generation, reply, counted, COUNTED[counted])  # shared str
         start, body = answer(reply, scope["method"], scope["headers"])
         await send(start)
         await send({"type": "http.response.body", "body": body})
@@ -266,7 +266,9 @@ class FastPath:
         send through uvicorn for a remembered path asked for (GET or HEAD) while the generation
         is the same, once that answer's start is kept (``_STARTS``). None for anything else
         (a query, ``If-None-Match``, a path not remembered), which goes through ASGI."""
-        known = self.known.get(url)  # the target as sent: a query or an absolute URL misses
+        if b"%" in url or not url.isascii():  # its path is not the target as sent
+            return None
+        known = self.known.get(url.decode())  # with a query, or an absolute URL: not found
         if (known is None or known[0] != self.snapshot.generation
                 or (method != b"GET" and method != b"HEAD")):
             return None

@@ -148,6 +148,7 @@ def test_requests_pipelined_behind_one_being_answered_keep_their_order(app: Fast
     get(f"/authors/{BIG}/gs_data.json", "connection: keep-alive", version="1.0"),
     get(f"/authors/{BIG}/gs_data.json?x=1"),
     get(f"http://testserver/authors/{BIG}/gs_data.json"),
+    get(f"/authors/{BIG}/gs%5Fdata.json"),
     get(f"/authors/{BIG}/gs_data.json", 'if-none-match: "nothing"'),
     get(f"/authors/{BIG}/gs_data.json", method="POST"),
 ])

@@ -205,7 +205,7 @@ async def test_the_paths_remembered_are_bounded(
             answered = await client.get(f"/authors/{FRESH}/shields/{metric}.json")
             assert answered.status_code == 200
             assert 0 < len(app.fast_path.known) <= 3
-        assert f"/authors/{FRESH}/shields/{METRIC_NAMES[-1]}.json".encode() in app.fast_path.known
+        assert f"/authors/{FRESH}/shields/{METRIC_NAMES[-1]}.json" in app.fast_path.known
 
 
 async def test_badge_query_parameters(client: httpx.AsyncClient) -> None:
