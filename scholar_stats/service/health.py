@@ -7,12 +7,14 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import sqlalchemy
 import sqlalchemy.exc
 
 from scholar_stats.errors import StoreUnavailable
+from scholar_stats.service.prepared import in_background
 
 if TYPE_CHECKING:
     from scholar_stats.service.mirror import Service
@@ -83,13 +85,22 @@ async def poll_store(service: Service) -> None:
     interval = service.settings.poll_seconds
     if interval <= 0:
         return
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(service.sync)
-        except DATABASE_DOWN as exc:  # logged once, not every poll; retried next time
-            service.database.failed(exc)
-        except Exception:
-            log.warning("polling the store failed", exc_info=True)
-        else:
-            service.database.reachable()
+    # one thread of its own, in the background: the rebuilds of a refresh landing run there
+    pool = ThreadPoolExecutor(1, "scholar-stats-poll", initializer=in_background)
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            await _poll_once(service, pool)
+    finally:
+        pool.shutdown(wait=False)  # a sync under way ends on its own; the service is stopping
+
+
+async def _poll_once(service: Service, pool: ThreadPoolExecutor) -> None:
+    try:
+        await asyncio.get_running_loop().run_in_executor(pool, service.sync)
+    except DATABASE_DOWN as exc:  # logged once, not every poll; retried next time
+        service.database.failed(exc)
+    except Exception:
+        log.warning("polling the store failed", exc_info=True)
+    else:
+        service.database.reachable()

@@ -20,7 +20,7 @@ from scholar_stats.service.health import DATABASE_DOWN_DETAIL as DATABASE_DOWN_D
 from scholar_stats.service.health import DatabaseHealth as DatabaseHealth
 from scholar_stats.service.health import db_password as db_password
 from scholar_stats.service.health import poll_store as poll_store
-from scholar_stats.service.prepared import freeze_survivors, times_of, warm_up
+from scholar_stats.service.prepared import freeze_survivors, in_background, times_of, warm_up
 from scholar_stats.service.snapshot import (
     AuthorEntry,
     NotLoaded,
@@ -132,7 +132,9 @@ class Service:
         self._warm_up.start()
 
     def warm_up(self) -> None:
-        """Prepare every author in the background (``prepared.warm_up``)."""
+        """Prepare every author in the background (``prepared.warm_up``), in this thread of
+        its own at the lowest priority (``prepared.in_background``)."""
+        in_background()
         while not self._stopping.is_set():
             try:
                 warm_up(self.snapshot, self._stopping)

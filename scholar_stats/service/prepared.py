@@ -6,6 +6,8 @@ entry is built by the ``loader`` the service hands it (``mirror.py``).
 from __future__ import annotations
 
 import gc
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -143,6 +145,18 @@ class Snapshot:
         """Prepare every author not prepared yet (for the answers that list them all)."""
         for scholar_id in list(self.unprepared):
             self.prepare(scholar_id)
+
+
+def in_background() -> None:
+    """Run the calling thread at the lowest CPU priority (on Linux, its own nice value: 19).
+
+    The event loop lets go of the GIL at each network wait; a thread rebuilding entries then
+    takes it, and while both ran the loop answered at half its pace (p99 during a refresh of 100
+    of 2,000 authors 1.8x of idle; 1.45x with the poll's thread at nice 19, which the system
+    runs after the loop's). Elsewhere nothing: there the call would renice the whole process.
+    """
+    if sys.platform == "linux":
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def warm_up(snapshot: Snapshot, stopping: threading.Event) -> None:

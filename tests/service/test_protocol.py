@@ -20,6 +20,7 @@ from support.service_helpers import BIG, FRESH, fill_store, running_server, wait
 from support.waiting import wait_until
 
 from scholar_stats.core.model import METRIC_NAMES
+from scholar_stats.service import fastpath
 from scholar_stats.service.app import create_app
 from scholar_stats.service.settings import ServiceSettings
 
@@ -29,7 +30,8 @@ DATE = re.compile(rb"\r\ndate: [^\r]*\r\n")
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> FastAPI:
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+    monkeypatch.setattr(fastpath, "_STARTS", {})  # no start kept by another test's answers
     url = f"sqlite:///{tmp_path / 'service.db'}"
     fill_store(url)
     return create_app(ServiceSettings(db_url=url, scheduler=False, poll_seconds=0))
@@ -207,3 +209,4 @@ def test_a_client_that_does_not_read_is_not_answered_into_memory(app: FastAPI) -
             answers, rest = read_answers(sock, (False,) * count)
             sender.join(10)
         assert rest == b"" and set(answers) == {alone}
+

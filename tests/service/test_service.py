@@ -3,12 +3,16 @@ error path, HTTP caching, compression, CORS, admin auth, snapshot swaps."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import gzip
 import json
+import os
+import sys
+import threading
 import weakref
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
@@ -180,6 +184,40 @@ async def test_a_path_answered_is_answered_again_without_a_look_up(db_url: str) 
         looked_up = snapshot.authors = LookUps(snapshot.authors)
         again = await client.get(f"/authors/{FRESH}/gs_data.json")
         assert looked_up.ids == [FRESH] and again.content == first["gs_data.json"].content
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+async def test_the_rebuilds_run_in_threads_of_the_lowest_priority(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poll (which rebuilds the authors a refresh changed) and the warm-up run in threads
+    of their own at nice 19, so the system runs the event loop's thread first; every other
+    thread (the loop's, the one drawing pages) keeps the process's priority."""
+    app = make_app(db_url, poll_seconds=0.05)
+    service = app.state.service
+    seen: dict[str, int] = {}
+
+    def noted(what: str, work: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            seen[what] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            return work(*args)
+        return run
+
+    service.sync = noted("poll", service.sync)
+    monkeypatch.setattr(mirror, "warm_up", noted("warm-up", mirror.warm_up))
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    async with client_for(app) as client:
+        assert (await client.get(f"/authors/{FRESH}/")).status_code == 200  # a page: drawn
+        for _ in range(3000):
+            if "poll" in seen:
+                break
+            await asyncio.sleep(0.01)
+        others = {t.name: os.getpriority(os.PRIO_PROCESS, t.native_id)
+                  for t in threading.enumerate()
+                  if t.native_id is not None and not t.name.startswith("scholar-stats-poll")
+                  and t.name != "scholar-stats-warm-up"}
+    assert seen == {"warm-up": 19, "poll": 19}
+    assert set(others.values()) == {own} and len(others) >= 2, others  # the loop's, the page's
 
 
 class LookUps(dict[str, Any]):
