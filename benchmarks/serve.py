@@ -7,7 +7,8 @@ In one run, on 127.0.0.1 only:
 2. for each worker count (``--workers``, default 1 and 2) starts ``scholar-stats serve
    --workers N --no-scheduler`` (uvicorn, uvloop + httptools, store poll every second), nginx
    with N worker processes serving the bytes the service sends, and a bare ASGI app under the
-   same uvicorn with N workers sending them, headers included (the ceiling of the stack);
+   same uvicorn with N workers sending them, headers included (the ceiling of an ASGI app;
+   the service answers the paths it remembers in uvicorn's protocol, below ASGI);
 3. drives all three with wrk (64 connections, one thread, a separate process), in turn, for:
    endpoint JSON, SVG badge, ``gs_data.json`` of the 300-publication author; prints requests/s,
    p99 and the ratios;
@@ -136,7 +137,7 @@ HEADERS = ".headers.json"  # beside each file the bare app serves: the service's
 
 
 def bare_app() -> Any:
-    """The ceiling of the stack (``--bare``): a pure ASGI app under the same uvicorn settings,
+    """The ceiling of an ASGI app (``--bare``): a pure ASGI app under the same uvicorn settings,
     answering each path with the bytes the service sends for it, status line, headers (but the
     date uvicorn adds) and body, prepared, and doing nothing else (no lookup, no negotiation)."""
     root = Path(os.environ["BENCH_STATIC"])
@@ -396,7 +397,7 @@ def measure_workers(args: argparse.Namespace, work: Path, db: str, workers: int,
         wrk(base + paths["endpoint JSON"], 2, args.connections)  # warm up
         print(f"req/s and p99 (ms) with wrk, {args.connections} connections; 'bare' is a pure "
               "ASGI app under the same uvicorn\nsending the same bytes, headers included (the "
-              "ceiling of the stack), nginx the static baseline; all three with\n"
+              "ceiling of an ASGI app), nginx the static baseline; all three with\n"
               f"{workers} worker process(es).")
         print(f"\n{'path':24} {'service':>8} {'p99':>5} {'bare':>8} {'p99':>5} {'nginx':>8} "
               f"{'p99':>5} {'/nginx':>7} {'/bare':>6}")

@@ -150,9 +150,9 @@ class Snapshot:
 def in_background() -> None:
     """Run the calling thread at the lowest CPU priority (on Linux, its own nice value: 19).
 
-    The event loop lets go of the GIL at each network wait; a thread rebuilding entries then
-    takes it, and while both ran the loop answered at half its pace (p99 during a refresh of 100
-    of 2,000 authors 1.8x of idle; 1.45x with the poll's thread at nice 19, which the system
+    The event loop lets go of the GIL at each network wait, and a thread rebuilding entries then
+    takes it: while both run, the loop answers at a slower pace (p99 during a refresh of 100 of
+    2,000 authors 1.8x of idle; 1.5-1.6x with the poll's thread at nice 19, which the system
     runs after the loop's). Elsewhere nothing: there the call would renice the whole process.
     """
     if sys.platform == "linux":
